@@ -1,0 +1,52 @@
+import * as path from "path";
+
+/** The Pulumi project name; also the first segment of every physical name. */
+export const PROJECT = "panopticon";
+
+/** The config namespace of this project (`panopticon:<key>` in stack files). */
+export const CONFIG_NAMESPACE = PROJECT;
+
+/** Type tokens, one per component, kept in one place. */
+export const TYPES = {
+  Panopticon: "panopticon:index:Panopticon",
+  DataVolume: "panopticon:storage:DataVolume",
+  PostgresContainer: "panopticon:database:PostgresContainer",
+  RdsPostgres: "panopticon:database:RdsPostgres",
+  AppService: "panopticon:app:AppService",
+  DockerHost: "panopticon:aws:DockerHost",
+  AwsNetwork: "panopticon:aws:Network",
+  EfsStorage: "panopticon:aws:EfsStorage",
+} as const;
+
+/**
+ * Physical names always include the stack, so that dev and prod on one Docker
+ * host (or one AWS account) never share a volume, container or instance.
+ */
+export function physicalName(project: string, stack: string, ...parts: string[]): string {
+  return [project, stack, ...parts].join("-");
+}
+
+/** Docker volume names may not contain `_` in our scheme; data-set keys may. */
+export function kebab(s: string): string {
+  return s.replace(/_/g, "-");
+}
+
+/** The stack-scoped Docker volume name of one data set, e.g. `panopticon-dev-judge-data`. */
+export function volumeName(project: string, stack: string, dataSet: string): string {
+  return physicalName(project, stack, kebab(dataSet), "data");
+}
+
+/** The stack-scoped container name of one service, e.g. `panopticon-dev-postgres`. */
+export function containerName(project: string, stack: string, service: string): string {
+  return physicalName(project, stack, service);
+}
+
+/** The stack-scoped Docker network name. */
+export function networkName(project: string, stack: string): string {
+  return physicalName(project, stack, "net");
+}
+
+/** The absolute host directory of one data set in bind mode (`<dataDir>/<bindDir>`). */
+export function bindPath(baseDir: string, dataDir: string, bindDir: string): string {
+  return path.resolve(baseDir, dataDir, bindDir);
+}
