@@ -12,7 +12,7 @@ export const TYPES = {
   DataVolume: "panopticon:storage:DataVolume",
   PostgresContainer: "panopticon:database:PostgresContainer",
   RdsPostgres: "panopticon:database:RdsPostgres",
-  AppService: "panopticon:app:AppService",
+  ServiceContainer: "panopticon:app:ServiceContainer",
   DockerHost: "panopticon:aws:DockerHost",
   AwsNetwork: "panopticon:aws:Network",
   EfsStorage: "panopticon:aws:EfsStorage",

@@ -18,7 +18,8 @@ const cidr = z
   .regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, "expected an IPv4 CIDR such as 10.0.0.0/16");
 
 const adminCidr = cidr.refine((c) => !c.endsWith("/0"), {
-  message: "must not open the host to the whole internet (/0); use your VPN or office range, or SSM",
+  message:
+    "must not open the host to the whole internet (/0); use your VPN or office range, or SSM",
 });
 
 const awsId = (prefix: string, example: string) =>
@@ -113,7 +114,10 @@ export const awsSchema = z
       }),
     ebsSnapshots: z
       .object({
-        time: z.string().regex(/^\d\d:\d\d$/, "expected a UTC time such as 02:00").default("02:00"),
+        time: z
+          .string()
+          .regex(/^\d\d:\d\d$/, "expected a UTC time such as 02:00")
+          .default("02:00"),
         retain: z.number().int().min(1).max(1000).default(14),
       })
       .strict()
@@ -129,9 +133,7 @@ export const awsSchema = z
           .regex(/^[a-z][a-z0-9-]{0,62}$/, "expected an RDS instance identifier"),
         efsFileSystemId: awsId("fs", "fs-0abc1234"),
         ebsVolumeId: awsId("vol", "vol-0abc12345def67890"),
-        kmsKeyId: z
-          .string()
-          .regex(/^[0-9a-f-]{36}$/, "expected a KMS key id (uuid)"),
+        kmsKeyId: z.string().regex(/^[0-9a-f-]{36}$/, "expected a KMS key id (uuid)"),
       })
       .partial()
       .strict()

@@ -132,7 +132,9 @@ const port = z
   .max(65535, "expected an integer port between 1 and 65535");
 
 const image = z
-  .string({ error: "expected a container image reference, e.g. postgres:16.4 or repo@sha256:<digest>" })
+  .string({
+    error: "expected a container image reference, e.g. postgres:16.4 or repo@sha256:<digest>",
+  })
   .regex(
     /^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64})?$/,
     "expected a container image reference, e.g. postgres:16.4 or repo@sha256:<digest>",
@@ -382,7 +384,8 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     const img = over.image ?? base?.image;
     const svcPort = over.port ?? base?.port;
     if (img === undefined) problems.push(`${key("image")} = (missing): expected a container image`);
-    if (svcPort === undefined) problems.push(`${key("port")} = (missing): expected the container port`);
+    if (svcPort === undefined)
+      problems.push(`${key("port")} = (missing): expected the container port`);
     if (base === undefined && over.hostPort === undefined) {
       // New services publish nothing unless asked to.
     }
@@ -394,7 +397,9 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     if (data !== undefined && (data.path !== undefined || baseData !== undefined)) {
       const set = data.set ?? name.replace(/-/g, "_");
       if (data.path === undefined) {
-        problems.push(`${key("data.path")} = (missing): expected the mount path inside the container`);
+        problems.push(
+          `${key("data.path")} = (missing): expected the mount path inside the container`,
+        );
         continue;
       }
       const backend: StorageMode | AwsBackend =
@@ -437,7 +442,10 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
       healthcheck:
         over.healthcheck ??
         (kind === "postgres"
-          ? ["CMD-SHELL", `pg_isready -q -h 127.0.0.1 -p ${svcPort} -U "$POSTGRES_USER" -d "$POSTGRES_DB"`]
+          ? [
+              "CMD-SHELL",
+              `pg_isready -q -h 127.0.0.1 -p ${svcPort} -U "$POSTGRES_USER" -d "$POSTGRES_DB"`,
+            ]
           : ["CMD-SHELL", `wget -q -O /dev/null http://127.0.0.1:${svcPort}/health || exit 1`]),
       command: over.command,
       dataSet,
@@ -557,7 +565,9 @@ function parseScalar(v: string): unknown {
  * map, for tools that run without the Pulumi CLI (backup, restore, purge,
  * promote). Secure values are skipped: no tool here may need them in clear.
  */
-export function rawFromStackFile(config: Record<string, unknown> | undefined): Record<string, unknown> {
+export function rawFromStackFile(
+  config: Record<string, unknown> | undefined,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const prefix = `${PROJECT}:`;
   for (const [k, v] of Object.entries(config ?? {})) {

@@ -1,0 +1,182 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { DataVolume } from "./data-volume";
+import { kebab, TYPES } from "./naming";
+import { protectionSummary } from "./protection";
+import { ServiceContainer } from "./service-container";
+import { DataSetSettings, Settings } from "./settings";
+
+export interface ExternalDatabase {
+  readonly host: pulumi.Input<string>;
+  readonly port: pulumi.Input<number>;
+  /** The database's master password (secret). */
+  readonly password: pulumi.Input<string>;
+}
+
+export interface PanopticonArgs {
+  /** The validated stack settings (components/settings.ts). */
+  readonly settings: Settings;
+  /**
+   * The Postgres password (a configured secret); wrapped as a Pulumi secret whatever
+   * it arrives as. @default a generated one (random.RandomPassword), kept in stack state
+   */
+  readonly postgresPassword?: pulumi.Input<string>;
+  /** A managed database (RDS) instead of the postgres container; brings its own password. @default the container */
+  readonly externalDatabase?: ExternalDatabase;
+  /** NFS driver options per efs-backed data set. @default none (no efs data sets) */
+  readonly nfsDriverOpts?: (
+    dataSet: DataSetSettings,
+  ) => pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+export interface DataVolumeOutput {
+  readonly backend: string;
+  readonly source: pulumi.Output<string>;
+}
+
+/**
+ * The Panopticon services on one Docker engine: the network, one DataVolume per
+ * data set, the postgres container (unless an external database is given) and the
+ * app services, which start after Postgres is healthy.
+ */
+export class Panopticon extends pulumi.ComponentResource {
+  public readonly network: docker.Network;
+  public readonly dataVolumes: Record<string, DataVolume>;
+  public readonly services: Record<string, ServiceContainer>;
+  public readonly endpoints: pulumi.Output<Record<string, string>>;
+  public readonly volumes: Record<string, DataVolumeOutput>;
+  /** `postgresql://` URL reachable from the host running `pulumi up`; secret. */
+  public readonly connectionString: pulumi.Output<string>;
+  public readonly protectionSummary: string;
+
+  constructor(name: string, args: PanopticonArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(TYPES.Panopticon, name, {}, opts);
+    const s = args.settings;
+    const password = pulumi.secret(
+      args.externalDatabase?.password ??
+        args.postgresPassword ??
+        new random.RandomPassword(
+          `${name}-postgres-password`,
+          { length: 32, special: false },
+          { parent: this },
+        ).result,
+    );
+
+    this.network = new docker.Network(
+      `${name}-network`,
+      { name: s.networkName, driver: "bridge" },
+      { parent: this, deleteBeforeReplace: true },
+    );
+
+    const needsInit = s.dataSets.some((d) => d.backend === "bind" || d.backend === "ebs");
+    const initImage = needsInit
+      ? new docker.RemoteImage(
+          `${name}-init-image`,
+          { name: s.initImage, keepLocally: true },
+          { parent: this },
+        )
+      : undefined;
+
+    this.dataVolumes = {};
+    this.volumes = {};
+    for (const ds of s.dataSets) {
+      const dv = new DataVolume(
+        `${name}-${kebab(ds.key)}`,
+        {
+          dataSet: ds,
+          protection: s.protection,
+          project: s.project,
+          stack: s.stack,
+          initImageId: initImage?.imageId,
+          nfsDriverOpts: ds.backend === "efs" ? args.nfsDriverOpts?.(ds) : undefined,
+        },
+        { parent: this },
+      );
+      this.dataVolumes[ds.key] = dv;
+      this.volumes[ds.key] = { backend: ds.backend, source: dv.source };
+    }
+
+    const containerDefaults = {
+      networkName: this.network.name,
+      bindAddress: s.bindAddress,
+      stopGraceSeconds: s.stopGraceSeconds,
+    };
+    const mountOf = (svcName: string) => {
+      const ds = s.dataSets.find((d) => d.service === svcName);
+      return ds ? this.dataVolumes[ds.key].mount : undefined;
+    };
+
+    this.services = {};
+    const pg = s.services.find((svc) => svc.kind === "postgres");
+    let dbHost: pulumi.Input<string>;
+    let dbPort: pulumi.Input<number>;
+    let hostSideAddress: pulumi.Input<string>;
+    let hostSidePort: pulumi.Input<number>;
+    if (args.externalDatabase) {
+      dbHost = args.externalDatabase.host;
+      dbPort = args.externalDatabase.port;
+      hostSideAddress = dbHost;
+      hostSidePort = dbPort;
+    } else {
+      if (pg === undefined) throw new Error("no postgres service and no external database");
+      this.services[pg.name] = new ServiceContainer(
+        `${name}-${pg.name}`,
+        {
+          ...containerDefaults,
+          service: pg,
+          mount: mountOf(pg.name),
+          extraEnv: {
+            POSTGRES_DB: s.postgres.database,
+            POSTGRES_USER: s.postgres.user,
+            POSTGRES_PASSWORD: password,
+          },
+          // Dependants are created only once pg_isready passes.
+          waitHealthy: true,
+        },
+        { parent: this, dependsOn: [this.network] },
+      );
+      dbHost = pg.name;
+      dbPort = pg.port;
+      hostSideAddress = s.bindAddress;
+      hostSidePort = pg.hostPort === false ? pg.port : pg.hostPort;
+    }
+
+    const url = (host: pulumi.Input<string>, port: pulumi.Input<number>) =>
+      pulumi.secret(
+        pulumi.interpolate`postgresql://${s.postgres.user}:${password.apply(encodeURIComponent)}@${host}:${port}/${s.postgres.database}`,
+      );
+    const connectionEnv = {
+      POSTGRES_HOST: dbHost,
+      POSTGRES_PORT: pulumi.output(dbPort).apply(String),
+      POSTGRES_DB: s.postgres.database,
+      POSTGRES_USER: s.postgres.user,
+      POSTGRES_PASSWORD: password,
+      DATABASE_URL: url(dbHost, dbPort),
+    };
+    const dbDependency = pg && this.services[pg.name] ? [this.services[pg.name]] : [];
+
+    for (const svc of s.services) {
+      if (svc.kind === "postgres") continue;
+      this.services[svc.name] = new ServiceContainer(
+        `${name}-${svc.name}`,
+        { ...containerDefaults, service: svc, mount: mountOf(svc.name), extraEnv: connectionEnv },
+        { parent: this, dependsOn: [this.network, ...dbDependency] },
+      );
+    }
+
+    this.endpoints = pulumi
+      .all(Object.entries(this.services).map(([n, c]) => c.endpoint.apply((e) => [n, e] as const)))
+      .apply((pairs) =>
+        Object.fromEntries(pairs.filter((p): p is readonly [string, string] => p[1] !== undefined)),
+      );
+    this.connectionString = url(hostSideAddress, hostSidePort);
+    this.protectionSummary = protectionSummary(s.protection, s.environment);
+    this.registerOutputs({
+      endpoints: this.endpoints,
+      volumes: this.volumes,
+      connectionString: this.connectionString,
+      protectionSummary: this.protectionSummary,
+    });
+  }
+}

@@ -1,0 +1,122 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { TYPES } from "./naming";
+import { ServiceSettings } from "./settings";
+import { DataMount } from "./storage/types";
+
+export interface ServiceContainerArgs {
+  /** The resolved service: image, ports, env, stop signal, healthcheck. */
+  readonly service: ServiceSettings;
+  /** Name of the Docker network the container joins. */
+  readonly networkName: pulumi.Input<string>;
+  /** The data set's mount, if the service has one. @default none */
+  readonly mount?: DataMount;
+  /** Extra environment (connection settings); may be secret. Merged and sorted by key. @default {} */
+  readonly extraEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Host address published ports bind to. @default "127.0.0.1" */
+  readonly bindAddress?: string;
+  /** Seconds the container gets to stop before it is killed (≥ 60). */
+  readonly stopGraceSeconds: number;
+  /** Wait until the healthcheck passes before dependants start. @default false */
+  readonly waitHealthy?: boolean;
+}
+
+/**
+ * Changes to these are shown as updates by the provider but never applied to a
+ * running container (PITFALLS.md); replacing is the only way they take effect.
+ */
+export const CONTAINER_REPLACE_ON_CHANGES = ["healthcheck", "tmpfs"];
+
+/** Sorted `KEY=value` lines: a stable order keeps every run free of env diffs. */
+export function envLines(env: Record<string, string>): string[] {
+  return Object.keys(env)
+    .sort()
+    .map((k) => `${k}=${env[k]}`);
+}
+
+/**
+ * One Panopticon service as a container that behaves like a well-run database:
+ * graceful stop, restart unless stopped, healthcheck, bounded logs, an image
+ * pinned by id and kept on destroy, and ports on loopback unless configured.
+ */
+export class ServiceContainer extends pulumi.ComponentResource {
+  public readonly container: docker.Container;
+  public readonly image: docker.RemoteImage;
+  /** Host-side endpoint, e.g. `127.0.0.1:8001`, or undefined when nothing is published. */
+  public readonly endpoint: pulumi.Output<string | undefined>;
+  /** Name other containers on the network use to reach this one. */
+  public readonly hostname: string;
+
+  constructor(name: string, args: ServiceContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(TYPES.ServiceContainer, name, {}, opts);
+    const svc = args.service;
+    const bindAddress = args.bindAddress ?? "127.0.0.1";
+
+    // keepLocally: destroying the stack must not delete images a restore may need.
+    this.image = new docker.RemoteImage(
+      `${name}-image`,
+      { name: svc.image, keepLocally: true },
+      { parent: this },
+    );
+
+    const env = pulumi
+      .all([pulumi.output(args.extraEnv ?? {})])
+      .apply(([extra]) => envLines({ ...Object.fromEntries(svc.env), ...extra }));
+
+    this.hostname = svc.name;
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: svc.containerName,
+        image: this.image.imageId,
+        envs: env,
+        command: svc.command ? [...svc.command] : undefined,
+        restart: "unless-stopped",
+        stopSignal: svc.stopSignal,
+        stopTimeout: args.stopGraceSeconds,
+        destroyGraceSeconds: args.stopGraceSeconds,
+        healthcheck: {
+          tests: [...svc.healthcheck],
+          interval: "10s",
+          timeout: "5s",
+          retries: 5,
+          startPeriod: "30s",
+        },
+        wait: args.waitHealthy ?? false,
+        waitTimeout: args.waitHealthy ? 180 : undefined,
+        logDriver: "json-file",
+        logOpts: { "max-size": "10m", "max-file": "5" },
+        ports:
+          svc.hostPort === false
+            ? []
+            : [{ internal: svc.port, external: svc.hostPort, ip: bindAddress, protocol: "tcp" }],
+        networksAdvanced: [{ name: args.networkName, aliases: [svc.name] }],
+        mounts: args.mount
+          ? [{ type: args.mount.type, source: args.mount.source, target: svc.dataSet!.mountPath }]
+          : [],
+        labels: [
+          { label: "com.panopticon.service", value: svc.name },
+          ...(svc.dataSet ? [{ label: "com.panopticon.data-set", value: svc.dataSet.key }] : []),
+        ],
+      },
+      {
+        parent: this,
+        dependsOn: args.mount?.readyResources ?? [],
+        // The name is fixed, so a replacement must remove the old container first;
+        // data lives in the retained volume, never in the container.
+        deleteBeforeReplace: true,
+        replaceOnChanges: CONTAINER_REPLACE_ON_CHANGES,
+      },
+    );
+
+    this.endpoint = pulumi.output(
+      svc.hostPort === false ? undefined : `${bindAddress}:${svc.hostPort}`,
+    );
+    this.registerOutputs({
+      container: this.container,
+      image: this.image,
+      endpoint: this.endpoint,
+      hostname: this.hostname,
+    });
+  }
+}

@@ -1,0 +1,272 @@
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+// waitForRPCs is internal to the SDK but is exactly "every registration sent so far has finished".
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as {
+  waitForRPCs: () => Promise<void>;
+};
+
+export const PROGRAM = path.resolve(__dirname, "..", "index.ts");
+export const PROJECT_DIR = path.resolve(__dirname, "..");
+
+/** One resource registration exactly as the engine's monitor received it. */
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  /** The URN the monitor assigned (dependencies and parents refer to it). */
+  urn: string;
+  readonly custom: boolean;
+  /** Inputs as sent (Struct → JS); secrets are `{[specialSigKey]: specialSecretSig, value}` wrappers. */
+  readonly inputs: Record<string, unknown>;
+  /** The same inputs with secret wrappers removed (for asserting values). */
+  readonly plainInputs: Record<string, unknown>;
+  readonly protect: boolean;
+  readonly retainOnDelete: boolean;
+  readonly deleteBeforeReplace: boolean;
+  readonly ignoreChanges: string[];
+  readonly replaceOnChanges: string[];
+  readonly dependencies: string[];
+  readonly parent: string;
+  readonly provider: string;
+  readonly importId: string;
+  readonly additionalSecretOutputs: string[];
+}
+
+export interface ProgramRun {
+  readonly resources: RecordedResource[];
+  /** The program's exports, resolved (secrets unwrapped). */
+  readonly outputs: Record<string, unknown>;
+  /** Names of exports that are secret Outputs. */
+  readonly secretOutputs: string[];
+  /** The error the program threw, if any (e.g. a ConfigError). */
+  readonly error?: Error;
+  byType(type: string): RecordedResource[];
+  one(type: string, nameIncludes: string): RecordedResource;
+}
+
+export interface RunOptions {
+  readonly stack: string;
+  /** Stack config; keys with or without the `panopticon:` prefix; objects are JSON-encoded like Pulumi does. */
+  readonly config?: Record<string, unknown>;
+  /** Secret config values (e.g. `{ postgresPassword: "..." }`). */
+  readonly secrets?: Record<string, string>;
+  readonly preview?: boolean;
+  readonly program?: string;
+}
+
+export function isSecretWrapper(v: unknown): v is { value: unknown } {
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    (v as Record<string, unknown>)[specialSigKey] === specialSecretSig
+  );
+}
+
+export function unwrapSecrets(v: unknown): unknown {
+  if (isSecretWrapper(v)) return unwrapSecrets(v.value);
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (v !== null && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+  }
+  return v;
+}
+
+/** Every string that appears in `v` outside a secret wrapper. */
+export function plainStrings(v: unknown, out: string[] = []): string[] {
+  if (isSecretWrapper(v)) return out;
+  if (typeof v === "string") out.push(v);
+  else if (Array.isArray(v)) v.forEach((x) => plainStrings(x, out));
+  else if (v !== null && typeof v === "object")
+    Object.values(v).forEach((x) => plainStrings(x, out));
+  return out;
+}
+
+function hash(s: string): string {
+  let h = 0x811c9dc5;
+  for (const c of s) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0").repeat(8);
+}
+
+/** Provider-computed outputs the program reads, per resource type; everything else echoes inputs. */
+function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+  const i = args.inputs as Record<string, unknown>;
+  switch (args.type) {
+    case "docker:index/remoteImage:RemoteImage":
+      return {
+        ...i,
+        imageId: `sha256:${hash(String(i.name))}`,
+        repoDigest: `${i.name}@sha256:${hash(String(i.name))}`,
+      };
+    case "random:index/randomPassword:RandomPassword":
+      return { ...i, result: `generated-${args.name}-${hash(args.name).slice(0, 12)}` };
+    case "random:index/randomId:RandomId":
+      return { ...i, hex: hash(args.name).slice(0, 8), b64Url: "bW9jaw" };
+    case "aws:rds/instance:Instance":
+      return {
+        ...i,
+        address: `${i.identifier ?? args.name}.abc123.eu-west-1.rds.amazonaws.com`,
+        endpoint: `${i.identifier ?? args.name}.abc123.eu-west-1.rds.amazonaws.com:5432`,
+        port: i.port ?? 5432,
+        arn: `arn:aws:rds:eu-west-1:123456789012:db:${args.name}`,
+      };
+    case "aws:ec2/instance:Instance":
+      return {
+        ...i,
+        privateIp: "10.42.1.10",
+        availabilityZone: "eu-west-1a",
+        arn: `arn:aws:ec2:::${args.name}`,
+      };
+    case "aws:efs/mountTarget:MountTarget":
+      return { ...i, ipAddress: "10.42.1.20", dnsName: "fs-mock.efs.eu-west-1.amazonaws.com" };
+    case "aws:efs/fileSystem:FileSystem":
+      return {
+        ...i,
+        dnsName: "fs-0abc1234.efs.eu-west-1.amazonaws.com",
+        arn: `arn:aws:elasticfilesystem:::${args.name}`,
+      };
+    case "aws:kms/key:Key":
+      return {
+        ...i,
+        arn: "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666",
+        keyId: "0a1b2c3d-1111-2222-3333-444455556666",
+      };
+    default:
+      return { ...i, arn: `arn:aws:mock:eu-west-1:123456789012:${args.type}/${args.name}` };
+  }
+}
+
+const mocks: pulumi.runtime.Mocks = {
+  newResource(args) {
+    return { id: args.id || `${args.name}-id`, state: mockState(args) };
+  },
+  call(args) {
+    switch (args.token) {
+      case "aws:ec2/getAmi:getAmi":
+        return { id: "ami-0123456789abcdef0", imageId: "ami-0123456789abcdef0" };
+      case "aws:index/getAvailabilityZones:getAvailabilityZones":
+        return {
+          names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+          zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"],
+        };
+      case "aws:index/getCallerIdentity:getCallerIdentity":
+        return {
+          accountId: "123456789012",
+          arn: "arn:aws:iam::123456789012:user/test",
+          userId: "test",
+        };
+      case "aws:index/getRegion:getRegion":
+        return { name: "eu-west-1", region: "eu-west-1", id: "eu-west-1" };
+      case "aws:ec2/getSubnet:getSubnet":
+        return {
+          ...args.inputs,
+          availabilityZone: "eu-west-1a",
+          cidrBlock: "10.0.1.0/24",
+          vpcId: "vpc-0abc12345def67890",
+        };
+      case "aws:ec2/getVpc:getVpc":
+        return { ...args.inputs, cidrBlock: "10.0.0.0/16" };
+      default:
+        return { ...args.inputs, id: `${args.token}-result`, json: "{}" };
+    }
+  },
+};
+
+function toConfigMap(config: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) {
+    const key = k.includes(":") ? k : `panopticon:${k}`;
+    out[key] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return out;
+}
+
+/**
+ * Runs the Pulumi program under Pulumi's mocks for one stack config and records
+ * every resource registration as the monitor receives it, options included
+ * (the mocks' newResource callback never sees options: pulumi/pulumi#14421).
+ */
+export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
+  await pulumi.runtime.setMocks(mocks, "panopticon", opts.stack, opts.preview ?? false);
+  const recorded: RecordedResource[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const monitor = pulumi.runtime.getMonitor() as any;
+  const register = monitor.registerResource.bind(monitor);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  monitor.registerResource = (req: any, callback: any) => {
+    const inputs = (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
+    const rec = {
+      type: req.getType(),
+      name: req.getName(),
+      urn: "",
+      custom: req.getCustom(),
+      inputs,
+      plainInputs: unwrapSecrets(inputs) as Record<string, unknown>,
+      protect: req.getProtect() === true,
+      retainOnDelete: req.getRetainondelete() === true,
+      deleteBeforeReplace: req.getDeletebeforereplace() === true,
+      ignoreChanges: req.getIgnorechangesList(),
+      replaceOnChanges: req.getReplaceonchangesList(),
+      dependencies: req.getDependenciesList(),
+      parent: req.getParent(),
+      provider: req.getProvider(),
+      importId: req.getImportid(),
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+    };
+    recorded.push(rec);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return register(req, (err: any, resp: any) => {
+      if (resp) rec.urn = resp.getUrn();
+      callback(err, resp);
+    });
+  };
+
+  const secretKeys = Object.keys(opts.secrets ?? {}).map((k) => `panopticon:${k}`);
+  pulumi.runtime.setAllConfig(
+    toConfigMap({ ...(opts.config ?? {}), ...(opts.secrets ?? {}) }),
+    secretKeys,
+  );
+
+  let exported: Record<string, unknown> = {};
+  let error: Error | undefined;
+  jest.isolateModules(() => {
+    try {
+      exported = require(opts.program ?? PROGRAM);
+    } catch (e) {
+      error = e as Error;
+    }
+  });
+
+  const outputs: Record<string, unknown> = {};
+  const secretOutputs: string[] = [];
+  if (!error) {
+    for (const [k, v] of Object.entries(exported)) {
+      const out = pulumi.output(v);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const internal = out as any;
+      outputs[k] = await internal.promise();
+      if (await internal.isSecret) secretOutputs.push(k);
+    }
+  }
+  // Registrations not reachable from the exports (e.g. initialisers) finish here.
+  let before = -1;
+  while (before !== recorded.length) {
+    before = recorded.length;
+    await waitForRPCs();
+    await new Promise((r) => setImmediate(r));
+  }
+  return {
+    resources: recorded,
+    outputs,
+    secretOutputs,
+    error,
+    byType: (type) => recorded.filter((r) => r.type === type),
+    one(type, nameIncludes) {
+      const found = recorded.filter((r) => r.type === type && r.name.includes(nameIncludes));
+      if (found.length !== 1) {
+        throw new Error(`expected one ${type} named *${nameIncludes}*, found ${found.length}`);
+      }
+      return found[0];
+    },
+  };
+}
