@@ -154,14 +154,20 @@ export class Panopticon extends pulumi.ComponentResource {
       POSTGRES_PASSWORD: password,
       DATABASE_URL: url(dbHost, dbPort),
     };
-    const dbDependency = pg && this.services[pg.name] ? [this.services[pg.name]] : [];
+    const dbContainer = pg ? this.services[pg.name]?.container : undefined;
 
     for (const svc of s.services) {
       if (svc.kind === "postgres") continue;
       this.services[svc.name] = new ServiceContainer(
         `${name}-${svc.name}`,
-        { ...containerDefaults, service: svc, mount: mountOf(svc.name), extraEnv: connectionEnv },
-        { parent: this, dependsOn: [this.network, ...dbDependency] },
+        {
+          ...containerDefaults,
+          service: svc,
+          mount: mountOf(svc.name),
+          extraEnv: connectionEnv,
+          startAfter: dbContainer ? [dbContainer] : [],
+        },
+        { parent: this, dependsOn: [this.network] },
       );
     }
 

@@ -19,6 +19,12 @@ export interface ServiceContainerArgs {
   readonly stopGraceSeconds: number;
   /** Wait until the healthcheck passes before dependants start. @default false */
   readonly waitHealthy?: boolean;
+  /**
+   * Resources the container itself must start after (e.g. the healthy postgres
+   * container). A component's own `dependsOn` does not reach its children, so
+   * ordering that matters is passed down explicitly. @default []
+   */
+  readonly startAfter?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -101,7 +107,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
       },
       {
         parent: this,
-        dependsOn: args.mount?.readyResources ?? [],
+        dependsOn: [...(args.mount?.readyResources ?? []), ...(args.startAfter ?? [])],
         // The name is fixed, so a replacement must remove the old container first;
         // data lives in the retained volume, never in the container.
         deleteBeforeReplace: true,

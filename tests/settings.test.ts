@@ -1,0 +1,207 @@
+import * as fs from "fs";
+import * as path from "path";
+import fc from "fast-check";
+import { parse } from "yaml";
+import { volumeName, containerName, physicalName } from "../components/naming";
+import { protectionPolicy } from "../components/protection";
+import {
+  ConfigError,
+  DEFAULT_SERVICES,
+  DEFAULTS,
+  parseSettings,
+  rawFromPulumiConfig,
+  rawFromStackFile,
+} from "../components/settings";
+
+const ROOT = path.resolve(__dirname, "..");
+const ctx = { stack: "dev", baseDir: "/proj" };
+
+function problems(raw: Record<string, unknown>): string[] {
+  try {
+    parseSettings(raw, ctx);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return [...(e as ConfigError).problems];
+  }
+  throw new Error("expected a ConfigError");
+}
+
+test("Pulumi.yaml declares the same defaults as the schema", () => {
+  const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
+  const declared = Object.fromEntries(
+    Object.entries(project.config as Record<string, { default?: unknown }>).map(([k, v]) => [
+      k,
+      v.default,
+    ]),
+  );
+  expect(declared).toEqual({ ...DEFAULTS, adoptComposeVolumes: false });
+});
+
+test("Pulumi.dev.yaml is valid and local", () => {
+  const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
+  const s = parseSettings(rawFromStackFile(doc.config), { stack: "dev", baseDir: ROOT });
+  expect(s.environment).toBe("local");
+  expect(s.services.map((x) => x.name)).toEqual(Object.keys(DEFAULT_SERVICES).sort());
+});
+
+test("defaults: five services, five stack-scoped volumes, loopback, 90 s grace", () => {
+  const s = parseSettings({}, ctx);
+  expect(s.services).toHaveLength(5);
+  expect(s.dataSets.map((d) => d.volumeName)).toEqual([
+    "panopticon-dev-evaluation-data",
+    "panopticon-dev-judge-data",
+    "panopticon-dev-model-registry-data",
+    "panopticon-dev-postgres-data",
+    "panopticon-dev-query-data",
+  ]);
+  expect(s.bindAddress).toBe("127.0.0.1");
+  expect(s.stopGraceSeconds).toBe(90);
+  expect(s.protection).toEqual(protectionPolicy("local"));
+});
+
+test("bind mode resolves ./data/<service> against the project directory", () => {
+  const s = parseSettings({ storageMode: "bind" }, ctx);
+  expect(s.dataSets.map((d) => d.hostPath)).toEqual([
+    "/proj/data/evaluation_storage",
+    "/proj/data/judge_service",
+    "/proj/data/model_registry",
+    "/proj/data/postgres",
+    "/proj/data/query_storage",
+  ]);
+  expect(s.dataSets.every((d) => d.volumeName === undefined && d.adopted)).toBe(true);
+});
+
+test("service overrides merge with defaults; env is sorted", () => {
+  const s = parseSettings(
+    { services: { "judge-service": { env: { ZED: "1", ALPHA: "2" }, hostPort: 9001 } } },
+    ctx,
+  );
+  const judge = s.services.find((x) => x.name === "judge-service")!;
+  expect(judge.hostPort).toBe(9001);
+  expect(judge.image).toBe(DEFAULT_SERVICES["judge-service"].image);
+  expect(judge.env.map(([k]) => k)).toEqual([
+    "ALPHA",
+    "CHROMA_PERSIST_DIRECTORY",
+    "LOG_LEVEL",
+    "ZED",
+  ]);
+});
+
+test("extra services with data add data sets", () => {
+  const s = parseSettings(
+    { services: { "extra-1": { image: "busybox:1", port: 80, data: { path: "/d", uid: 5 } } } },
+    ctx,
+  );
+  const ds = s.dataSets.find((d) => d.key === "extra_1")!;
+  expect(ds).toMatchObject({ volumeName: "panopticon-dev-extra-1-data", uid: 5, gid: 5 });
+  expect(s.services.find((x) => x.name === "extra-1")!.hostPort).toBe(false);
+});
+
+test("every problem is reported at once, with key, value and expectation", () => {
+  const p = problems({
+    storageMode: "nfs",
+    stopGraceSeconds: 30,
+    services: { postgres: { port: 0 } },
+  });
+  expect(p).toEqual([
+    'panopticon:storageMode = "nfs": expected "volume" or "bind"',
+    "panopticon:stopGraceSeconds = 30: expected an integer number of seconds, at least 60 (databases need time to stop)",
+    "panopticon:services.postgres.port = 0: expected an integer port between 1 and 65535",
+  ]);
+});
+
+test.each<[string, Record<string, unknown>, RegExp]>([
+  ["aws without the aws block", { environment: "aws" }, /panopticon:aws = \(missing\)/],
+  [
+    "protect off on aws",
+    { environment: "aws", protect: false, aws: { region: "eu-west-1" } },
+    /protect = false: AWS stacks always protect/,
+  ],
+  [
+    "aws block on a local stack",
+    { aws: { region: "eu-west-1" } },
+    /aws is set but panopticon:environment = "local"/,
+  ],
+  [
+    "volumeNames in bind mode",
+    { storageMode: "bind", volumeNames: { postgres: "x" } },
+    /applies to storageMode "volume" only/,
+  ],
+  [
+    "two postgres services",
+    { services: { pg2: { kind: "postgres", image: "postgres:16", port: 5433 } } },
+    /2 services have kind "postgres"/,
+  ],
+  [
+    "bad volume name",
+    { volumeNames: { postgres: "-bad" } },
+    /volumeNames\.postgres = "-bad": expected a Docker volume name/,
+  ],
+  [
+    "service name with capitals",
+    { services: { Judge: { image: "x:1", port: 1 } } },
+    /services\.Judge: name "Judge" expected a service name/,
+  ],
+  [
+    "uid out of range",
+    { services: { postgres: { data: { uid: -1 } } } },
+    /data\.uid = -1: expected a numeric uid/,
+  ],
+  [
+    "env value not a string",
+    { services: { postgres: { env: { X: 1 } } } },
+    /env\.X = 1: expected a string value/,
+  ],
+])("%s is refused", (_label, raw, message) => {
+  expect(problems(raw).join("\n")).toMatch(message);
+});
+
+test("Pulumi's flat config map: JSON objects and scalars parse, secrets are skipped", () => {
+  expect(
+    rawFromPulumiConfig({
+      "panopticon:services": '{"postgres":{"hostPort":6543}}',
+      "panopticon:stopGraceSeconds": "120",
+      "panopticon:protect": "true",
+      "panopticon:dataDir": "./data",
+      "panopticon:postgresPassword": "secret",
+      "aws:region": "eu-west-1",
+    }),
+  ).toEqual({
+    services: { postgres: { hostPort: 6543 } },
+    stopGraceSeconds: 120,
+    protect: true,
+    dataDir: "./data",
+  });
+});
+
+test("stack files: other namespaces and secure values are skipped", () => {
+  expect(
+    rawFromStackFile({
+      "panopticon:storageMode": "bind",
+      "panopticon:postgresPassword": { secure: "v1:abc" },
+      "aws:region": "eu-west-1",
+    }),
+  ).toEqual({ storageMode: "bind" });
+});
+
+describe("names (property-based)", () => {
+  const label = fc.stringMatching(/^[a-z][a-z0-9]{0,10}$/);
+  test("different stacks never share a volume or container name", () => {
+    fc.assert(
+      fc.property(label, label, label, (a, b, set) => {
+        fc.pre(a !== b);
+        return (
+          volumeName("panopticon", a, set) !== volumeName("panopticon", b, set) &&
+          containerName("panopticon", a, set) !== containerName("panopticon", b, set)
+        );
+      }),
+    );
+  });
+  test("every physical name starts with project-stack-", () => {
+    fc.assert(
+      fc.property(label, fc.array(label, { maxLength: 3 }), (stack, parts) =>
+        physicalName("panopticon", stack, ...parts).startsWith(`panopticon-${stack}`),
+      ),
+    );
+  });
+});
