@@ -1,0 +1,90 @@
+import { DEFAULT_SERVICES } from "../../components/settings";
+import type { Plan } from "./plan";
+import { isPromotablePath, PROMOTABLE } from "./promotable";
+
+/*
+ * The hard invariant behind "promotion never moves the environment": compare the
+ * target file before and after the edit leaf by leaf, and refuse if anything
+ * outside the promotable set differs. It judges the parsed result, not the edit
+ * code, so a bug in the editor (or a YAML anchor shared with an environment-only
+ * key) cannot slip an environment change through.
+ */
+
+type Leaves = Map<string, { path: string[]; value: string }>;
+
+/** Every leaf of a parsed document as path -> JSON value; empty maps/lists are leaves too. */
+export function leaves(value: unknown, path: string[] = [], out: Leaves = new Map()): Leaves {
+  if (value !== null && typeof value === "object") {
+    const entries = Array.isArray(value)
+      ? value.map((v, i) => [String(i), v] as const)
+      : Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) {
+      out.set(JSON.stringify(path), { path, value: JSON.stringify(value) });
+    }
+    for (const [k, v] of entries) leaves(v, [...path, k], out);
+    return out;
+  }
+  out.set(JSON.stringify(path), { path, value: JSON.stringify(value) ?? "undefined" });
+  return out;
+}
+
+function hasLeafUnder(all: Leaves, prefix: readonly string[]): boolean {
+  for (const { path } of all.values()) {
+    if (path.length > prefix.length && prefix.every((p, i) => path[i] === p)) return true;
+  }
+  return false;
+}
+
+function pathText(path: readonly string[]): string {
+  return path.join(".");
+}
+
+/** Paths outside the promotable set whose value differs between two parsed documents. */
+export function environmentChanges(before: unknown, after: unknown): string[] {
+  const a = leaves(before);
+  const b = leaves(after);
+  const problems: string[] = [];
+  for (const key of new Set([...a.keys(), ...b.keys()])) {
+    const x = a.get(key);
+    const y = b.get(key);
+    if (x?.value === y?.value) continue;
+    const path = (x ?? y)!.path;
+    if (isPromotablePath(path)) continue;
+    // A mapping that gains its first key (`{}` -> `{image: ...}`) loses its empty
+    // leaf; the keys it gained are compared on their own.
+    const other = x === undefined ? a : b;
+    if ((x ?? y)!.value === "{}" && hasLeafUnder(other, path)) continue;
+    problems.push(`${pathText(path)}: ${x?.value ?? "(absent)"} -> ${y?.value ?? "(absent)"}`);
+  }
+  return problems.sort();
+}
+
+/** Promotable values of the edited target that are not what the plan asked for. */
+export function unmetExpectations(plan: Plan, afterConfig: Record<string, unknown>): string[] {
+  const services = (afterConfig[PROMOTABLE.servicesKey] ?? {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const [name, want] of plan.expected) {
+    const block = services[name] as { image?: unknown; env?: unknown } | undefined;
+    if (block === undefined) continue; // refused earlier when it needed a change
+    // A block without `image` runs the built-in default.
+    const image =
+      block.image ??
+      (DEFAULT_SERVICES as Record<string, { image: string } | undefined>)[name]?.image;
+    if (image !== want.image) {
+      problems.push(
+        `${PROMOTABLE.servicesKey}.${name}.image = ${JSON.stringify(image)}, expected ${JSON.stringify(want.image)}`,
+      );
+    }
+    const env = (block.env ?? {}) as Record<string, unknown>;
+    if (JSON.stringify(sorted(env)) !== JSON.stringify(sorted(want.env))) {
+      problems.push(
+        `${PROMOTABLE.servicesKey}.${name}.env = ${JSON.stringify(sorted(env))}, expected ${JSON.stringify(sorted(want.env))}`,
+      );
+    }
+  }
+  return problems;
+}
+
+function sorted(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

@@ -1,0 +1,130 @@
+import * as fs from "fs";
+import * as path from "path";
+import { Document, parseDocument } from "yaml";
+import { ConfigError, parseSettings, rawFromStackFile, Settings } from "../../components/settings";
+
+/** Exit codes of `npm run promote`; README documents them. */
+export const EXIT = {
+  /** Changes shown or written, or nothing to promote. */
+  ok: 0,
+  /** A safety rule refused the promotion; nothing was written. */
+  refused: 1,
+  /** Bad arguments or an unusable stack file; nothing was written. */
+  badInput: 2,
+  /** `--check` only: the target differs from the source in promotable settings. */
+  differs: 3,
+} as const;
+
+/** An error that ends the command with a given exit code and a message for the user. */
+export class PromoteError extends Error {
+  constructor(
+    readonly exitCode: typeof EXIT.refused | typeof EXIT.badInput,
+    message: string,
+  ) {
+    super(message);
+    this.name = "PromoteError";
+  }
+}
+
+/** Pulumi stack names: letters, digits, `-`, `_`, `.` (no paths). */
+const STACK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+export function checkStackName(option: string, value: string): void {
+  if (!STACK_NAME.test(value)) {
+    throw new PromoteError(
+      EXIT.badInput,
+      `${option} ${JSON.stringify(value)}: expected a stack name (letters, digits, - _ .), e.g. dev or prod`,
+    );
+  }
+}
+
+export function stackFileName(stack: string): string {
+  return `Pulumi.${stack}.yaml`;
+}
+
+/** One committed stack file, parsed and validated. */
+export interface StackFile {
+  readonly stack: string;
+  readonly fileName: string;
+  readonly path: string;
+  /** The exact bytes read (as UTF-8 text); edits splice into this. */
+  readonly text: string;
+  readonly doc: Document.Parsed;
+  /** The `config:` block as plain data (empty when the file has none). */
+  readonly config: Record<string, unknown>;
+  readonly settings: Settings;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/**
+ * Parses stack-file text. Throws PromoteError(badInput) naming the file and
+ * every YAML problem, or the config keys that fail the settings schema.
+ */
+export function parseStackText(
+  text: string,
+  where: { stack: string; fileName: string; path: string; baseDir: string; exitCode?: 1 | 2 },
+): StackFile {
+  const code = where.exitCode ?? EXIT.badInput;
+  const doc = parseDocument(text, { keepSourceTokens: false });
+  if (doc.errors.length > 0) {
+    throw new PromoteError(
+      code,
+      `${where.fileName} is not valid YAML:\n` +
+        doc.errors.map((e) => `  - ${e.message}`).join("\n"),
+    );
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    throw new PromoteError(code, `${where.fileName} cannot be read: ${(e as Error).message}`);
+  }
+  if (data === null || data === undefined) data = {};
+  if (!isPlainObject(data)) {
+    throw new PromoteError(
+      code,
+      `${where.fileName}: expected a mapping at the top level (config: ...), found ${JSON.stringify(data)}`,
+    );
+  }
+  const config = data.config ?? {};
+  if (!isPlainObject(config)) {
+    throw new PromoteError(
+      code,
+      `${where.fileName}: config = ${JSON.stringify(config)}: expected a mapping of config keys`,
+    );
+  }
+  let settings: Settings;
+  try {
+    settings = parseSettings(rawFromStackFile(config), {
+      stack: where.stack,
+      baseDir: where.baseDir,
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      throw new PromoteError(code, `${where.fileName}: ${e.message}`);
+    }
+    throw e;
+  }
+  return { ...where, text, doc, config, settings };
+}
+
+/** Reads and validates `<dir>/Pulumi.<stack>.yaml`. */
+export function loadStackFile(dir: string, stack: string, option: string): StackFile {
+  const fileName = stackFileName(stack);
+  const file = path.join(dir, fileName);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why =
+      err.code === "ENOENT"
+        ? "the file does not exist (expected the committed stack file of that stack)"
+        : `cannot be read (${err.code ?? err.message})`;
+    throw new PromoteError(EXIT.badInput, `${option} ${stack}: ${file}: ${why}`);
+  }
+  return parseStackText(text, { stack, fileName, path: file, baseDir: dir });
+}
