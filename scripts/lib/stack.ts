@@ -1,0 +1,142 @@
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import {
+  ConfigError,
+  DataSetSettings,
+  parseSettings,
+  rawFromStackFile,
+  Settings,
+} from "../../components/settings";
+import { DataMount } from "./docker";
+
+/*
+ * Stack loading for the data tools: the same settings code (and so the same
+ * volume, directory and container names) as the Pulumi program, read from
+ * `Pulumi.<stack>.yaml` without the Pulumi CLI.
+ */
+
+/** Bad input (arguments, stack files): nothing was touched. Exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A safety rule said no: nothing was touched. Exit code 3. */
+export class RefusedError extends Error {
+  override name = "RefusedError";
+}
+
+/** Pulumi's own rule for stack names. */
+const STACK_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+
+/** Stack names that are always treated as production, whatever their environment says. */
+const PROD_NAMES = /^(prod|production)$/i;
+
+export function isProdStackName(stack: string): boolean {
+  return PROD_NAMES.test(stack);
+}
+
+export function checkStackName(stack: string | undefined): string {
+  if (stack === undefined || stack === "") {
+    throw new UsageError("--stack is required: expected the stack name, e.g. --stack dev");
+  }
+  if (!STACK_NAME.test(stack)) {
+    throw new UsageError(
+      `--stack = ${JSON.stringify(stack)}: expected a Pulumi stack name (letters, digits, _ . -)`,
+    );
+  }
+  return stack;
+}
+
+/** Reads and validates `<dir>/Pulumi.<stack>.yaml` into Settings. */
+export function loadStack(stack: string, dir: string): Settings {
+  checkStackName(stack);
+  const file = path.join(path.resolve(dir), `Pulumi.${stack}.yaml`);
+  if (!fs.existsSync(file)) {
+    throw new UsageError(
+      `--stack = ${JSON.stringify(stack)}: expected a stack file ${file} (not found; use --dir for the project directory)`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new UsageError(`${file}: not valid YAML (${(e as Error).message})`);
+  }
+  const config = (doc as { config?: unknown } | null)?.config;
+  if (
+    config !== undefined &&
+    (config === null || typeof config !== "object" || Array.isArray(config))
+  ) {
+    throw new UsageError(
+      `${file}: "config" = ${JSON.stringify(config)}: expected a mapping of settings`,
+    );
+  }
+  try {
+    return parseSettings(rawFromStackFile(config as Record<string, unknown> | undefined), {
+      stack,
+      baseDir: path.resolve(dir),
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The data tools work on local Docker stacks only; AWS data has AWS's own backups. */
+export function assertLocal(settings: Settings, tool: string): void {
+  if (settings.environment === "aws") {
+    throw new RefusedError(
+      `stack "${settings.stack}" has environment "aws": ${tool} works on local Docker stacks only. ` +
+        `On AWS the same ground is covered by RDS automated backups and snapshots (Postgres), ` +
+        `AWS Backup (EFS) and Data Lifecycle Manager snapshots (EBS); see the README section ` +
+        `"Backups on AWS". Nothing was touched.`,
+    );
+  }
+}
+
+/** Where a data set lives locally. */
+export function mountOf(d: DataSetSettings): DataMount {
+  if (d.backend === "volume" && d.volumeName !== undefined)
+    return { type: "volume", source: d.volumeName };
+  if (d.backend === "bind" && d.hostPath !== undefined) return { type: "bind", source: d.hostPath };
+  throw new RefusedError(
+    `data set "${d.key}" uses backend "${d.backend}", which is not a local backend`,
+  );
+}
+
+/** "volume panopticon-dev-judge-data" / "directory /srv/data/judge_service". */
+export function describeMount(m: DataMount): string {
+  return m.type === "volume" ? `volume ${m.source}` : `directory ${m.source}`;
+}
+
+/** Parses `--only a,b` against the known names; names the unknown ones. */
+export function parseOnly(
+  value: string | undefined,
+  known: readonly string[],
+): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const names = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !known.includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new UsageError(
+      `--only = ${JSON.stringify(value)}: expected a comma-separated list of ${known.join(", ")}` +
+        (unknown.length > 0 ? ` (unknown: ${unknown.join(", ")})` : ""),
+    );
+  }
+  return new Set(names);
+}
+
+/** Parses a seconds option (graceful stop timeouts: at least 60 s). */
+export function parseSeconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 60 || Number(value) > 3600) {
+    throw new UsageError(
+      `${flag} = ${JSON.stringify(value)}: expected whole seconds between 60 and 3600`,
+    );
+  }
+  return Number(value);
+}
