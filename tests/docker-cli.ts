@@ -1,0 +1,193 @@
+import { execFileSync, spawnSync } from "child_process";
+import { RecordedResource } from "./harness";
+
+/*
+ * Replays what the program registered against a real Docker engine with the
+ * docker CLI, the way pulumi-docker would create and delete it, so tests can
+ * check that a destroy followed by an up really keeps and re-attaches the data.
+ * Every container input the program uses must be translated here: an unknown
+ * one fails the test instead of being silently dropped.
+ */
+
+export function docker(args: string[], opts: { allowFail?: boolean; input?: string } = {}): string {
+  const r = spawnSync("docker", args, { encoding: "utf8", input: opts.input });
+  if (r.status !== 0 && !opts.allowFail) {
+    throw new Error(`docker ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  }
+  return (r.stdout ?? "").trim();
+}
+
+export function dockerAvailable(): boolean {
+  try {
+    execFileSync("docker", ["info"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+type Inputs = Record<string, unknown>;
+
+const HANDLED = new Set([
+  "name",
+  "image",
+  "envs",
+  "command",
+  "restart",
+  "stopSignal",
+  "stopTimeout",
+  "destroyGraceSeconds",
+  "healthcheck",
+  "wait",
+  "waitTimeout",
+  "logDriver",
+  "logOpts",
+  "ports",
+  "networksAdvanced",
+  "mounts",
+  "volumes",
+  "labels",
+  "mustRun",
+  "attach",
+  "logs",
+  "networkMode",
+]);
+
+/** `docker create` arguments equivalent to a recorded docker.Container's inputs. */
+export function containerCreateArgs(i: Inputs, image: string): string[] {
+  const unknown = Object.keys(i).filter((k) => !HANDLED.has(k));
+  if (unknown.length > 0) throw new Error(`container inputs not replayed: ${unknown.join(", ")}`);
+  const a: string[] = ["create", "--name", String(i.name)];
+  for (const e of (i.envs as string[] | undefined) ?? []) a.push("--env", e);
+  if (i.restart) a.push("--restart", String(i.restart));
+  if (i.stopSignal) a.push("--stop-signal", String(i.stopSignal));
+  if (i.stopTimeout !== undefined) a.push("--stop-timeout", String(i.stopTimeout));
+  const hc = i.healthcheck as
+    | {
+        tests: string[];
+        interval?: string;
+        timeout?: string;
+        retries?: number;
+        startPeriod?: string;
+      }
+    | undefined;
+  if (hc) {
+    if (hc.tests[0] !== "CMD-SHELL")
+      throw new Error(`healthcheck form ${hc.tests[0]} not replayed`);
+    a.push("--health-cmd", hc.tests[1]);
+    // Faster probes than configured, so the test does not wait 10 s per check.
+    a.push("--health-interval", "1s", "--health-timeout", hc.timeout ?? "5s");
+    a.push("--health-retries", String(hc.retries ?? 3), "--health-start-period", "1s");
+  }
+  if (i.logDriver) a.push("--log-driver", String(i.logDriver));
+  for (const [k, v] of Object.entries((i.logOpts as Record<string, string>) ?? {}))
+    a.push("--log-opt", `${k}=${v}`);
+  for (const p of (i.ports as Array<Inputs> | undefined) ?? [])
+    a.push("--publish", `${p.ip}:${p.external}:${p.internal}/${p.protocol ?? "tcp"}`);
+  const nets = (i.networksAdvanced as Array<{ name: string; aliases?: string[] }>) ?? [];
+  if (nets.length > 1) throw new Error("more than one network is not replayed");
+  for (const n of nets) {
+    a.push("--network", n.name);
+    for (const alias of n.aliases ?? []) a.push("--network-alias", alias);
+  }
+  if (i.networkMode) a.push("--network", String(i.networkMode));
+  for (const m of (i.mounts as Array<Inputs> | undefined) ?? [])
+    a.push("--mount", `type=${m.type},source=${m.source},target=${m.target}`);
+  for (const v of (i.volumes as Array<Inputs> | undefined) ?? [])
+    a.push("--volume", `${v.hostPath}:${v.containerPath}`);
+  for (const l of (i.labels as Array<{ label: string; value: string }> | undefined) ?? [])
+    a.push("--label", `${l.label}=${l.value}`);
+  a.push(image, ...((i.command as string[] | undefined) ?? []));
+  return a;
+}
+
+export function waitHealthy(name: string, timeoutMs: number): void {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const state = docker(["inspect", "--format", "{{.State.Health.Status}}", name]);
+    if (state === "healthy") return;
+    if (Date.now() > until) {
+      const logs = spawnSync("docker", ["logs", "--tail", "30", name], { encoding: "utf8" });
+      throw new Error(`${name} is ${state} after ${timeoutMs} ms:\n${logs.stdout}${logs.stderr}`);
+    }
+    spawnSync("sleep", ["0.5"]);
+  }
+}
+
+/**
+ * `pulumi up` on an empty state: network, volumes, then containers in registration
+ * order (one-shot initialisers run to completion, waited-for containers must turn
+ * healthy). `images` maps each recorded RemoteImage name to a local test image.
+ */
+export function up(resources: readonly RecordedResource[], imageFor: (c: Inputs) => string): void {
+  for (const n of resources.filter((r) => r.type === "docker:index/network:Network"))
+    docker([
+      "network",
+      "create",
+      "--driver",
+      String(n.plainInputs.driver),
+      String(n.plainInputs.name),
+    ]);
+  for (const v of resources.filter((r) => r.type === "docker:index/volume:Volume"))
+    docker([
+      "volume",
+      "create",
+      "--driver",
+      String(v.plainInputs.driver),
+      String(v.plainInputs.name),
+    ]);
+  for (const c of resources.filter((r) => r.type === "docker:index/container:Container")) {
+    const i = c.plainInputs;
+    docker(containerCreateArgs(i, imageFor(i)));
+    if (i.attach === true) {
+      const code = docker(["start", "--attach", String(i.name)], { allowFail: true });
+      const exit = docker(["inspect", "--format", "{{.State.ExitCode}}", String(i.name)]);
+      if (exit !== "0") throw new Error(`${i.name} exited ${exit}: ${code}`);
+    } else {
+      docker(["start", String(i.name)]);
+      if (i.wait === true) waitHealthy(String(i.name), Number(i.waitTimeout ?? 60) * 1000);
+    }
+  }
+}
+
+/**
+ * `pulumi destroy`: deletes in reverse order every resource whose recorded options
+ * do not retain it; retained ones are only forgotten, as the engine does.
+ * Returns the names of what was kept.
+ */
+export function destroy(resources: readonly RecordedResource[]): string[] {
+  const kept: string[] = [];
+  for (const r of [...resources].reverse()) {
+    const name = String(r.plainInputs.name);
+    if (!r.custom || r.type === "docker:index/remoteImage:RemoteImage") continue;
+    if (r.retainOnDelete || r.protect) {
+      kept.push(name);
+      continue;
+    }
+    if (r.type === "docker:index/container:Container") {
+      const grace = String(r.plainInputs.destroyGraceSeconds ?? 10);
+      docker(["stop", "--time", grace, name], { allowFail: true });
+      docker(["rm", "--force", name]);
+    } else if (r.type === "docker:index/network:Network") {
+      docker(["network", "rm", name]);
+    } else if (r.type === "docker:index/volume:Volume") {
+      docker(["volume", "rm", "--force", name]);
+    } else {
+      throw new Error(`destroy of ${r.type} not replayed`);
+    }
+  }
+  return kept;
+}
+
+/** Removes everything a test created, retained or not. */
+export function purgeAll(resources: readonly RecordedResource[]): void {
+  for (const r of [...resources].reverse()) {
+    const name = String(r.plainInputs.name);
+    if (r.type === "docker:index/container:Container")
+      docker(["rm", "-f", name], { allowFail: true });
+    if (r.type === "docker:index/network:Network")
+      docker(["network", "rm", name], { allowFail: true });
+    if (r.type === "docker:index/volume:Volume")
+      docker(["volume", "rm", "-f", name], { allowFail: true });
+  }
+}

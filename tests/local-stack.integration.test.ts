@@ -1,0 +1,165 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ProgramRun, runProgram } from "./harness";
+import { destroy, docker, dockerAvailable, purgeAll, up } from "./docker-cli";
+
+/*
+ * The dev program's registrations replayed on a real Docker engine: up, write
+ * data, destroy as the engine would (honouring the recorded retainOnDelete),
+ * up again, and the data is there. Needs the test images built by
+ * scripts/docker-setup.sh.
+ */
+
+jest.setTimeout(240_000);
+
+const PG_IMAGE = process.env.PANOPTICON_TEST_POSTGRES_IMAGE ?? "panopticon-test/postgres:15";
+const BUSYBOX = process.env.PANOPTICON_TEST_BUSYBOX_IMAGE ?? "panopticon-test/busybox:1";
+const APPS = ["judge-service", "query-storage", "evaluation-storage", "model-registry"];
+
+// App stand-ins: serve /health on 8000 like the real services and stop on SIGTERM.
+const APP_COMMAND = [
+  "sh",
+  "-c",
+  "mkdir -p /tmp/www && echo ok > /tmp/www/health && httpd -p 8000 -h /tmp/www && " +
+    "trap 'exit 0' TERM && while :; do sleep 1; done",
+];
+
+function stackConfig(stack: string, extra: Record<string, unknown>): Record<string, unknown> {
+  const port = 20000 + (process.pid % 20000);
+  return {
+    stopGraceSeconds: 60,
+    initImage: BUSYBOX,
+    services: {
+      postgres: { image: PG_IMAGE, hostPort: port },
+      ...Object.fromEntries(
+        APPS.map((a) => [a, { image: BUSYBOX, hostPort: false, command: APP_COMMAND }]),
+      ),
+    },
+    ...extra,
+  };
+}
+
+const imageFor = (i: Record<string, unknown>) =>
+  String(i.name).endsWith("-postgres") ? PG_IMAGE : BUSYBOX;
+
+function psql(stack: string, sql: string): string {
+  return docker([
+    "exec",
+    "--user",
+    "postgres",
+    `panopticon-${stack}-postgres`,
+    "psql",
+    "-U",
+    "panopticon",
+    "-d",
+    "panopticon",
+    "-tAc",
+    sql,
+  ]);
+}
+
+beforeAll(() => {
+  if (!dockerAvailable()) {
+    throw new Error("no Docker engine: run `bash scripts/docker-setup.sh` first (see README)");
+  }
+  for (const img of [PG_IMAGE, BUSYBOX]) {
+    if (docker(["image", "ls", "-q", img]) === "") {
+      throw new Error(`test image ${img} missing: run \`bash scripts/docker-setup.sh\``);
+    }
+  }
+});
+
+describe.each(["volume", "bind"] as const)("storageMode %s on a real engine", (mode) => {
+  const stack = `it${process.pid}${mode[0]}`;
+  let run: ProgramRun;
+  let dataDir = "";
+
+  beforeAll(async () => {
+    if (mode === "bind") {
+      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-bind-"));
+      // A compose-era directory: world-writable, with a file owned by another uid.
+      fs.mkdirSync(path.join(dataDir, "model_registry"), { mode: 0o777 });
+      fs.chmodSync(path.join(dataDir, "model_registry"), 0o777);
+      fs.writeFileSync(path.join(dataDir, "model_registry", "old-model.bin"), "weights");
+      fs.chownSync(path.join(dataDir, "model_registry", "old-model.bin"), 4321, 4321);
+    }
+    run = await runProgram({
+      stack,
+      config: stackConfig(stack, mode === "bind" ? { storageMode: "bind", dataDir } : {}),
+      secrets: { postgresPassword: "it-password-123" },
+    });
+    if (run.error) throw run.error;
+  });
+
+  afterAll(() => {
+    if (run) purgeAll(run.resources);
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("up, write, destroy, up: the data is re-attached", () => {
+    up(run.resources, imageFor);
+    psql(stack, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('survives destroy')");
+    for (const app of APPS) {
+      const target = app === "model-registry" ? "/app/models" : "/app/data";
+      docker(["exec", `panopticon-${stack}-${app}`, "sh", "-c", `echo ${app} > ${target}/marker`]);
+    }
+    // The app containers resolve postgres by its network alias.
+    expect(
+      docker(["exec", `panopticon-${stack}-judge-service`, "nslookup", "postgres"], {
+        allowFail: true,
+      }),
+    ).toMatch(/Address/);
+
+    const kept = destroy(run.resources);
+    const retained = run.resources
+      .filter((r) => r.type === "docker:index/volume:Volume")
+      .map((r) => String(r.plainInputs.name));
+    expect(kept.sort()).toEqual(retained.sort());
+    expect(docker(["ps", "-a", "--filter", `name=panopticon-${stack}-`, "-q"])).toBe("");
+    expect(docker(["network", "ls", "-q", "--filter", `name=panopticon-${stack}-net`])).toBe("");
+    if (mode === "volume") {
+      expect(retained).toHaveLength(5);
+      const left = docker(["volume", "ls", "--format", "{{.Name}}"]).split("\n");
+      expect(left).toEqual(expect.arrayContaining(retained));
+    }
+
+    up(run.resources, imageFor);
+    expect(psql(stack, "SELECT v FROM kept")).toBe("survives destroy");
+    for (const app of APPS) {
+      const target = app === "model-registry" ? "/app/models" : "/app/data";
+      expect(docker(["exec", `panopticon-${stack}-${app}`, "cat", `${target}/marker`])).toBe(app);
+    }
+  });
+
+  test("postgres stops with a fast shutdown on its stop signal", () => {
+    const name = `panopticon-${stack}-postgres`;
+    const started = Date.now();
+    docker(["stop", name]); // uses the recorded --stop-signal and --stop-timeout
+    expect(Date.now() - started).toBeLessThan(30_000);
+    // postgres logs to stderr; docker() returns stdout only.
+    const logs = spawnSync("docker", ["logs", name], { encoding: "utf8" });
+    expect(logs.stdout + logs.stderr).toMatch(/received fast shutdown request/);
+    expect(docker(["inspect", "--format", "{{.State.ExitCode}}", name])).toBe("0");
+  });
+
+  if (mode === "bind") {
+    test("directories: created with the image's owner, adopted ones keep content, none world-writable", () => {
+      const stat = (d: string) => {
+        const s = fs.statSync(path.join(dataDir, d));
+        return `${s.uid}:${s.gid} ${(s.mode & 0o777).toString(8)}`;
+      };
+      expect(stat("judge_service")).toBe("1000:1000 750");
+      expect(stat("query_storage")).toBe("1000:1000 750");
+      expect(stat("postgres")).toMatch(/^999:999 7[05]0$/);
+      expect(stat("model_registry")).toBe("0:0 775"); // adopted: owner kept, o-w removed
+      const old = fs.statSync(path.join(dataDir, "model_registry", "old-model.bin"));
+      expect(old.uid).toBe(4321);
+      expect(fs.readFileSync(path.join(dataDir, "model_registry", "old-model.bin"), "utf8")).toBe(
+        "weights",
+      );
+      expect(fs.existsSync(path.join(dataDir, "postgres", "PG_VERSION"))).toBe(true);
+    });
+  }
+});
