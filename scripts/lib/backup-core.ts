@@ -223,7 +223,10 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
       entries.push(dump);
       say(`postgres: logical dump with pg_dump from the running container ${pg.containerName}`);
     } else if (pg !== undefined) {
-      say(`postgres: container ${pg.containerName} is not running; its data is archived as files`);
+      say(
+        `postgres: container ${pg.containerName} is not running: no dump; its files are consistent ` +
+          `as they stand (archived below when they exist)`,
+      );
     }
 
     const present = new Set<string>();
