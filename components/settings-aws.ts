@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { physicalName } from "./naming";
 
 /*
  * The `panopticon:aws` block of an `environment: aws` stack. Every key here is
@@ -23,7 +24,9 @@ const adminCidr = cidr.refine((c) => !c.endsWith("/0"), {
 });
 
 const awsId = (prefix: string, example: string) =>
-  z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `expected an id like ${example}`);
+  z
+    .string({ error: `expected an id like ${example}` })
+    .regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `expected an id like ${example}`);
 
 const kmsArn = z
   .string()
@@ -49,7 +52,12 @@ export const awsSchema = z
       })
       .strict()
       .optional(),
-    vpcCidr: cidr.default("10.42.0.0/16"),
+    /** CIDR of the VPC created when `vpc` is omitted; split into /(prefix+4) subnets. */
+    vpcCidr: cidr
+      .refine((c) => prefixOf(c) >= 16 && prefixOf(c) <= 24, {
+        message: "expected a prefix between /16 and /24 (the VPC is split into three subnets)",
+      })
+      .default("10.42.0.0/16"),
     instanceType: z
       .string()
       .regex(/^[a-z0-9]+\.[a-z0-9]+$/, "expected an EC2 instance type such as t3.large")
@@ -78,6 +86,28 @@ export const awsSchema = z
       .default({}),
     /** An existing customer-managed key; omit to create one. */
     kmsKeyArn: kmsArn.optional(),
+    efs: z
+      .object({
+        /** Move files not read for this long to EFS Infrequent Access. @default never */
+        transitionToIa: z
+          .enum(
+            [
+              "AFTER_1_DAY",
+              "AFTER_7_DAYS",
+              "AFTER_14_DAYS",
+              "AFTER_30_DAYS",
+              "AFTER_60_DAYS",
+              "AFTER_90_DAYS",
+              "AFTER_180_DAYS",
+              "AFTER_270_DAYS",
+              "AFTER_365_DAYS",
+            ],
+            { error: "expected an EFS lifecycle value such as AFTER_30_DAYS" },
+          )
+          .optional(),
+      })
+      .strict()
+      .default({}),
     rds: z
       .object({
         instanceClass: z
@@ -139,6 +169,62 @@ export const awsSchema = z
       .strict()
       .default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.kmsKeyArn !== undefined && a.adopt.kmsKeyId !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["adopt", "kmsKeyId"],
+        message:
+          "cannot adopt a key when kmsKeyArn names an existing one: set only one of aws.kmsKeyArn and aws.adopt.kmsKeyId",
+      });
+    }
+    if (a.kmsKeyArn !== undefined && a.kmsKeyArn.split(":")[3] !== a.region) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["kmsKeyArn"],
+        message: `expected a key in the stack's region ${a.region}`,
+      });
+    }
+    if (a.rds.maxAllocatedStorageGb < a.rds.allocatedStorageGb) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["rds", "maxAllocatedStorageGb"],
+        message: `expected at least rds.allocatedStorageGb (${a.rds.allocatedStorageGb})`,
+      });
+    }
+    if (
+      a.vpc !== undefined &&
+      new Set(a.vpc.privateSubnetIds).size !== a.vpc.privateSubnetIds.length
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["vpc", "privateSubnetIds"],
+        message: "expected distinct subnet ids",
+      });
+    }
+  });
+
+/** The stack's RDS instance identifier, e.g. `panopticon-prod-postgres`. */
+export function rdsIdentifier(project: string, stack: string): string {
+  return physicalName(project, stack, "postgres");
+}
+
+function prefixOf(cidr: string): number {
+  return Number(cidr.split("/")[1]);
+}
+
+/** The AWS partition of a region (ARNs of AWS managed policies differ per partition). */
+export function partitionOf(region: string): string {
+  if (region.startsWith("cn-")) return "aws-cn";
+  if (region.startsWith("us-gov-")) return "aws-us-gov";
+  return "aws";
+}
+
+/** Graviton instance families (t4g, m7g, c7gn, ...) need an arm64 AMI. */
+export function architectureOf(instanceType: string): "arm64" | "x86_64" {
+  const family = instanceType.split(".")[0];
+  return /^[a-z]+\d+[a-z]*g[a-z]*$/.test(family) ? "arm64" : "x86_64";
+}
 
 export type AwsSettings = z.output<typeof awsSchema>;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Environment, ProtectionPolicy, protectionPolicy } from "./protection";
 import { bindPath, containerName, networkName, PROJECT, volumeName } from "./naming";
-import { AwsSettings, awsSchema, DEFAULT_AWS_BACKENDS } from "./settings-aws";
+import { AwsSettings, awsSchema, DEFAULT_AWS_BACKENDS, rdsIdentifier } from "./settings-aws";
 
 /*
  * The whole stack configuration, validated once into one typed object.
@@ -368,6 +368,12 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
   if (storageMode === "bind" && r.volumeNames !== undefined) {
     problems.push(
       `${PROJECT}:volumeNames = ${show(r.volumeNames)}: applies to storageMode "volume" only; in bind mode point ${PROJECT}:dataDir at the existing directories`,
+    );
+  }
+  const adoptRds = r.aws?.adopt.rdsInstanceIdentifier;
+  if (adoptRds !== undefined && adoptRds !== rdsIdentifier(project, ctx.stack)) {
+    problems.push(
+      `${PROJECT}:aws.adopt.rdsInstanceIdentifier = ${show(adoptRds)}: expected this stack's instance "${rdsIdentifier(project, ctx.stack)}" (importing another identifier would plan its replacement)`,
     );
   }
   const awsBackends: Record<string, AwsBackend> = { ...DEFAULT_AWS_BACKENDS, ...r.aws?.storage };
