@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { AwsEnvironment } from "./components/aws/environment";
 import { Panopticon } from "./components/panopticon";
 import { parseSettings, rawFromPulumiConfig } from "./components/settings";
 
@@ -7,12 +8,26 @@ const settings = parseSettings(rawFromPulumiConfig(pulumi.runtime.allConfig()), 
   stack: pulumi.getStack(),
   baseDir: process.cwd(),
 });
-// A configured secret, or (when absent) a password the component generates.
+// A configured secret, or (when absent) a password the components generate.
 const postgresPassword = new pulumi.Config().getSecret("postgresPassword");
 
-const app = new Panopticon("panopticon", { settings, postgresPassword });
+// The environment comes from config (panopticon:environment), never from the stack's name.
+const platform =
+  settings.environment === "aws"
+    ? new AwsEnvironment("panopticon-aws", { settings, postgresPassword })
+    : undefined;
+
+const app = platform
+  ? new Panopticon(
+      "panopticon",
+      { settings, externalDatabase: platform.database, nfsDriverOpts: platform.nfsDriverOpts },
+      { providers: [platform.dockerProvider] },
+    )
+  : new Panopticon("panopticon", { settings, postgresPassword });
 
 export const endpoints = app.endpoints;
 export const volumes = app.volumes;
 export const connectionString = app.connectionString;
 export const protection = app.protectionSummary;
+/** AWS stacks only: instance id (for SSM), RDS, KMS, EBS and EFS ids (for re-adoption). */
+export const aws = platform?.outputs;

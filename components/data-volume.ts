@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, TYPES } from "./naming";
+import { kebab, physicalName, TYPES } from "./naming";
 import { ProtectionPolicy } from "./protection";
 import { DataSetSettings } from "./settings";
+import { efsVolume } from "./storage/efs";
 import { hostDir } from "./storage/host-dir";
 import { DataMount } from "./storage/types";
 import { namedVolume } from "./storage/volume";
@@ -13,7 +14,7 @@ export interface DataVolumeArgs {
   readonly protection: ProtectionPolicy;
   readonly project: string;
   readonly stack: string;
-  /** Image id that prepares host directories (bind and ebs backends). @default none */
+  /** Image id that prepares host directories (bind, ebs) and EFS directories (efs). @default none */
   readonly initImageId?: pulumi.Input<string>;
   /** NFS driver options for the efs backend (see components/storage/efs.ts). @default none */
   readonly nfsDriverOpts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -39,12 +40,20 @@ export class DataVolume extends pulumi.ComponentResource {
         this.mount = namedVolume(name, { dataSet: ds, protection: args.protection }, child);
         break;
       case "efs":
-        if (args.nfsDriverOpts === undefined) {
-          throw new Error(`data set "${ds.key}": the efs backend needs NFS driver options`);
+        if (args.nfsDriverOpts === undefined || args.initImageId === undefined) {
+          throw new Error(
+            `data set "${ds.key}": the efs backend needs NFS driver options and an init image`,
+          );
         }
-        this.mount = namedVolume(
+        this.mount = efsVolume(
           name,
-          { dataSet: ds, protection: args.protection, driverOpts: args.nfsDriverOpts },
+          {
+            dataSet: ds,
+            protection: args.protection,
+            driverOpts: args.nfsDriverOpts,
+            initImageId: args.initImageId,
+            containerName: physicalName(args.project, args.stack, kebab(ds.key), "init"),
+          },
           child,
         );
         break;

@@ -69,7 +69,7 @@ export class Panopticon extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true },
     );
 
-    const needsInit = s.dataSets.some((d) => d.backend === "bind" || d.backend === "ebs");
+    const needsInit = s.dataSets.some((d) => d.backend !== "volume");
     const initImage = needsInit
       ? new docker.RemoteImage(
           `${name}-init-image`,

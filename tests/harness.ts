@@ -136,9 +136,24 @@ function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, unknow
   }
 }
 
+/** AWS ids in their real shape where the program parses them (e.g. the EBS volume id in user data). */
+const ID_PREFIXES: Record<string, string> = {
+  "aws:ebs/volume:Volume": "vol",
+  "aws:ec2/instance:Instance": "i",
+  "aws:ec2/securityGroup:SecurityGroup": "sg",
+  "aws:ec2/subnet:Subnet": "subnet",
+  "aws:ec2/vpc:Vpc": "vpc",
+  "aws:efs/fileSystem:FileSystem": "fs",
+};
+
+function mockId(args: pulumi.runtime.MockResourceArgs): string {
+  const prefix = ID_PREFIXES[args.type];
+  return prefix ? `${prefix}-0${hash(args.name).slice(0, 16)}` : `${args.name}-id`;
+}
+
 const mocks: pulumi.runtime.Mocks = {
   newResource(args) {
-    return { id: args.id || `${args.name}-id`, state: mockState(args) };
+    return { id: args.id || mockId(args), state: mockState(args) };
   },
   call(args) {
     switch (args.token) {

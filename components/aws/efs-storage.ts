@@ -1,0 +1,93 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { physicalName, PROJECT } from "../naming";
+import { ProtectionPolicy, statefulOptions } from "../protection";
+import { AWS_TYPES, nameTag } from "./types";
+
+export interface EfsStorageArgs {
+  readonly stack: string;
+  readonly protection: ProtectionPolicy;
+  readonly vpcId: pulumi.Input<string>;
+  /** One mount target per subnet; the subnets must be in different zones. */
+  readonly subnetIds: pulumi.Input<string>[];
+  /** The only security group allowed to reach NFS (the Docker host's). */
+  readonly clientSecurityGroupId: pulumi.Input<string>;
+  /** KMS key ARN. */
+  readonly kmsKeyArn: pulumi.Input<string>;
+  /** Move files to Infrequent Access after this long. @default never */
+  readonly transitionToIa?: string;
+  /** Import this retained file system instead of creating an empty one. @default none */
+  readonly adoptFileSystemId?: string;
+}
+
+/**
+ * The encrypted EFS file system behind the `efs` data sets, with AWS Backup's daily
+ * backups turned on and NFS open to the Docker host's security group only. The
+ * file system is protected and retained; mount targets and the security group hold
+ * no data and are re-created freely.
+ */
+export class EfsStorage extends pulumi.ComponentResource {
+  public readonly fileSystem: aws.efs.FileSystem;
+  public readonly fileSystemId: pulumi.Output<string>;
+  /** Resolves to the mount target in the client's zone; stable across mount target changes. */
+  public readonly dnsName: pulumi.Output<string>;
+  public readonly mountTargets: aws.efs.MountTarget[];
+
+  constructor(name: string, args: EfsStorageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(AWS_TYPES.EfsStorage, name, {}, opts);
+    const child = { parent: this };
+    const phys = physicalName(PROJECT, args.stack, "efs");
+
+    this.fileSystem = new aws.efs.FileSystem(
+      `${name}-fs`,
+      {
+        encrypted: true,
+        kmsKeyId: args.kmsKeyArn,
+        performanceMode: "generalPurpose",
+        throughputMode: "elastic",
+        lifecyclePolicies: args.transitionToIa
+          ? [{ transitionToIa: args.transitionToIa }]
+          : undefined,
+        tags: nameTag(phys),
+      },
+      { ...child, ...statefulOptions(args.protection), import: args.adoptFileSystemId },
+    );
+    new aws.efs.BackupPolicy(
+      `${name}-backup`,
+      { fileSystemId: this.fileSystem.id, backupPolicy: { status: "ENABLED" } },
+      child,
+    );
+
+    const sg = new aws.ec2.SecurityGroup(
+      `${name}-sg`,
+      {
+        name: phys,
+        description: "Panopticon EFS: NFS from the Docker host only",
+        vpcId: args.vpcId,
+        ingress: [
+          {
+            description: "NFS from the Docker host",
+            protocol: "tcp",
+            fromPort: 2049,
+            toPort: 2049,
+            securityGroups: [args.clientSecurityGroupId],
+          },
+        ],
+        tags: nameTag(phys),
+      },
+      child,
+    );
+    this.mountTargets = args.subnetIds.map(
+      (subnetId, i) =>
+        new aws.efs.MountTarget(
+          `${name}-mount-${i}`,
+          { fileSystemId: this.fileSystem.id, subnetId, securityGroups: [sg.id] },
+          child,
+        ),
+    );
+
+    this.fileSystemId = this.fileSystem.id;
+    this.dnsName = this.fileSystem.dnsName;
+    this.registerOutputs({ fileSystemId: this.fileSystemId, dnsName: this.dnsName });
+  }
+}

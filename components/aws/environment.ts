@@ -1,0 +1,223 @@
+import * as aws from "@pulumi/aws";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { ExternalDatabase } from "../panopticon";
+import { RdsPostgres } from "../rds-postgres";
+import { DataSetSettings, Settings } from "../settings";
+import { architectureOf, AwsSettings, partitionOf, rdsIdentifier } from "../settings-aws";
+import { efsDataSetPath, nfsDriverOpts } from "../storage/efs";
+import { EbsDataDisk } from "./data-disk";
+import { DockerHost } from "./docker-host";
+import { EfsStorage } from "./efs-storage";
+import { DataKey } from "./kms-key";
+import { AwsNetwork } from "./network";
+import { EbsSnapshotPolicy } from "./snapshots";
+import { AWS_TYPES, SNAPSHOT_TAG } from "./types";
+
+export interface AwsEnvironmentArgs {
+  /** Validated settings of an `environment: aws` stack. */
+  readonly settings: Settings;
+  /** The configured `postgresPassword` secret. @default a generated one (random.RandomPassword) */
+  readonly postgresPassword?: pulumi.Input<string>;
+}
+
+export interface AwsEnvironmentOutputs {
+  readonly region: string;
+  readonly dockerHostInstanceId: string;
+  readonly dockerHost: string;
+  readonly rdsAddress: string;
+  readonly rdsIdentifier: string;
+  readonly rdsFinalSnapshotIdentifier: string;
+  readonly kmsKeyArn: string;
+  readonly ebsVolumeId: string;
+  readonly efsFileSystemId: string | undefined;
+  readonly dataMountPath: string;
+}
+
+/**
+ * Everything the Panopticon services need on AWS, built from the validated
+ * settings: the network, the data key, the Docker host with its EBS data disk and
+ * snapshot schedule, EFS when a data set uses it, RDS Postgres, and a Docker
+ * provider pointed at the host. The app itself is the same `Panopticon` component
+ * as locally, given `database`, `nfsDriverOpts` and `dockerProvider` from here.
+ */
+export class AwsEnvironment extends pulumi.ComponentResource {
+  public readonly network: AwsNetwork;
+  public readonly key: DataKey;
+  public readonly dataDisk: EbsDataDisk;
+  public readonly host: DockerHost;
+  public readonly efs?: EfsStorage;
+  public readonly rds: RdsPostgres;
+  public readonly snapshots: EbsSnapshotPolicy;
+  public readonly dockerProvider: docker.Provider;
+  /** Connection settings for the app services (password is secret). */
+  public readonly database: ExternalDatabase;
+  /** NFS options of one efs-backed data set's volume. */
+  public readonly nfsDriverOpts: (dataSet: DataSetSettings) => Record<string, pulumi.Input<string>>;
+  /** Stack outputs an operator needs (instance id for SSM, ids for re-adoption). */
+  public readonly outputs: pulumi.Output<AwsEnvironmentOutputs>;
+
+  constructor(name: string, args: AwsEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(AWS_TYPES.Environment, name, {}, opts);
+    const s = args.settings;
+    if (s.aws === undefined)
+      throw new Error(`stack ${s.stack}: environment aws needs aws settings`);
+    const a: AwsSettings = s.aws;
+    const policy = s.protection;
+    const stack = s.stack;
+    const partition = partitionOf(a.region);
+
+    const provider = new aws.Provider(
+      `${name}-provider`,
+      {
+        region: a.region as aws.Region,
+        defaultTags: {
+          tags: { "panopticon:project": s.project, "panopticon:stack": stack, ManagedBy: "pulumi" },
+        },
+      },
+      { parent: this },
+    );
+    const child = { parent: this, providers: [provider] };
+
+    this.network = new AwsNetwork(
+      `${name}-network`,
+      { stack, existing: a.vpc, vpcCidr: a.vpcCidr },
+      child,
+    );
+    this.key = new DataKey(
+      `${name}-key`,
+      {
+        stack,
+        protection: policy,
+        existingKeyArn: a.kmsKeyArn,
+        adoptKeyId: a.adopt.kmsKeyId,
+      },
+      child,
+    );
+    this.dataDisk = new EbsDataDisk(
+      `${name}-data-disk`,
+      {
+        stack,
+        protection: policy,
+        availabilityZone: this.network.hostAvailabilityZone,
+        sizeGb: a.dataVolumeSizeGb,
+        kmsKeyArn: this.key.arn,
+        adoptVolumeId: a.adopt.ebsVolumeId,
+      },
+      child,
+    );
+    this.snapshots = new EbsSnapshotPolicy(
+      `${name}-snapshots`,
+      {
+        stack,
+        partition,
+        targetTags: { [SNAPSHOT_TAG]: stack },
+        time: a.ebsSnapshots.time,
+        retain: a.ebsSnapshots.retain,
+      },
+      child,
+    );
+    this.host = new DockerHost(
+      `${name}-host`,
+      {
+        stack,
+        partition,
+        vpcId: this.network.vpcId,
+        subnetId: this.network.hostSubnetId,
+        instanceType: a.instanceType,
+        architecture: architectureOf(a.instanceType),
+        amiId: a.amiId,
+        adminCidrs: a.adminCidrs,
+        sshKeyName: a.sshKeyName,
+        dataVolumeId: this.dataDisk.volumeId,
+        dataMountPath: a.dataMountPath,
+        kmsKeyArn: this.key.arn,
+      },
+      child,
+    );
+
+    // EFS costs money even when empty: only when a data set is configured for it.
+    const efsDataSets = s.dataSets.filter((d) => d.backend === "efs");
+    if (efsDataSets.length > 0 || a.adopt.efsFileSystemId !== undefined) {
+      this.efs = new EfsStorage(
+        `${name}-efs`,
+        {
+          stack,
+          protection: policy,
+          vpcId: this.network.vpcId,
+          subnetIds: this.network.privateSubnetIds,
+          clientSecurityGroupId: this.host.securityGroup.id,
+          kmsKeyArn: this.key.arn,
+          transitionToIa: a.efs.transitionToIa,
+          adoptFileSystemId: a.adopt.efsFileSystemId,
+        },
+        child,
+      );
+    }
+    const efs = this.efs;
+    this.nfsDriverOpts = (ds) => {
+      if (efs === undefined)
+        throw new Error(`data set "${ds.key}" uses efs but no file system exists`);
+      return nfsDriverOpts(efs.dnsName, efsDataSetPath(stack, ds.key));
+    };
+
+    const password = pulumi.secret(
+      args.postgresPassword ??
+        new random.RandomPassword(
+          `${name}-postgres-password`,
+          // RDS refuses / @ " and spaces in a master password; letters and digits are safe.
+          { length: 32, special: false },
+          { parent: this },
+        ).result,
+    );
+    this.rds = new RdsPostgres(
+      `${name}-postgres`,
+      {
+        identifier: rdsIdentifier(s.project, stack),
+        protection: policy,
+        vpcId: this.network.vpcId,
+        subnetIds: this.network.privateSubnetIds,
+        clientSecurityGroupId: this.host.securityGroup.id,
+        kmsKeyArn: this.key.arn,
+        instanceClass: a.rds.instanceClass,
+        engineVersion: a.rds.engineVersion,
+        allocatedStorageGb: a.rds.allocatedStorageGb,
+        maxAllocatedStorageGb: a.rds.maxAllocatedStorageGb,
+        multiAz: a.rds.multiAz,
+        backupRetentionDays: a.rds.backupRetentionDays,
+        backupWindow: a.rds.preferredBackupWindow,
+        dbName: s.postgres.database,
+        username: s.postgres.user,
+        password,
+        adoptIdentifier: a.adopt.rdsInstanceIdentifier,
+      },
+      child,
+    );
+    this.database = { host: this.rds.address, port: this.rds.port, password };
+
+    // A stable host name (aws.dockerHost, e.g. an ~/.ssh/config alias that goes through
+    // SSM) keeps the provider's configuration fixed when the instance changes.
+    const dockerHost = a.dockerHost ?? pulumi.interpolate`ssh://ec2-user@${this.host.privateIp}`;
+    this.dockerProvider = new docker.Provider(
+      `${name}-docker`,
+      { host: dockerHost },
+      // Nothing may be created on the host before it exists with its data disk attached.
+      { parent: this, dependsOn: [this.host.instance, this.host.attachment] },
+    );
+
+    this.outputs = pulumi.output({
+      region: a.region,
+      dockerHostInstanceId: this.host.instanceId,
+      dockerHost,
+      rdsAddress: this.rds.address,
+      rdsIdentifier: rdsIdentifier(s.project, stack),
+      rdsFinalSnapshotIdentifier: this.rds.finalSnapshotIdentifier,
+      kmsKeyArn: this.key.arn,
+      ebsVolumeId: this.dataDisk.volumeId,
+      efsFileSystemId: this.efs?.fileSystemId,
+      dataMountPath: a.dataMountPath,
+    });
+    this.registerOutputs({ outputs: this.outputs });
+  }
+}

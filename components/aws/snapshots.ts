@@ -1,0 +1,81 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { physicalName, PROJECT } from "../naming";
+import { AWS_TYPES, nameTag } from "./types";
+
+export interface EbsSnapshotPolicyArgs {
+  readonly stack: string;
+  /** AWS partition of the region, for the managed policy ARN. */
+  readonly partition: string;
+  /** Volumes carrying all of these tags are snapshotted. */
+  readonly targetTags: Record<string, string>;
+  /** Daily snapshot time, UTC, `HH:MM`. */
+  readonly time: string;
+  /** Snapshots kept; older ones are deleted by DLM. */
+  readonly retain: number;
+}
+
+/**
+ * Daily snapshots of the EBS data volume by Data Lifecycle Manager, selected by
+ * tag so an adopted or re-created volume is covered without a change here.
+ * Deleting the policy stops new snapshots; the ones taken stay.
+ */
+export class EbsSnapshotPolicy extends pulumi.ComponentResource {
+  public readonly policy: aws.dlm.LifecyclePolicy;
+
+  constructor(name: string, args: EbsSnapshotPolicyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(AWS_TYPES.SnapshotPolicy, name, {}, opts);
+    const child = { parent: this };
+    const phys = physicalName(PROJECT, args.stack, "snapshots");
+    const role = new aws.iam.Role(
+      `${name}-role`,
+      {
+        name: phys,
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Principal: { Service: "dlm.amazonaws.com" },
+              Action: "sts:AssumeRole",
+            },
+          ],
+        }),
+      },
+      child,
+    );
+    const attachment = new aws.iam.RolePolicyAttachment(
+      `${name}-dlm`,
+      {
+        role: role.name,
+        policyArn: `arn:${args.partition}:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole`,
+      },
+      child,
+    );
+    this.policy = new aws.dlm.LifecyclePolicy(
+      `${name}-policy`,
+      {
+        // DLM descriptions allow letters, digits, spaces, - and _ only.
+        description: `${phys} daily EBS snapshots`,
+        executionRoleArn: role.arn,
+        state: "ENABLED",
+        policyDetails: {
+          resourceTypes: ["VOLUME"],
+          targetTags: args.targetTags,
+          schedules: [
+            {
+              name: "daily",
+              createRule: { interval: 24, intervalUnit: "HOURS", times: args.time },
+              retainRule: { count: args.retain },
+              copyTags: true,
+              tagsToAdd: { "panopticon:snapshot-of": phys },
+            },
+          ],
+        },
+        tags: nameTag(phys),
+      },
+      { ...child, dependsOn: [attachment] },
+    );
+    this.registerOutputs({ policyArn: this.policy.arn });
+  }
+}
