@@ -56,6 +56,19 @@ export function environmentChanges(before: unknown, after: unknown): string[] {
     if ((x ?? y)!.value === "{}" && hasLeafUnder(other, path)) continue;
     problems.push(`${pathText(path)}: ${x?.value ?? "(absent)"} -> ${y?.value ?? "(absent)"}`);
   }
+  // Image and env paths are promotable, but a service block appearing or going
+  // away is not, even if all it holds is an image.
+  const names = (doc: unknown) =>
+    Object.keys(
+      ((doc as { config?: Record<string, unknown> } | null)?.config?.[PROMOTABLE.servicesKey] ??
+        {}) as Record<string, unknown>,
+    );
+  const had = new Set(names(before));
+  const has = new Set(names(after));
+  for (const n of had)
+    if (!has.has(n)) problems.push(`config.${PROMOTABLE.servicesKey}.${n}: block removed`);
+  for (const n of has)
+    if (!had.has(n)) problems.push(`config.${PROMOTABLE.servicesKey}.${n}: block added`);
   return problems.sort();
 }
 

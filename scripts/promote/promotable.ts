@@ -42,7 +42,9 @@ export function isPromotablePath(path: readonly string[]): boolean {
   const [root, key, , field] = path;
   if (root !== "config" || key !== PROMOTABLE.servicesKey) return false;
   if (field === "image") return path.length === 4;
-  if (field === "env") return path.length >= 4;
+  // `env` itself (an empty map) or one key of it; deeper means a non-string value
+  // such as `{secure: ...}`, which is never promoted.
+  if (field === "env") return path.length === 4 || path.length === 5;
   return false;
 }
 
