@@ -312,6 +312,26 @@ describe("promote refuses, and writes nothing", () => {
     );
   });
 
+  it("an edit whose YAML anchor would drag another service's promoted value along", () => {
+    // Without the anchor the same change goes through (see the env test above).
+    const prod = replaced(
+      PROD,
+      ["LOG_LEVEL: 'info'", "LOG_LEVEL: &level 'info'"],
+      ["          LOG_LEVEL: info\n", "          LOG_LEVEL: *level\n"],
+    );
+    const dev = replaced(DEV, [
+      "        LOG_LEVEL: info\n        FEATURE_X",
+      "        LOG_LEVEL: debug\n        FEATURE_X",
+    ]);
+    const dir = project({ "Pulumi.dev.yaml": dev, "Pulumi.prod.yaml": prod });
+    expectRefused(
+      dir,
+      EXIT.refused,
+      "did not produce the promoted values",
+      'panopticon:services.model-registry.env = {"LOG_LEVEL":"debug"}, expected {"LOG_LEVEL":"info"}',
+    );
+  });
+
   it("a change for a service whose block prod lacks (adding a block is an environment change)", () => {
     const prod = replaced(PROD, [
       `    model-registry:\n      image: ghcr.io/panopticon-ai/model-registry:1.0.0@${digest("4")}\n      env:\n          LOG_LEVEL: info\n      data: {uid: 1000}\n`,

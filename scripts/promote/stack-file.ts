@@ -68,7 +68,7 @@ export function parseStackText(
   where: { stack: string; fileName: string; path: string; baseDir: string; exitCode?: 1 | 2 },
 ): StackFile {
   const code = where.exitCode ?? EXIT.badInput;
-  const doc = parseDocument(text, { keepSourceTokens: false });
+  const doc = parseDocument(text);
   if (doc.errors.length > 0) {
     throw new PromoteError(
       code,
