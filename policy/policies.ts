@@ -224,39 +224,25 @@ export function createPolicies(opts: PackOptions = {}): ResourceValidationPolicy
     {
       name: "no-plaintext-secrets",
       description:
-        "No credential is passed where it is stored in plain text: no RDS master password (use manageMasterUserPassword), no secrets in EC2 user data.",
-      validateResource: (args, report) => {
+        "No credential in EC2 user data, which AWS and the state keep in plain text whatever Pulumi marks secret.",
+      validateResource: ofType(T.ec2Instance, (args, report) => {
         const props = args.props as Record<string, unknown>;
-        if (args.type === T.rdsInstance) {
-          if (props.password !== undefined) {
+        for (const key of ["userData", "userDataBase64"]) {
+          const v = props[key];
+          if (typeof v !== "string") continue;
+          const text = key === "userDataBase64" ? Buffer.from(v, "base64").toString("utf8") : v;
+          if (scriptHasSecretAssignment(text)) {
             report(
-              "password is set: expected manageMasterUserPassword: true, so the master password lives in Secrets Manager and never in inputs or state",
-            );
-          }
-          if (props.manageMasterUserPassword !== true) {
-            report(
-              `manageMasterUserPassword = ${show(props.manageMasterUserPassword)}: expected true`,
+              `${key} assigns a credential: user data is stored in plain text, expected the host to fetch secrets (SSM Parameter Store / Secrets Manager) at boot`,
             );
           }
         }
-        if (args.type === T.ec2Instance) {
-          for (const key of ["userData", "userDataBase64"]) {
-            const v = props[key];
-            if (typeof v !== "string") continue;
-            const text = key === "userDataBase64" ? Buffer.from(v, "base64").toString("utf8") : v;
-            if (scriptHasSecretAssignment(text)) {
-              report(
-                `${key} assigns a credential: user data is stored in plain text, expected the host to fetch secrets (SSM Parameter Store / Secrets Manager) at boot`,
-              );
-            }
-          }
-        }
-      },
+      }),
     },
     {
       name: "secret-inputs-encrypted",
       description:
-        "Secret-named inputs (container env such as POSTGRES_PASSWORD, DATABASE_URL with a password; password/token properties) are always Pulumi secrets; plain ones are marked secret before they reach the state.",
+        "Secret-named inputs (an RDS password, container env such as POSTGRES_PASSWORD or a DATABASE_URL with a password, token properties) are always Pulumi secrets; plain ones are marked secret before they reach the state.",
       // Remediation sees secrets still wrapped (validation does not), so this is the
       // one policy that fixes instead of blocking: the value is encrypted, not rejected.
       enforcementLevel: "remediate",

@@ -108,12 +108,17 @@ const cases: Array<{
   },
   {
     policy: "no-plaintext-secrets",
-    compliant: { type: T.rdsInstance, props: goodRds },
-    nonCompliant: {
-      type: T.rdsInstance,
-      props: { ...goodRds, manageMasterUserPassword: undefined, password: "hunter2" },
+    compliant: {
+      type: T.ec2Instance,
+      props: {
+        userData: "#!/bin/bash\nPW=$(aws ssm get-parameter --with-decryption --name /pg)\n",
+      },
     },
-    expect: /password is set: expected manageMasterUserPassword: true/,
+    nonCompliant: {
+      type: T.ec2Instance,
+      props: { userData: "#!/bin/bash\nexport POSTGRES_PASSWORD=hunter2\n" },
+    },
+    expect: /userData assigns a credential/,
   },
 ];
 
@@ -228,7 +233,7 @@ describe("other rules' edge cases", () => {
     ).toEqual([]);
   });
 
-  it("no-plaintext-secrets flags credentials in EC2 user data, plain or base64", async () => {
+  it("no-plaintext-secrets reads base64 user data too", async () => {
     const p = byName(local, "no-plaintext-secrets");
     const script = "#!/bin/bash\nexport DB_PASSWORD=hunter2\n";
     expect(await violations(p, { type: T.ec2Instance, props: { userData: script } })).toHaveLength(
