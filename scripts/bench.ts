@@ -1,0 +1,230 @@
+import { Command, InvalidArgumentError } from "commander";
+import * as os from "os";
+import { CacheMode, measureScaling, measureStartup, measureTypecheck } from "./bench/measure";
+import { BenchUsageError, readProject, stackFiles } from "./bench/project";
+import { mib, ms, renderTable, times } from "./bench/table";
+
+/*
+ * npm run bench -- [--runs 5] [--services 5,50,200] [--stacks dev,prod] [--cache cold|warm]
+ *                  [--typecheck] [--json]
+ *
+ * Prints how fast Pulumi gets this program to "every resource registered" (under
+ * Pulumi's mocks), this project's way against Pulumi's default TypeScript start
+ * (ts-node with type-checking), and how the cost grows with the number of services.
+ * A report, not a test: nothing here asserts a time.
+ */
+
+/** The project's way must start this many times faster than the default (issue 7). */
+const TARGET_RATIO = 3;
+
+function positiveInt(name: string, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1 || n > max) {
+      throw new InvalidArgumentError(
+        `${name} = ${JSON.stringify(v)}: expected a whole number from 1 to ${max}`,
+      );
+    }
+    return n;
+  };
+}
+
+function intList(v: string): number[] {
+  const parts = v.split(",").map((s) => s.trim());
+  if (parts.length < 2 || parts.some((p) => !/^\d+$/.test(p))) {
+    throw new InvalidArgumentError(
+      `--services = ${JSON.stringify(v)}: expected at least two comma-separated service counts, e.g. 5,50,200`,
+    );
+  }
+  const ns = parts.map(Number);
+  if (new Set(ns).size !== ns.length) {
+    throw new InvalidArgumentError(`--services = ${JSON.stringify(v)}: expected different counts`);
+  }
+  return ns.sort((a, b) => a - b);
+}
+
+function nameList(v: string): string[] {
+  const parts = v.split(",").map((s) => s.trim());
+  if (parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p))) {
+    throw new InvalidArgumentError(
+      `--stacks = ${JSON.stringify(v)}: expected comma-separated stack names, e.g. dev,prod`,
+    );
+  }
+  return parts;
+}
+
+function cacheMode(v: string): CacheMode {
+  if (v !== "cold" && v !== "warm") {
+    throw new InvalidArgumentError(`--cache = ${JSON.stringify(v)}: expected "cold" or "warm"`);
+  }
+  return v;
+}
+
+interface Options {
+  runs: number;
+  services: number[];
+  stacks?: string[];
+  scaleStack?: string;
+  cache: CacheMode;
+  dir: string;
+  typecheck: boolean;
+  json: boolean;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const opts = new Command("bench")
+    .description("Program start time and registration scaling under Pulumi's mocks")
+    .option("--runs <n>", "runs per case; medians are reported", positiveInt("--runs", 50), 5)
+    .option("--services <list>", "service counts for the scaling table", intList, [5, 50, 200])
+    .option("--stacks <list>", "stacks to start (default: every Pulumi.<stack>.yaml)", nameList)
+    .option("--scale-stack <stack>", "stack whose config the scaling table grows (default: dev)")
+    .option("--cache <mode>", 'ts-node cache: "cold" (empty per run) or "warm"', cacheMode, "cold")
+    .option("--dir <path>", "project directory", process.cwd())
+    .option("--typecheck", "also time the full type-check (tsc) once", false)
+    .option("--json", "print the results as JSON instead of tables", false)
+    .exitOverride()
+    .parse(argv)
+    .opts<Options>();
+
+  const project = readProject(opts.dir);
+  const available = stackFiles(project.dir);
+  const stacks = opts.stacks ?? available;
+  for (const s of stacks) {
+    if (!available.includes(s)) {
+      throw new BenchUsageError(
+        `--stacks: ${JSON.stringify(s)} has no Pulumi.${s}.yaml (known: ${available.join(", ") || "none"})`,
+      );
+    }
+  }
+  if (stacks.length === 0) throw new BenchUsageError(`no Pulumi.<stack>.yaml in ${project.dir}`);
+  const scaleStack = opts.scaleStack ?? (available.includes("dev") ? "dev" : stacks[0]);
+  if (!available.includes(scaleStack)) {
+    throw new BenchUsageError(
+      `--scale-stack: ${JSON.stringify(scaleStack)} has no Pulumi.${scaleStack}.yaml`,
+    );
+  }
+  const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+  const startup = await measureStartup(project, stacks, opts.runs, opts.cache, progress);
+  const scaling = await measureScaling(
+    project,
+    scaleStack,
+    opts.services,
+    opts.runs,
+    opts.cache,
+    progress,
+  );
+  const typecheck = opts.typecheck ? measureTypecheck(project) : undefined;
+
+  const ratios = stacks.map((stack) => {
+    const p = startup.find((r) => r.stack === stack && r.way === "project")!;
+    const d = startup.find((r) => r.stack === stack && r.way === "default")!;
+    return { stack, ratio: d.startMs / p.startMs };
+  });
+  const machine = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown"}`,
+    loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
+  };
+
+  if (opts.json) {
+    process.stdout.write(
+      `${JSON.stringify({ machine, runs: opts.runs, cache: opts.cache, startup, ratios, scaling, typecheck }, null, 2)}\n`,
+    );
+    return;
+  }
+
+  const out: string[] = [];
+  out.push(
+    `panopticon-infra bench — ${machine.date}, Node ${machine.node}, ${machine.cpus}, ` +
+      `load ${machine.loadAverage.join(" ")}; ${opts.runs} runs per case, medians; ts-node cache ${opts.cache}`,
+  );
+  out.push("");
+  out.push("Start: process start → every resource registered (Pulumi mocks, dry run)");
+  out.push(
+    renderTable(
+      [
+        "stack",
+        "way",
+        "transpileOnly",
+        "median ms",
+        "min ms",
+        "max ms",
+        "registrations",
+        "peak RSS MiB",
+      ],
+      startup.map((r) => [
+        r.stack,
+        r.way === "project" ? "project (Pulumi.yaml + tsconfig)" : "default (ts-node type-check)",
+        String(r.transpileOnly),
+        ms(r.startMs),
+        ms(r.minMs),
+        ms(r.maxMs),
+        r.registrations,
+        mib(r.maxRssKb),
+      ]),
+    ),
+  );
+  out.push("");
+  for (const { stack, ratio } of ratios) {
+    out.push(
+      `${stack}: the project's way starts ${times(ratio)} faster than the default ` +
+        `(target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? "met" : "NOT met"})`,
+    );
+  }
+  out.push("");
+  out.push(
+    `Scaling (${scaleStack} + generated app services, project's way): ` +
+      "program = entry point required → every registration finished; " +
+      "registration = first registration sent → last answered",
+  );
+  out.push(
+    renderTable(
+      [
+        "services",
+        "registrations",
+        "program ms",
+        "ms/service",
+        "registration ms",
+        "ms/service",
+        "peak RSS MiB",
+      ],
+      scaling.rows.map((r) => [
+        r.services,
+        r.registrations,
+        ms(r.programMs),
+        Number((r.programMs / r.services).toFixed(1)),
+        ms(r.registrationMs),
+        Number((r.registrationMs / r.services).toFixed(1)),
+        mib(r.maxRssKb),
+      ]),
+    ),
+  );
+  for (const [what, l] of [
+    ["program", scaling.program],
+    ["registration", scaling.registration],
+  ] as const) {
+    out.push(
+      `${what}: ${l.fit.slope.toFixed(1)} ms per added service + ${ms(l.fit.intercept)} ms; ` +
+        `marginal ms/service ${l.marginal.map((m) => m.toFixed(1)).join(" → ")}; ` +
+        `${l.linear ? "linear" : "SUPERLINEAR"} (${l.reason})`,
+    );
+  }
+  if (typecheck) {
+    out.push("");
+    out.push(
+      `Type-check (tsc -p tsconfig.json --noEmit --noCheck false, as npm test runs it): ` +
+        `${ms(typecheck.ms)} ms${typecheck.ok ? "" : " (reported errors)"}`,
+    );
+  }
+  process.stdout.write(`${out.join("\n")}\n`);
+}
+
+main(process.argv).catch((e: unknown) => {
+  const err = e as { code?: string; message?: string };
+  if (err.code === "commander.helpDisplayed" || err.code === "commander.version") process.exit(0);
+  if (err.code?.startsWith("commander.")) process.exit(2);
+  process.stderr.write(`bench: ${err.message ?? String(e)}\n`);
+  process.exit(e instanceof BenchUsageError ? 2 : 1);
+});

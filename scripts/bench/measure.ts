@@ -1,0 +1,213 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { ChildResult } from "./child";
+import { ProjectInfo, pulumiConfig, readStackConfig, withServices } from "./project";
+import { ProgramStarter, Way, WAYS } from "./runner";
+import { linearity, Linearity, median } from "./stats";
+
+/*
+ * The measurements behind `npm run bench`: startup of each stack both ways,
+ * interleaved in one invocation, and registration cost against the number of
+ * services. Each sample is a fresh child process.
+ */
+
+/**
+ * `cold`: every run gets an empty ts-node cache (a changed program, a CI runner,
+ * a new machine). `warm`: each way reuses its cache after one discarded run; the
+ * vendored ts-node 7 then skips compiling, and so type-checking, unchanged files.
+ */
+export type CacheMode = "cold" | "warm";
+
+export interface StartupRow {
+  readonly stack: string;
+  readonly way: Way;
+  readonly samples: ChildResult[];
+  /** Median process start → all resources registered. */
+  readonly startMs: number;
+  readonly minMs: number;
+  readonly maxMs: number;
+  readonly registrations: number;
+  /** Median peak RSS, KiB. */
+  readonly maxRssKb: number;
+  readonly transpileOnly: boolean | null;
+}
+
+export interface ScalingRow {
+  readonly services: number;
+  readonly registrations: number;
+  /** Median: entry point required → every registration finished (construction + registration). */
+  readonly programMs: number;
+  /** Median: first registration sent → last one answered. */
+  readonly registrationMs: number;
+  readonly maxRssKb: number;
+}
+
+export interface Progress {
+  (line: string): void;
+}
+
+class CacheDirs {
+  private readonly dirs: string[] = [];
+  private readonly warm = new Map<string, string>();
+  constructor(private readonly mode: CacheMode) {}
+  private fresh(): string {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-bench-tsnode-"));
+    this.dirs.push(d);
+    return d;
+  }
+  /** The cache directory for one run, and whether it still needs priming. */
+  get(key: string): { dir: string; prime: boolean } {
+    if (this.mode === "cold") return { dir: this.fresh(), prime: false };
+    const known = this.warm.get(key);
+    if (known !== undefined) return { dir: known, prime: false };
+    const d = this.fresh();
+    this.warm.set(key, d);
+    return { dir: d, prime: true };
+  }
+  close(): void {
+    for (const d of this.dirs) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+function check(stack: string, what: string, samples: ChildResult[]): number {
+  const counts = new Set(samples.map((s) => s.registrations));
+  if (counts.size !== 1) {
+    throw new Error(
+      `${stack} ${what}: registration counts differ between runs (${[...counts].join(", ")})`,
+    );
+  }
+  return samples[0].registrations;
+}
+
+/** Startup of each stack, both ways, `runs` times, alternating which way goes first. */
+export async function measureStartup(
+  project: ProjectInfo,
+  stacks: readonly string[],
+  runs: number,
+  cache: CacheMode,
+  progress: Progress,
+): Promise<StartupRow[]> {
+  const starter = new ProgramStarter();
+  const caches = new CacheDirs(cache);
+  const samples = new Map<string, ChildResult[]>();
+  try {
+    const configs = new Map(
+      stacks.map((s) => [s, pulumiConfig(project, readStackConfig(project.dir, s))] as const),
+    );
+    for (const [s, c] of configs) {
+      if (c.skippedSecrets.length > 0) {
+        progress(
+          `${s}: encrypted config left out (no CLI to decrypt): ${c.skippedSecrets.join(", ")}`,
+        );
+      }
+    }
+    for (let run = 0; run < runs; run++) {
+      for (const stack of stacks) {
+        const order = run % 2 === 0 ? WAYS : [...WAYS].reverse();
+        for (const way of order) {
+          const key = `${stack}/${way}`;
+          const config = configs.get(stack)!.config;
+          const c = caches.get(key);
+          if (c.prime) {
+            await starter.start({ project, stack, config, way, tsNodeCacheDir: c.dir });
+          }
+          const r = await starter.start({ project, stack, config, way, tsNodeCacheDir: c.dir });
+          samples.set(key, [...(samples.get(key) ?? []), r]);
+          progress(
+            `run ${run + 1}/${runs} ${stack} ${way}: ${Math.round(r.allRegisteredMs)} ms, ${r.registrations} registrations`,
+          );
+        }
+      }
+    }
+  } finally {
+    starter.close();
+    caches.close();
+  }
+  return stacks.flatMap((stack) =>
+    WAYS.map((way) => {
+      const s = samples.get(`${stack}/${way}`)!;
+      const times = s.map((x) => x.allRegisteredMs);
+      return {
+        stack,
+        way,
+        samples: s,
+        startMs: median(times),
+        minMs: Math.min(...times),
+        maxMs: Math.max(...times),
+        registrations: check(stack, way, s),
+        maxRssKb: median(s.map((x) => x.maxRssKb)),
+        transpileOnly: s[0].transpileOnly,
+      };
+    }),
+  );
+}
+
+/** Registration cost with `counts` services on `stack`, the project's way. */
+export async function measureScaling(
+  project: ProjectInfo,
+  stack: string,
+  counts: readonly number[],
+  runs: number,
+  cache: CacheMode,
+  progress: Progress,
+): Promise<{ rows: ScalingRow[]; program: Linearity; registration: Linearity }> {
+  const starter = new ProgramStarter();
+  const caches = new CacheDirs(cache);
+  const base = readStackConfig(project.dir, stack);
+  const configs = counts.map((n) => pulumiConfig(project, withServices(project, base, n)).config);
+  const samples: ChildResult[][] = counts.map(() => []);
+  try {
+    for (let run = 0; run < runs; run++) {
+      for (let i = 0; i < counts.length; i++) {
+        // One cache for every size: only the config differs, the code is the same.
+        const c = caches.get("scaling");
+        const opts = { project, stack, config: configs[i], way: "project" as const };
+        if (c.prime) await starter.start({ ...opts, tsNodeCacheDir: c.dir });
+        const r = await starter.start({ ...opts, tsNodeCacheDir: c.dir });
+        samples[i].push(r);
+        progress(
+          `run ${run + 1}/${runs} ${counts[i]} services: ${Math.round(r.allRegisteredMs - r.launcherReadyMs)} ms, ${r.registrations} registrations`,
+        );
+      }
+    }
+  } finally {
+    starter.close();
+    caches.close();
+  }
+  const rows = counts.map((n, i) => ({
+    services: n,
+    registrations: check(stack, `${n} services`, samples[i]),
+    programMs: median(samples[i].map((s) => s.allRegisteredMs - s.launcherReadyMs)),
+    registrationMs: median(samples[i].map((s) => s.lastRegistrationMs - s.firstRegistrationMs)),
+    maxRssKb: median(samples[i].map((s) => s.maxRssKb)),
+  }));
+  const xs = rows.map((r) => r.services);
+  return {
+    rows,
+    program: linearity(
+      xs,
+      rows.map((r) => r.programMs),
+    ),
+    registration: linearity(
+      xs,
+      rows.map((r) => r.registrationMs),
+    ),
+  };
+}
+
+/** Wall time of the type-check `npm test` runs (tsc, full check), once. */
+export function measureTypecheck(project: ProjectInfo): { ms: number; ok: boolean } {
+  const tsc = require.resolve("typescript/bin/tsc", { paths: [project.dir] });
+  const t = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    [tsc, "-p", "tsconfig.json", "--noEmit", "--noCheck", "false"],
+    {
+      cwd: project.dir,
+      stdio: "ignore",
+    },
+  );
+  return { ms: performance.now() - t, ok: r.status === 0 };
+}

@@ -1,0 +1,243 @@
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { DEFAULT_SERVICES } from "../../components/settings";
+
+/*
+ * What the Pulumi CLI and its Node.js language host would hand the program, read
+ * from the project's own files: the runtime options of Pulumi.yaml (how node is
+ * started), the entry point, and the flat `PULUMI_CONFIG` map of a stack.
+ */
+
+/** Bad input (arguments, project or stack files): nothing was started. */
+export class BenchUsageError extends Error {
+  override name = "BenchUsageError";
+}
+
+/** The `runtime.options` of a nodejs project that change how the program starts. */
+export interface RuntimeOptions {
+  /** `typescript`: the launcher registers ts-node. @default true */
+  readonly typescript: boolean;
+  /** `nodeargs`: extra arguments to node, split like a shell would. @default none */
+  readonly nodeargs: string[];
+  /** `tsconfig`: tsconfig path the launcher reads (PULUMI_NODEJS_TSCONFIG_PATH). @default tsconfig.json */
+  readonly tsconfig?: string;
+}
+
+export interface ProjectInfo {
+  readonly dir: string;
+  readonly name: string;
+  readonly runtime: RuntimeOptions;
+  /** Absolute path of the entry point the launcher requires. */
+  readonly program: string;
+  /** Project-level config defaults (`config.<key>.default`), as `<project>:<key>` → value. */
+  readonly configDefaults: Record<string, unknown>;
+}
+
+function readYaml(file: string, what: string): unknown {
+  if (!fs.existsSync(file)) throw new BenchUsageError(`${file}: ${what} not found`);
+  try {
+    return parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new BenchUsageError(`${file}: not valid YAML (${(e as Error).message})`);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Splits `nodeargs` into words like the language host does (shell quoting, no
+ * expansion): `--max-old-space-size=4096 --require "a b"` → 3 words.
+ */
+export function splitArgs(s: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let inWord = false;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else if (c === "\\" && quote === '"' && i + 1 < s.length) cur += s[++i];
+      else cur += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      inWord = true;
+    } else if (c === "\\" && i + 1 < s.length) {
+      cur += s[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) out.push(cur);
+      cur = "";
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (quote) throw new BenchUsageError(`nodeargs = ${JSON.stringify(s)}: unterminated ${quote}`);
+  if (inWord) out.push(cur);
+  return out;
+}
+
+/** Parses the runtime block of a Pulumi.yaml document (`runtime: nodejs` or `{name, options}`). */
+export function runtimeOptions(doc: unknown, file = "Pulumi.yaml"): RuntimeOptions {
+  const rt = isRecord(doc) ? doc.runtime : undefined;
+  const name = isRecord(rt) ? rt.name : rt;
+  if (name !== "nodejs") {
+    throw new BenchUsageError(
+      `${file}: runtime = ${JSON.stringify(name)}: expected "nodejs" (the benchmark starts Node.js programs)`,
+    );
+  }
+  const opts = isRecord(rt) && isRecord(rt.options) ? rt.options : {};
+  const typescript = opts.typescript ?? true;
+  if (typeof typescript !== "boolean") {
+    throw new BenchUsageError(
+      `${file}: runtime.options.typescript = ${JSON.stringify(typescript)}: expected true or false`,
+    );
+  }
+  const nodeargs = opts.nodeargs ?? "";
+  if (typeof nodeargs !== "string") {
+    throw new BenchUsageError(
+      `${file}: runtime.options.nodeargs = ${JSON.stringify(nodeargs)}: expected a string`,
+    );
+  }
+  const tsconfig = opts.tsconfig;
+  if (tsconfig !== undefined && typeof tsconfig !== "string") {
+    throw new BenchUsageError(
+      `${file}: runtime.options.tsconfig = ${JSON.stringify(tsconfig)}: expected a path`,
+    );
+  }
+  return { typescript, nodeargs: splitArgs(nodeargs), tsconfig };
+}
+
+/** Reads Pulumi.yaml and package.json of the project in `dir`. */
+export function readProject(dir: string): ProjectInfo {
+  const abs = path.resolve(dir);
+  const file = path.join(abs, "Pulumi.yaml");
+  const doc = readYaml(file, "project file");
+  if (!isRecord(doc) || typeof doc.name !== "string") {
+    throw new BenchUsageError(`${file}: name = (missing): expected the project name`);
+  }
+  const runtime = runtimeOptions(doc, file);
+  // The launcher's order: Pulumi.yaml `main`, else package.json `main`, else the directory.
+  const pkgFile = path.join(abs, "package.json");
+  const pkg = fs.existsSync(pkgFile) ? JSON.parse(fs.readFileSync(pkgFile, "utf8")) : {};
+  const main =
+    typeof doc.main === "string" ? doc.main : typeof pkg.main === "string" ? pkg.main : "index.ts";
+  const configDefaults: Record<string, unknown> = {};
+  if (isRecord(doc.config)) {
+    for (const [k, v] of Object.entries(doc.config)) {
+      const key = k.includes(":") ? k : `${doc.name}:${k}`;
+      if (isRecord(v) && "default" in v) configDefaults[key] = v.default;
+      else if (!isRecord(v)) configDefaults[key] = v;
+    }
+  }
+  return {
+    dir: abs,
+    name: doc.name,
+    runtime,
+    program: path.resolve(abs, main),
+    configDefaults,
+  };
+}
+
+/** The stacks that have a `Pulumi.<stack>.yaml` in `dir`: dev and prod first, the rest by name. */
+export function stackFiles(dir: string): string[] {
+  const rank = (s: string) => (s === "dev" ? 0 : s === "prod" ? 1 : 2);
+  return fs
+    .readdirSync(dir)
+    .map((f) => /^Pulumi\.(.+)\.ya?ml$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The `config:` block of `Pulumi.<stack>.yaml`, as parsed YAML. */
+export function readStackConfig(dir: string, stack: string): Record<string, unknown> {
+  const file = ["yaml", "yml"]
+    .map((ext) => path.join(path.resolve(dir), `Pulumi.${stack}.${ext}`))
+    .find((f) => fs.existsSync(f));
+  if (file === undefined) {
+    throw new BenchUsageError(
+      `--stacks: stack ${JSON.stringify(stack)} has no Pulumi.${stack}.yaml in ${path.resolve(dir)}`,
+    );
+  }
+  const doc = readYaml(file, "stack file");
+  const config = isRecord(doc) ? doc.config : undefined;
+  if (config === undefined || config === null) return {};
+  if (!isRecord(config)) {
+    throw new BenchUsageError(`${file}: config = ${JSON.stringify(config)}: expected a mapping`);
+  }
+  return config;
+}
+
+/**
+ * The flat map the CLI passes in PULUMI_CONFIG: project defaults overlaid by the
+ * stack's values, keys namespaced (`panopticon:services`), structured values as
+ * JSON text. Encrypted values (`{secure: ...}`) cannot be decrypted without the
+ * CLI; they are left out and listed, so the program takes its no-secret path.
+ */
+export function pulumiConfig(
+  project: ProjectInfo,
+  stackConfig: Record<string, unknown>,
+): { config: Record<string, string>; skippedSecrets: string[] } {
+  const merged: Record<string, unknown> = { ...project.configDefaults };
+  for (const [k, v] of Object.entries(stackConfig)) {
+    merged[k.includes(":") ? k : `${project.name}:${k}`] = v;
+  }
+  const config: Record<string, string> = {};
+  const skippedSecrets: string[] = [];
+  for (const [k, v] of Object.entries(merged)) {
+    if (isRecord(v) && "secure" in v) {
+      skippedSecrets.push(k);
+      continue;
+    }
+    config[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return { config, skippedSecrets: skippedSecrets.sort() };
+}
+
+/** Name of the i-th generated service (1-based): `bench-svc-001`. */
+export function benchServiceName(i: number): string {
+  return `bench-svc-${String(i).padStart(3, "0")}`;
+}
+
+/**
+ * The stack config with as many generated app services as it takes to reach
+ * `total` services. Each one has its own image, a container port, no published
+ * port, and a data mapping, so it adds an image, a container and a data volume
+ * like a real app service does.
+ */
+export function withServices(
+  project: ProjectInfo,
+  stackConfig: Record<string, unknown>,
+  total: number,
+): Record<string, unknown> {
+  const key = `${project.name}:services`;
+  const configured = stackConfig[key] ?? {};
+  if (!isRecord(configured)) {
+    throw new BenchUsageError(`${key} = ${JSON.stringify(configured)}: expected a mapping`);
+  }
+  const existing = new Set([...Object.keys(DEFAULT_SERVICES), ...Object.keys(configured)]);
+  if (!Number.isInteger(total) || total < existing.size) {
+    throw new BenchUsageError(
+      `--services: ${total} is fewer than the ${existing.size} services the stack already has; expected integers ≥ ${existing.size}`,
+    );
+  }
+  const services: Record<string, unknown> = { ...configured };
+  let i = 0;
+  while (existing.size < total) {
+    const name = benchServiceName(++i);
+    if (existing.has(name)) continue;
+    existing.add(name);
+    services[name] = {
+      image: `ghcr.io/panopticon-ai/${name}:1.0.0`,
+      port: 8000,
+      hostPort: false,
+      data: { path: "/app/data", uid: 1000, gid: 1000 },
+    };
+  }
+  return { ...stackConfig, [key]: services };
+}
