@@ -428,6 +428,10 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       .byType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
       .map((a) => inputs(a).policyArn);
     expect(ssm).toContain("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
+    const ssmAttachment = run
+      .byType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+      .find((a) => a.name.endsWith("host-ssm"))!;
+    expect(host.dependencies).toContain(ssmAttachment.urn);
     expect(imdsV2([doctor(host, { metadataOptions: { httpTokens: "optional" } })])).toHaveLength(1);
     expect(imdsV2([doctor(host, { userDataReplaceOnChange: true })])).toHaveLength(1);
   });
@@ -517,7 +521,10 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       lifecyclePolicies: [{ transitionToIa: "AFTER_30_DAYS" }],
     });
     expect([fs_.protect, fs_.retainOnDelete]).toEqual([true, true]);
-    expect(inputs(only(run, T.efsBackup)).backupPolicy).toEqual({ status: "ENABLED" });
+    const backup = only(run, T.efsBackup);
+    expect(inputs(backup).backupPolicy).toEqual({ status: "ENABLED" });
+    // Deleting a backup policy turns backups off: it is kept like the data.
+    expect([backup.protect, backup.retainOnDelete]).toEqual([true, true]);
     const targets = run.byType(T.mountTarget);
     expect(new Set(targets.map((t) => inputs(t).subnetId)).size).toBe(2);
     const efsSg = run.byType(T.sg).find((s) => s.name.endsWith("efs-sg"))!;
@@ -567,6 +574,11 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       'mkdir -p "/efs/prod/model_registry" && chown 1000:1000',
     );
     expect(svc.dependencies).toEqual(expect.arrayContaining([init.urn, vol.urn]));
+    // NFS mounts only once the mount targets exist: volume and initialiser wait for them.
+    const targets = run.byType(T.mountTarget).map((t) => t.urn);
+    expect(targets).toHaveLength(2);
+    expect(vol.dependencies).toEqual(expect.arrayContaining(targets));
+    expect(init.dependencies).toEqual(expect.arrayContaining(targets));
   });
 
   test("EBS snapshots: a daily DLM policy targets the data volume's tag", () => {
@@ -583,6 +595,13 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       }),
     ]);
     expect(inputs(dlm).state).toBe("ENABLED");
+    // Protected with its role, so a teardown that keeps the volume keeps its schedule.
+    expect(dlm.protect).toBe(true);
+    const role = run.byType("aws:iam/role:Role").find((r) => r.name.endsWith("snapshots-role"))!;
+    expect(role.protect).toBe(true);
+    expect(JSON.parse(String(inputs(role).assumeRolePolicy)).Statement[0].Principal).toEqual({
+      Service: "dlm.amazonaws.com",
+    });
     expect(String(inputs(dlm).description)).toMatch(/^[0-9A-Za-z _-]+$/);
   });
 
@@ -626,17 +645,18 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       expect(kept.has(r)).toBe(true);
     for (const t of [T.instance, T.attachment, T.dockerProvider, T.rdsSubnets])
       expect(kept.has(only(run, t))).toBe(true);
-    const removedTypes = new Set(removed.map((r) => r.type));
-    expect(removedTypes).toEqual(
+    // Backups keep running for the retained data, and the host stays manageable (SSM).
+    for (const t of [T.dlm, T.efsBackup, T.mountTarget])
+      expect(run.byType(t).every((r) => kept.has(r))).toBe(true);
+    const ssm = run
+      .byType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+      .find((a) => a.name.endsWith("host-ssm"))!;
+    expect(kept.has(ssm)).toBe(true);
+    expect(new Set(removed.map((r) => r.type))).toEqual(
       new Set([
         CONTAINER,
         IMAGE,
         "docker:index/network:Network",
-        T.dlm,
-        "aws:iam/role:Role",
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-        T.efsBackup,
-        T.mountTarget,
         "aws:kms/alias:Alias",
         "aws:ec2/routeTable:RouteTable",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
@@ -644,15 +664,11 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         "aws:ec2/eip:Eip",
         "aws:ec2/internetGateway:InternetGateway",
         T.subnet,
-        T.sg,
       ]),
     );
-    // Only the public subnet and the EFS security group go; what RDS and the host use stays.
+    // Of the subnets only the NAT's public one goes; what RDS, EFS and the host use stays.
     expect(removed.filter((r) => r.type === T.subnet).map((r) => r.name)).toEqual([
       "panopticon-aws-network-public",
-    ]);
-    expect(removed.filter((r) => r.type === T.sg).map((r) => r.name)).toEqual([
-      "panopticon-aws-efs-sg",
     ]);
   });
 });

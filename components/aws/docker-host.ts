@@ -139,7 +139,7 @@ export class DockerHost extends pulumi.ComponentResource {
       },
       child,
     );
-    new aws.iam.RolePolicyAttachment(
+    const ssm = new aws.iam.RolePolicyAttachment(
       `${name}-ssm`,
       {
         role: role.name,
@@ -199,6 +199,8 @@ export class DockerHost extends pulumi.ComponentResource {
       },
       {
         ...child,
+        // Reachable through SSM from its first boot, and for as long as it exists.
+        dependsOn: [ssm],
         // A newer Amazon Linux release must not replace the host on the next `up`;
         // a pinned amiId is deliberate and is applied.
         ignoreChanges: args.amiId === undefined ? ["ami"] : undefined,

@@ -23,13 +23,16 @@ export interface EfsStorageArgs {
 /**
  * The encrypted EFS file system behind the `efs` data sets, with AWS Backup's daily
  * backups turned on and NFS open to the Docker host's security group only. The
- * file system is protected and retained; mount targets and the security group hold
- * no data and are re-created freely.
+ * file system and its backup policy are protected and retained; mount targets and the
+ * security group hold no data and are re-created freely.
  */
 export class EfsStorage extends pulumi.ComponentResource {
   public readonly fileSystem: aws.efs.FileSystem;
   public readonly fileSystemId: pulumi.Output<string>;
-  /** Resolves to the mount target in the client's zone; stable across mount target changes. */
+  /**
+   * Resolves to the mount target in the client's zone; stable across mount target changes.
+   * Known only after the mount targets exist.
+   */
   public readonly dnsName: pulumi.Output<string>;
   public readonly mountTargets: aws.efs.MountTarget[];
 
@@ -52,10 +55,12 @@ export class EfsStorage extends pulumi.ComponentResource {
       },
       { ...child, ...statefulOptions(args.protection), import: args.adoptFileSystemId },
     );
+    // Deleting this resource would turn the file system's backups off: it is kept
+    // (protect, retain) as long as the data it protects.
     new aws.efs.BackupPolicy(
       `${name}-backup`,
       { fileSystemId: this.fileSystem.id, backupPolicy: { status: "ENABLED" } },
-      child,
+      { ...child, ...statefulOptions(args.protection) },
     );
 
     const sg = new aws.ec2.SecurityGroup(
@@ -87,7 +92,11 @@ export class EfsStorage extends pulumi.ComponentResource {
     );
 
     this.fileSystemId = this.fileSystem.id;
-    this.dnsName = this.fileSystem.dnsName;
+    // The name resolves only once a mount target is available: carrying the mount
+    // targets as dependencies makes every NFS volume and its initialiser wait for them.
+    this.dnsName = pulumi
+      .all([this.fileSystem.dnsName, ...this.mountTargets.map((m) => m.id)])
+      .apply(([dns]) => dns);
     this.registerOutputs({ fileSystemId: this.fileSystemId, dnsName: this.dnsName });
   }
 }

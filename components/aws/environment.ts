@@ -111,6 +111,7 @@ export class AwsEnvironment extends pulumi.ComponentResource {
       `${name}-snapshots`,
       {
         stack,
+        protection: policy,
         partition,
         targetTags: { [SNAPSHOT_TAG]: stack },
         time: a.ebsSnapshots.time,

@@ -1,10 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName, PROJECT } from "../naming";
+import { ProtectionPolicy } from "../protection";
 import { AWS_TYPES, nameTag } from "./types";
 
 export interface EbsSnapshotPolicyArgs {
   readonly stack: string;
+  readonly protection: ProtectionPolicy;
   /** AWS partition of the region, for the managed policy ARN. */
   readonly partition: string;
   /** Volumes carrying all of these tags are snapshotted. */
@@ -18,14 +20,17 @@ export interface EbsSnapshotPolicyArgs {
 /**
  * Daily snapshots of the EBS data volume by Data Lifecycle Manager, selected by
  * tag so an adopted or re-created volume is covered without a change here.
- * Deleting the policy stops new snapshots; the ones taken stay.
+ * Protected (from the stack's policy) so `pulumi destroy --exclude-protected` keeps
+ * the schedule running for the retained volume. It is not retained: after a full
+ * teardown it would clash with its re-created self, and deleting a DLM policy
+ * stops new snapshots but keeps every snapshot already taken.
  */
 export class EbsSnapshotPolicy extends pulumi.ComponentResource {
   public readonly policy: aws.dlm.LifecyclePolicy;
 
   constructor(name: string, args: EbsSnapshotPolicyArgs, opts?: pulumi.ComponentResourceOptions) {
     super(AWS_TYPES.SnapshotPolicy, name, {}, opts);
-    const child = { parent: this };
+    const child = { parent: this, protect: args.protection.protect };
     const phys = physicalName(PROJECT, args.stack, "snapshots");
     const role = new aws.iam.Role(
       `${name}-role`,
