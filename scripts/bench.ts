@@ -1,11 +1,17 @@
 import { Command, InvalidArgumentError } from "commander";
 import * as os from "os";
-import { CacheMode, measureScaling, measureStartup, measureTypecheck } from "./bench/measure";
+import {
+  CACHE_MODES,
+  CacheMode,
+  measureScaling,
+  measureStartup,
+  measureTypecheck,
+} from "./bench/measure";
 import { BenchUsageError, readProject, stackFiles } from "./bench/project";
 import { mib, ms, renderTable, times } from "./bench/table";
 
 /*
- * npm run bench -- [--runs 5] [--services 5,50,200] [--stacks dev,prod] [--cache cold|warm]
+ * npm run bench -- [--runs 5] [--services 5,50,200] [--stacks dev,prod] [--cache cold|warm|edit]
  *                  [--typecheck] [--json]
  *
  * Prints how fast Pulumi gets this program to "every resource registered" (under
@@ -54,10 +60,13 @@ function nameList(v: string): string[] {
 }
 
 function cacheMode(v: string): CacheMode {
-  if (v !== "cold" && v !== "warm") {
-    throw new InvalidArgumentError(`--cache = ${JSON.stringify(v)}: expected "cold" or "warm"`);
+  const mode = CACHE_MODES.find((m) => m === v);
+  if (mode === undefined) {
+    throw new InvalidArgumentError(
+      `--cache = ${JSON.stringify(v)}: expected one of ${CACHE_MODES.join(", ")}`,
+    );
   }
-  return v;
+  return mode;
 }
 
 interface Options {
@@ -69,6 +78,7 @@ interface Options {
   dir: string;
   typecheck: boolean;
   json: boolean;
+  projectDefaults: boolean;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -78,15 +88,25 @@ async function main(argv: string[]): Promise<void> {
     .option("--services <list>", "service counts for the scaling table", intList, [5, 50, 200])
     .option("--stacks <list>", "stacks to start (default: every Pulumi.<stack>.yaml)", nameList)
     .option("--scale-stack <stack>", "stack whose config the scaling table grows (default: dev)")
-    .option("--cache <mode>", 'ts-node cache: "cold" (empty per run) or "warm"', cacheMode, "cold")
+    .option(
+      "--cache <mode>",
+      "ts-node cache: cold (empty per run), warm (reused), edit (reused, index.ts changed)",
+      cacheMode,
+      "cold",
+    )
     .option("--dir <path>", "project directory", process.cwd())
     .option("--typecheck", "also time the full type-check (tsc) once", false)
     .option("--json", "print the results as JSON instead of tables", false)
+    .option(
+      "--no-project-defaults",
+      "leave out Pulumi.yaml config defaults, which the CLI applies (only to diagnose a stack they break)",
+    )
     .exitOverride()
     .parse(argv)
     .opts<Options>();
 
-  const project = readProject(opts.dir);
+  const read = readProject(opts.dir);
+  const project = opts.projectDefaults ? read : { ...read, configDefaults: {} };
   const available = stackFiles(project.dir);
   const stacks = opts.stacks ?? available;
   for (const s of stacks) {
@@ -121,6 +141,9 @@ async function main(argv: string[]): Promise<void> {
     const d = startup.find((r) => r.stack === stack && r.way === "default")!;
     return { stack, ratio: d.startMs / p.startMs };
   });
+  if (!opts.projectDefaults) {
+    progress("Pulumi.yaml config defaults left out (--no-project-defaults): not what the CLI does");
+  }
   const machine = {
     date: new Date().toISOString(),
     node: process.version,
@@ -130,7 +153,20 @@ async function main(argv: string[]): Promise<void> {
 
   if (opts.json) {
     process.stdout.write(
-      `${JSON.stringify({ machine, runs: opts.runs, cache: opts.cache, startup, ratios, scaling, typecheck }, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          machine,
+          runs: opts.runs,
+          cache: opts.cache,
+          projectDefaults: opts.projectDefaults,
+          startup,
+          ratios,
+          scaling,
+          typecheck,
+        },
+        null,
+        2,
+      )}\n`,
     );
     return;
   }
@@ -138,7 +174,8 @@ async function main(argv: string[]): Promise<void> {
   const out: string[] = [];
   out.push(
     `panopticon-infra bench — ${machine.date}, Node ${machine.node}, ${machine.cpus}, ` +
-      `load ${machine.loadAverage.join(" ")}; ${opts.runs} runs per case, medians; ts-node cache ${opts.cache}`,
+      `load ${machine.loadAverage.join(" ")}; ${opts.runs} runs per case, medians; ts-node cache ${opts.cache}` +
+      (opts.projectDefaults ? "" : "; WITHOUT Pulumi.yaml config defaults"),
   );
   out.push("");
   out.push("Start: process start → every resource registered (Pulumi mocks, dry run)");
@@ -157,17 +194,21 @@ async function main(argv: string[]): Promise<void> {
       startup.map((r) => [
         r.stack,
         r.way === "project" ? "project (Pulumi.yaml + tsconfig)" : "default (ts-node type-check)",
-        String(r.transpileOnly),
-        ms(r.startMs),
-        ms(r.minMs),
-        ms(r.maxMs),
-        r.registrations,
-        mib(r.maxRssKb),
+        r.error ? "-" : String(r.transpileOnly),
+        r.error ? "FAILED" : ms(r.startMs),
+        r.error ? "-" : ms(r.minMs),
+        r.error ? "-" : ms(r.maxMs),
+        r.error ? "-" : r.registrations,
+        r.error ? "-" : mib(r.maxRssKb),
       ]),
     ),
   );
   out.push("");
+  for (const r of startup.filter((x) => x.error)) {
+    out.push(`${r.stack} ${r.way}: the program did not start: ${firstLines(r.error ?? "", 3)}`);
+  }
   for (const { stack, ratio } of ratios) {
+    if (Number.isNaN(ratio)) continue;
     out.push(
       `${stack}: the project's way starts ${times(ratio)} faster than the default ` +
         `(target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? "met" : "NOT met"})`,
@@ -219,6 +260,11 @@ async function main(argv: string[]): Promise<void> {
     );
   }
   process.stdout.write(`${out.join("\n")}\n`);
+  if (startup.some((r) => r.error)) process.exitCode = 1;
+}
+
+function firstLines(s: string, n: number): string {
+  return s.split("\n").slice(0, n).join(" | ");
 }
 
 main(process.argv).catch((e: unknown) => {

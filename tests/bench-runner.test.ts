@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { pulumiConfig, readProject, readStackConfig, withServices } from "../scripts/bench/project";
+import { forgetCachedFile } from "../scripts/bench/measure";
 import { ProgramStarter } from "../scripts/bench/runner";
 import { PROJECT_DIR, runProgram } from "./harness";
 
@@ -82,6 +83,21 @@ describe("ProgramStarter (child process started like Pulumi's launcher)", () => 
     );
     expect(d.transpileOnly).toBe(false);
     expect(d.registrations).toBe(p.registrations);
+  });
+
+  it("--cache edit: the entry point's entry in a real ts-node cache is found and dropped", async () => {
+    const { config } = pulumiConfig(project, readStackConfig(PROJECT_DIR, "dev"));
+    const dir = cacheDir();
+    expect(forgetCachedFile(dir, project.program)).toBe(0);
+    await starter.start({ project, stack: "dev", config, way: "project", tsNodeCacheDir: dir });
+    const entries = () => fs.readdirSync(dir).flatMap((d) => fs.readdirSync(path.join(dir, d)));
+    const before = entries().length;
+    expect(before).toBeGreaterThan(1);
+    expect(forgetCachedFile(dir, project.program)).toBe(1);
+    expect(entries()).toHaveLength(before - 1);
+    // The next start compiles index.ts again and writes it back.
+    await starter.start({ project, stack: "dev", config, way: "project", tsNodeCacheDir: dir });
+    expect(entries()).toHaveLength(before);
   });
 
   it("reports a program that fails instead of a time (bad config names the key)", async () => {

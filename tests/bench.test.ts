@@ -288,3 +288,20 @@ describe("renderTable", () => {
     expect(mib(1536 + 51)).toBe(1.5);
   });
 });
+
+describe("renderTable placeholders", () => {
+  it("keeps a numeric column right-aligned when a failed row shows - or FAILED", () => {
+    expect(
+      renderTable(
+        ["stack", "ms"],
+        [
+          ["dev", 950],
+          ["prod", "FAILED"],
+        ],
+      ),
+    ).toBe(["stack      ms", "-----  ------", "dev       950", "prod   FAILED"].join("\n"));
+  });
+  it("a text column stays left-aligned", () => {
+    expect(renderTable(["a"], [["x"], ["-"]])).toBe(["a", "-", "x", "-"].join("\n"));
+  });
+});

@@ -1,4 +1,5 @@
 import { spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,15 +15,45 @@ import { linearity, Linearity, median } from "./stats";
  */
 
 /**
- * `cold`: every run gets an empty ts-node cache (a changed program, a CI runner,
+ * `cold`: every run gets an empty ts-node cache (a CI runner, Pulumi Deployments,
  * a new machine). `warm`: each way reuses its cache after one discarded run; the
  * vendored ts-node 7 then skips compiling, and so type-checking, unchanged files.
+ * `edit`: warm, but the entry point's cached output is dropped before each run,
+ * as after editing index.ts: ts-node compiles (and, the default way, type-checks)
+ * that one file again.
  */
-export type CacheMode = "cold" | "warm";
+export type CacheMode = "cold" | "warm" | "edit";
+export const CACHE_MODES: readonly CacheMode[] = ["cold", "warm", "edit"];
+
+/**
+ * Removes the ts-node 7 cache entry of `file` (named by the SHA-256 of its
+ * extension, a NUL and its source) from every compiler-options folder of `dir`;
+ * returns how many entries it removed.
+ */
+export function forgetCachedFile(dir: string, file: string): number {
+  const name = createHash("sha256")
+    .update(path.extname(file), "utf8")
+    .update("\0", "utf8")
+    .update(fs.readFileSync(file, "utf8"), "utf8")
+    .digest("hex");
+  let removed = 0;
+  for (const sub of fs.readdirSync(dir)) {
+    for (const ext of [".js", ".jsx"]) {
+      const entry = path.join(dir, sub, `${name}${ext}`);
+      if (fs.existsSync(entry)) {
+        fs.rmSync(entry);
+        removed++;
+      }
+    }
+  }
+  return removed;
+}
 
 export interface StartupRow {
   readonly stack: string;
   readonly way: Way;
+  /** Set when the program failed to start this way; the stack's other numbers are then NaN. */
+  readonly error?: string;
   readonly samples: ChildResult[];
   /** Median process start → all resources registered. */
   readonly startMs: number;
@@ -58,16 +89,29 @@ class CacheDirs {
     return d;
   }
   /** The cache directory for one run, and whether it still needs priming. */
-  get(key: string): { dir: string; prime: boolean } {
-    if (this.mode === "cold") return { dir: this.fresh(), prime: false };
+  get(key: string): { dir: string; prime: boolean; forget: boolean } {
+    const forget = this.mode === "edit";
+    if (this.mode === "cold") return { dir: this.fresh(), prime: false, forget };
     const known = this.warm.get(key);
-    if (known !== undefined) return { dir: known, prime: false };
+    if (known !== undefined) return { dir: known, prime: false, forget };
     const d = this.fresh();
     this.warm.set(key, d);
-    return { dir: d, prime: true };
+    return { dir: d, prime: true, forget };
   }
   close(): void {
     for (const d of this.dirs) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** In `edit` mode, makes ts-node see the entry point as changed; fails loudly if it cannot. */
+function forget(c: { dir: string; forget: boolean }, project: ProjectInfo): void {
+  if (!c.forget) return;
+  if (!project.runtime.typescript) return; // no ts-node, nothing cached
+  if (forgetCachedFile(c.dir, project.program) === 0) {
+    throw new Error(
+      `--cache edit: no ts-node cache entry for ${project.program} in ${c.dir}; ` +
+        "the cache layout is not the vendored ts-node 7's",
+    );
   }
 }
 
@@ -92,6 +136,7 @@ export async function measureStartup(
   const starter = new ProgramStarter();
   const caches = new CacheDirs(cache);
   const samples = new Map<string, ChildResult[]>();
+  const errors = new Map<string, string>();
   try {
     const configs = new Map(
       stacks.map((s) => [s, pulumiConfig(project, readStackConfig(project.dir, s))] as const),
@@ -108,12 +153,22 @@ export async function measureStartup(
         const order = run % 2 === 0 ? WAYS : [...WAYS].reverse();
         for (const way of order) {
           const key = `${stack}/${way}`;
+          if (errors.has(key)) continue;
           const config = configs.get(stack)!.config;
           const c = caches.get(key);
-          if (c.prime) {
-            await starter.start({ project, stack, config, way, tsNodeCacheDir: c.dir });
+          let r: ChildResult;
+          try {
+            if (c.prime) {
+              await starter.start({ project, stack, config, way, tsNodeCacheDir: c.dir });
+            }
+            forget(c, project);
+            r = await starter.start({ project, stack, config, way, tsNodeCacheDir: c.dir });
+          } catch (e) {
+            // A program that does not start has no start time; report it and go on.
+            errors.set(key, (e as Error).message);
+            progress(`run ${run + 1}/${runs} ${stack} ${way}: FAILED\n${(e as Error).message}`);
+            continue;
           }
-          const r = await starter.start({ project, stack, config, way, tsNodeCacheDir: c.dir });
           samples.set(key, [...(samples.get(key) ?? []), r]);
           progress(
             `run ${run + 1}/${runs} ${stack} ${way}: ${Math.round(r.allRegisteredMs)} ms, ${r.registrations} registrations`,
@@ -126,8 +181,23 @@ export async function measureStartup(
     caches.close();
   }
   return stacks.flatMap((stack) =>
-    WAYS.map((way) => {
-      const s = samples.get(`${stack}/${way}`)!;
+    WAYS.map((way): StartupRow => {
+      const error = errors.get(`${stack}/${way}`);
+      const s = error === undefined ? samples.get(`${stack}/${way}`)! : [];
+      if (error !== undefined) {
+        return {
+          stack,
+          way,
+          error,
+          samples: s,
+          startMs: NaN,
+          minMs: NaN,
+          maxMs: NaN,
+          registrations: NaN,
+          maxRssKb: NaN,
+          transpileOnly: null,
+        };
+      }
       const times = s.map((x) => x.allRegisteredMs);
       return {
         stack,
@@ -165,6 +235,7 @@ export async function measureScaling(
         const c = caches.get("scaling");
         const opts = { project, stack, config: configs[i], way: "project" as const };
         if (c.prime) await starter.start({ ...opts, tsNodeCacheDir: c.dir });
+        forget(c, project);
         const r = await starter.start({ ...opts, tsNodeCacheDir: c.dir });
         samples[i].push(r);
         progress(

@@ -9,7 +9,13 @@ function fmt(c: Cell): string {
   return typeof c === "number" ? String(c) : c;
 }
 
-/** Renders `rows` under `header`; numeric columns (all cells numbers) are right-aligned. */
+/** Cells that stand in for a missing number and keep a numeric column right-aligned. */
+const PLACEHOLDER = /^(-|FAILED)$/;
+
+/**
+ * Renders `rows` under `header`; numeric columns (every cell a number or a
+ * placeholder such as "-") are right-aligned, header included.
+ */
 export function renderTable(header: readonly string[], rows: readonly (readonly Cell[])[]): string {
   for (const r of rows) {
     if (r.length !== header.length) {
@@ -17,7 +23,9 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
     }
   }
   const numeric = header.map(
-    (_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === "number"),
+    (_, i) =>
+      rows.some((r) => typeof r[i] === "number") &&
+      rows.every((r) => typeof r[i] === "number" || PLACEHOLDER.test(String(r[i]))),
   );
   const width = header.map((h, i) => Math.max(h.length, ...rows.map((r) => fmt(r[i]).length)));
   const line = (cells: readonly string[]) =>
@@ -42,7 +50,7 @@ export function mib(kib: number): number {
   return Math.round(kib / 102.4) / 10;
 }
 
-/** A ratio with one decimal, e.g. `4.2×`. */
+/** A ratio with two decimals, e.g. `4.27×` (one decimal would show 2.96 as 3.0). */
 export function times(r: number): string {
-  return `${r.toFixed(1)}×`;
+  return `${r.toFixed(2)}×`;
 }
