@@ -57,7 +57,7 @@ if [ ! -e "$DEV" ]; then echo "data volume ${volumeId} is not attached" >&2; exi
 if ! blkid -p "$DEV" >/dev/null 2>&1; then
   mkfs.xfs -L panopticon-data "$DEV"
 fi
-FS_UUID=$(blkid -s UUID -o value "$DEV")
+FS_UUID=$(blkid -p -s UUID -o value "$DEV")
 mkdir -p ${mountPath}
 if ! grep -q "UUID=$FS_UUID" /etc/fstab; then
   echo "UUID=$FS_UUID ${mountPath} xfs defaults,nofail,x-systemd.device-timeout=30s 0 2" >> /etc/fstab
