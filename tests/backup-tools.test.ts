@@ -7,7 +7,7 @@ import { Writable } from "stream";
 import { parseSettings, Settings } from "../components/settings";
 import { volumeName } from "../components/naming";
 import { formatBytes, PARTIAL_SUFFIX, writeStreamed } from "../scripts/lib/archive";
-import { defaultBackupDir, planArchives } from "../scripts/lib/backup-core";
+import { defaultBackupDir, parseLinkOwners, planArchives } from "../scripts/lib/backup-core";
 import { exitCodeOf } from "../scripts/lib/cli";
 import { ContainerInfo, containersUsing, helperRunArgs } from "../scripts/lib/docker";
 import {
@@ -457,6 +457,27 @@ describe("writeStreamed", () => {
     await expect(writeStreamed(dir, "c.tar", "c", async (s) => void s.end("x"))).rejects.toThrow(
       /EEXIST/,
     );
+  });
+});
+
+describe("parseLinkOwners", () => {
+  it("keeps links not owned by root, whatever their names hold", () => {
+    const out = [
+      "1000:1000",
+      "./a link",
+      "0:0",
+      "./root-link",
+      "12:34",
+      "./odd\nname -> x",
+      "",
+    ].join("\0");
+    expect(parseLinkOwners(out)).toEqual([
+      ["1000:1000", "./a link"],
+      ["12:34", "./odd\nname -> x"],
+    ]);
+  });
+  it("returns nothing when there are no links", () => {
+    expect(parseLinkOwners("")).toEqual([]);
   });
 });
 

@@ -173,6 +173,35 @@ async function dumpPostgres(
   };
 }
 
+/** Lists `find` output as NUL-separated "uid:gid", "./path" pairs (any file name survives). */
+export const LINK_OWNERS_SCRIPT =
+  "cd /data && find . -type l -exec sh -c " +
+  `'for f in "$@"; do printf "%s\\0%s\\0" "$(stat -c %u:%g "$f")" "$f"; done' sh {} +`;
+
+/** Parses LINK_OWNERS_SCRIPT output, keeping links not owned by root (tar restores those). */
+export function parseLinkOwners(out: string): Array<[string, string]> {
+  const parts = out.split("\0");
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const [owner, file] = [parts[i] as string, parts[i + 1] as string];
+    if (owner !== "0:0") pairs.push([owner, file]);
+  }
+  return pairs;
+}
+
+async function symlinkOwners(image: string, mount: DataMount): Promise<Array<[string, string]>> {
+  const r = await docker(
+    helperRunArgs({
+      image,
+      mount,
+      readOnly: true,
+      purpose: "backup-links",
+      command: ["sh", "-c", LINK_OWNERS_SCRIPT],
+    }),
+  );
+  return parseLinkOwners(r.stdout);
+}
+
 function report(log: (line: string) => void, w: WrittenFile): void {
   log(
     `  wrote ${w.file}: ${formatBytes(w.bytes)} in ${w.seconds.toFixed(1)} s, sha256 ${w.sha256.slice(0, 16)}...`,
@@ -245,8 +274,8 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
       }
       const file = `${p.dataSet.key}.tar`;
       log(`${p.dataSet.key}: archiving ${describeMount(p.mount)}`);
-      const w = await withStopped(p.stop, o.stopTimeout, log, () =>
-        writeStreamed(outDir, file, p.dataSet.key, (sink) =>
+      const { w, links } = await withStopped(p.stop, o.stopTimeout, log, async () => {
+        const w = await writeStreamed(outDir, file, p.dataSet.key, (sink) =>
           docker(
             helperRunArgs({
               image: o.helperImage,
@@ -257,9 +286,10 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
             }),
             { output: sink },
           ).then(() => undefined),
-        ),
-      );
-      written.push(w.file);
+        );
+        written.push(w.file);
+        return { w, links: await symlinkOwners(o.helperImage, p.mount) };
+      });
       report(log, w);
       say(
         `${p.dataSet.key}: archived ${
@@ -280,6 +310,7 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
         bytes: w.bytes,
         sha256: w.sha256,
         consistency: p.consistency,
+        ...(links.length > 0 ? { symlinkOwners: links } : {}),
       });
     }
     if (entries.length === 0) {

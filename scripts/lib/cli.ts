@@ -26,11 +26,12 @@ export function run(tool: string, fn: () => Promise<void>): void {
     if (interrupted) return;
     interrupted = true;
     log(`${tool}: ${signal} received: stopping and putting things back`);
-    killChildren();
-    void runUndo(log).finally(() => {
-      log(`${tool}: interrupted; nothing was left half-done`);
-      process.exit(code);
-    });
+    void killChildren()
+      .then(() => runUndo(log))
+      .finally(() => {
+        log(`${tool}: interrupted; nothing was left half-done`);
+        process.exit(code);
+      });
   };
   process.on("SIGINT", () => onSignal("SIGINT", 130));
   process.on("SIGTERM", () => onSignal("SIGTERM", 143));

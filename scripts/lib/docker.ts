@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from "child_process";
+import { randomBytes } from "crypto";
 import { Readable, Writable } from "stream";
 import { pipeline } from "stream/promises";
 
@@ -13,11 +14,30 @@ export const DOCKER = process.env.PANOPTICON_DOCKER ?? "docker";
 /** Label put on every helper container, so leftovers can be found (`docker ps -a --filter label=...`). */
 export const HELPER_LABEL = "io.panopticon.helper";
 
-const live = new Set<ChildProcess>();
+const live = new Map<ChildProcess, string | undefined>();
 
-/** Ends the docker processes still running (on Ctrl-C/SIGTERM); `docker run` passes the signal on. */
-export function killChildren(): void {
-  for (const c of live) c.kill("SIGTERM");
+/**
+ * Ends the docker processes still running (on Ctrl-C/SIGTERM). The clients are
+ * killed first, which ends the attached streams: the daemon cannot kill a container
+ * while its output waits for a reader. Helper containers are then removed by name,
+ * since their tar runs as PID 1 and ignores a forwarded SIGTERM.
+ */
+export async function killChildren(): Promise<void> {
+  const helpers: string[] = [];
+  for (const [c, helper] of live) {
+    c.kill("SIGKILL");
+    if (helper !== undefined) helpers.push(helper);
+  }
+  await Promise.all(
+    helpers.map(
+      (name) =>
+        new Promise<void>((resolve) => {
+          const rm = spawn(DOCKER, ["rm", "-f", name], { stdio: "ignore" });
+          rm.on("error", () => resolve());
+          rm.on("close", () => resolve());
+        }),
+    ),
+  );
 }
 
 export class DockerError extends Error {
@@ -56,7 +76,8 @@ export async function docker(args: readonly string[], opts: RunOptions = {}): Pr
   });
   const stdout = child.stdout as Readable;
   const stderr = child.stderr as Readable;
-  live.add(child);
+  const nameAt = args[0] === "run" ? args.indexOf("--name") : -1;
+  live.set(child, nameAt > 0 ? args[nameAt + 1] : undefined);
   child.on("close", () => live.delete(child));
   const out: Buffer[] = [];
   const err: Buffer[] = [];
@@ -211,6 +232,8 @@ export function helperRunArgs(opts: {
   return [
     "run",
     "--rm",
+    "--name",
+    `panopticon-helper-${opts.purpose}-${randomBytes(4).toString("hex")}`,
     ...(opts.interactive ? ["-i"] : []),
     // The stream must not be copied into the container log as well.
     "--log-driver",

@@ -40,6 +40,13 @@ const archiveEntry = z.object({
   sha256,
   /** How writers were kept out while the archive was taken. */
   consistency: z.enum(["container-stopped", "container-not-running", "no-container"]),
+  /**
+   * Owners of symbolic links not owned by root, as [uid:gid, ./path]: busybox tar
+   * does not restore the owner of a link, so restore applies these with chown -h.
+   */
+  symlinkOwners: z
+    .array(z.tuple([z.string().regex(/^\d+:\d+$/), z.string().startsWith("./")]))
+    .optional(),
 });
 
 const dumpEntry = z.object({

@@ -81,6 +81,14 @@ export const SWAP_SCRIPT = [
   'rmdir "$1"',
 ].join("\n");
 
+/** chown -h of "$3 $4", "$5 $6", ... (owner, ./path) inside the stage directory `$1`. */
+export const CHOWN_LINKS_SCRIPT = [
+  "set -eu",
+  'cd "/data/$1"',
+  "shift 2",
+  'while [ "$#" -ge 2 ]; do chown -h "$1" "$2"; shift 2; done',
+].join("\n");
+
 /** Undo of SWAP_SCRIPT, used when a later data set fails to swap. */
 export const UNSWAP_SCRIPT = [
   "set -eu",
@@ -279,14 +287,14 @@ export async function runRestore(o: RestoreOptions): Promise<void> {
     const createdVolumes: string[] = [];
     const createdDirs: string[] = [];
     const staged: Target[] = [];
-    const helper = (t: Target, script: string, purpose: string) =>
+    const helper = (t: Target, script: string, purpose: string, extra: readonly string[] = []) =>
       docker(
         helperRunArgs({
           image: o.helperImage,
           mount: t.mount,
           readOnly: false,
           purpose,
-          command: ["sh", "-c", script, "sh", stage, old],
+          command: ["sh", "-c", script, "sh", stage, old, ...extra],
         }),
       );
     const abortStages = async () => {
@@ -329,6 +337,11 @@ export async function runRestore(o: RestoreOptions): Promise<void> {
             input: fs.createReadStream(path.join(dir, t.entry.file)).pipe(hasher).pipe(progress),
           },
         );
+        for (let i = 0; i < (t.entry.symlinkOwners ?? []).length; i += 200) {
+          // busybox tar leaves extracted links owned by root; put their owners back.
+          const batch = (t.entry.symlinkOwners ?? []).slice(i, i + 200).flat();
+          await helper(t, CHOWN_LINKS_SCRIPT, "restore-links", batch);
+        }
         if (hasher.hex() !== t.entry.sha256) {
           throw new BackupInvalidError(dir, `${t.entry.file} changed while it was being restored`);
         }
