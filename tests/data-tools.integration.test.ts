@@ -3,6 +3,7 @@ import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { SWAP_SCRIPT, UNSWAP_SCRIPT } from "../scripts/lib/restore-core";
 
 /*
  * backup, restore and purge against a real Docker engine (started and given its
@@ -564,6 +565,68 @@ describe("an interrupted backup is never presented as complete", () => {
     expect(r.stderr).toMatch(/interrupted; nothing was left half-done/);
     expect(fs.existsSync(out)).toBe(false);
     expect(running(ctr(stack, "model-registry"))).toBe(true);
+  });
+});
+
+describe("restore's swap step and its undo, run in the helper image", () => {
+  const stack = stackFile(`it${RUN}s`);
+  const v = { volume: vol(stack, "judge") };
+  const swap = (script: string) =>
+    docker([
+      "run",
+      "--rm",
+      "--mount",
+      mountArg(v),
+      BUSYBOX,
+      "sh",
+      "-c",
+      script,
+      "sh",
+      ".panopticon-restore-t",
+      ".panopticon-old-t",
+    ]);
+
+  it("swap puts the staged tree (root owner and mode included) in place; unswap puts the old one back", () => {
+    docker(["volume", "create", v.volume]);
+    inHelper(v, POPULATE);
+    const original = snapshot(v);
+    inHelper(
+      v,
+      "mkdir /data/.panopticon-restore-t && cd /data/.panopticon-restore-t && mkdir n && echo new > n/f && echo x > .dot && chown -R 42:43 . && chmod 711 .",
+    );
+    swap(SWAP_SCRIPT);
+    const swapped = snapshot(v);
+    expect(swapped.filter((l) => !l.startsWith("./.panopticon-old-t"))).toEqual([
+      ".|42:43:711|directory",
+      "./.dot|42:43:644|file:" + createHash("sha256").update("x\n").digest("hex"),
+      "./n|42:43:755|directory",
+      "./n/f|42:43:644|file:" + createHash("sha256").update("new\n").digest("hex"),
+    ]);
+    swap(UNSWAP_SCRIPT);
+    expect(snapshot(v)).toEqual(original);
+  });
+
+  it("purge --force stops and removes the containers still using the data, after its backup", async () => {
+    runApp(stack, "judge-service", v);
+    const out = path.join(TMP, `${stack}-forced`);
+    const r = await tool("purge", [
+      "--dir",
+      TMP,
+      "--stack",
+      stack,
+      "--confirm",
+      stack,
+      "--force",
+      "--out",
+      out,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`removed container ${ctr(stack, "judge-service")}`));
+    expect(volumeExists(v.volume)).toBe(false);
+    expect(docker(["ps", "-aq", "--filter", `name=^${ctr(stack, "judge-service")}$`])).toBe("");
+    expect(manifestOf(out).entries.map((e) => `${e.file}:${e.consistency}`)).toEqual([
+      "judge.tar:container-stopped",
+    ]);
   });
 });
 

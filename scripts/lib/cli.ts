@@ -1,7 +1,7 @@
 import { killChildren } from "./docker";
 import { BackupInvalidError } from "./manifest";
 import { RefusedError, UsageError } from "./stack";
-import { runUndo } from "./undo";
+import { runUndo, whenInterruptible } from "./undo";
 
 /*
  * Shared entry point of backup/restore/purge: exit codes, error messages and
@@ -26,12 +26,14 @@ export function run(tool: string, fn: () => Promise<void>): void {
     if (interrupted) return;
     interrupted = true;
     log(`${tool}: ${signal} received: stopping and putting things back`);
-    void killChildren()
-      .then(() => runUndo(log))
-      .finally(() => {
-        log(`${tool}: interrupted; nothing was left half-done`);
-        process.exit(code);
-      });
+    whenInterruptible(() => {
+      void killChildren()
+        .then(() => runUndo(log))
+        .finally(() => {
+          log(`${tool}: interrupted; nothing was left half-done`);
+          process.exit(code);
+        });
+    }, log);
   };
   process.on("SIGINT", () => onSignal("SIGINT", 130));
   process.on("SIGTERM", () => onSignal("SIGTERM", 143));

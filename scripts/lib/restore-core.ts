@@ -23,7 +23,7 @@ import {
   readManifest,
 } from "./manifest";
 import { assertLocal, describeMount, parseOnly, RefusedError, UsageError } from "./stack";
-import { pushUndo } from "./undo";
+import { pushUndo, uninterruptible } from "./undo";
 import { withStopped } from "./writers";
 
 /*
@@ -376,24 +376,28 @@ export async function runRestore(o: RestoreOptions): Promise<void> {
     }
     undoStages();
 
-    // Swap: renames only. If one fails, swap the others back.
-    const swapped: Target[] = [];
-    try {
-      for (const t of staged) {
-        await helper(t, SWAP_SCRIPT, "restore-swap");
-        swapped.push(t);
+    // Swap: renames only, never cut half-way by a signal. If one fails, swap the others back.
+    await uninterruptible(async () => {
+      const swapped: Target[] = [];
+      try {
+        for (const t of staged) {
+          await helper(t, SWAP_SCRIPT, "restore-swap");
+          swapped.push(t);
+        }
+      } catch (e) {
+        for (const t of swapped) {
+          await helper(t, UNSWAP_SCRIPT, "restore-unswap").catch(() => undefined);
+        }
+        for (const t of staged) {
+          await helper(t, 'rm -rf "/data/$1"', "restore-abort").catch(() => undefined);
+        }
+        throw e;
       }
-    } catch (e) {
-      for (const t of swapped)
-        await helper(t, UNSWAP_SCRIPT, "restore-unswap").catch(() => undefined);
-      for (const t of staged)
-        await helper(t, 'rm -rf "/data/$1"', "restore-abort").catch(() => undefined);
-      throw e;
-    }
-    for (const t of staged) {
-      await helper(t, 'rm -rf "/data/$2"', "restore-cleanup");
-      log(`${t.entry.dataSet}: restored into ${describeMount(t.mount)}`);
-    }
+      for (const t of staged) {
+        await helper(t, 'rm -rf "/data/$2"', "restore-cleanup");
+        log(`${t.entry.dataSet}: restored into ${describeMount(t.mount)}`);
+      }
+    });
   });
   log(
     `restore complete: ${entries.map((e) => (e.kind === "pg_dump" ? DUMP_NAME : e.dataSet)).join(", ")}`,

@@ -38,3 +38,34 @@ export async function runUndo(log: (line: string) => void): Promise<void> {
 export function pendingUndo(): readonly string[] {
   return steps.map((s) => s.label);
 }
+
+let critical = 0;
+let deferred: (() => void) | undefined;
+
+/**
+ * Runs a step that must not be cut half-way (moving restored data into place):
+ * a Ctrl-C or SIGTERM received meanwhile is handled once it has finished.
+ */
+export async function uninterruptible<T>(fn: () => Promise<T>): Promise<T> {
+  critical += 1;
+  try {
+    return await fn();
+  } finally {
+    critical -= 1;
+    if (critical === 0 && deferred !== undefined) {
+      const d = deferred;
+      deferred = undefined;
+      d();
+    }
+  }
+}
+
+/** Runs `fn` now, or after the current uninterruptible step. */
+export function whenInterruptible(fn: () => void, log: (line: string) => void): void {
+  if (critical === 0) {
+    fn();
+  } else {
+    log("  finishing the current step first (it must not stop half-way)");
+    deferred = fn;
+  }
+}
