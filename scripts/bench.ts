@@ -79,6 +79,7 @@ interface Options {
   typecheck: boolean;
   json: boolean;
   projectDefaults: boolean;
+  scaling: boolean;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -95,6 +96,7 @@ async function main(argv: string[]): Promise<void> {
       "cold",
     )
     .option("--dir <path>", "project directory", process.cwd())
+    .option("--no-scaling", "skip the scaling table")
     .option("--typecheck", "also time the full type-check (tsc) once", false)
     .option("--json", "print the results as JSON instead of tables", false)
     .option(
@@ -126,14 +128,9 @@ async function main(argv: string[]): Promise<void> {
   const progress = (line: string) => process.stderr.write(`${line}\n`);
 
   const startup = await measureStartup(project, stacks, opts.runs, opts.cache, progress);
-  const scaling = await measureScaling(
-    project,
-    scaleStack,
-    opts.services,
-    opts.runs,
-    opts.cache,
-    progress,
-  );
+  const scaling = opts.scaling
+    ? await measureScaling(project, scaleStack, opts.services, opts.runs, opts.cache, progress)
+    : undefined;
   const typecheck = opts.typecheck ? measureTypecheck(project) : undefined;
 
   const ratios = stacks.map((stack) => {
@@ -214,43 +211,45 @@ async function main(argv: string[]): Promise<void> {
         `(target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? "met" : "NOT met"})`,
     );
   }
-  out.push("");
-  out.push(
-    `Scaling (${scaleStack} + generated app services, project's way): ` +
-      "program = entry point required → every registration finished; " +
-      "registration = first registration sent → last answered",
-  );
-  out.push(
-    renderTable(
-      [
-        "services",
-        "registrations",
-        "program ms",
-        "ms/service",
-        "registration ms",
-        "ms/service",
-        "peak RSS MiB",
-      ],
-      scaling.rows.map((r) => [
-        r.services,
-        r.registrations,
-        ms(r.programMs),
-        Number((r.programMs / r.services).toFixed(1)),
-        ms(r.registrationMs),
-        Number((r.registrationMs / r.services).toFixed(1)),
-        mib(r.maxRssKb),
-      ]),
-    ),
-  );
-  for (const [what, l] of [
-    ["program", scaling.program],
-    ["registration", scaling.registration],
-  ] as const) {
+  if (scaling) {
+    out.push("");
     out.push(
-      `${what}: ${l.fit.slope.toFixed(1)} ms per added service + ${ms(l.fit.intercept)} ms; ` +
-        `marginal ms/service ${l.marginal.map((m) => m.toFixed(1)).join(" → ")}; ` +
-        `${l.linear ? "linear" : "SUPERLINEAR"} (${l.reason})`,
+      `Scaling (${scaleStack} + generated app services, project's way): ` +
+        "program = entry point required → every registration finished; " +
+        "registration = first registration sent → last answered",
     );
+    out.push(
+      renderTable(
+        [
+          "services",
+          "registrations",
+          "program ms",
+          "ms/service",
+          "registration ms",
+          "ms/service",
+          "peak RSS MiB",
+        ],
+        scaling.rows.map((r) => [
+          r.services,
+          r.registrations,
+          ms(r.programMs),
+          Number((r.programMs / r.services).toFixed(1)),
+          ms(r.registrationMs),
+          Number((r.registrationMs / r.services).toFixed(1)),
+          mib(r.maxRssKb),
+        ]),
+      ),
+    );
+    for (const [what, l] of [
+      ["program", scaling.program],
+      ["registration", scaling.registration],
+    ] as const) {
+      out.push(
+        `${what}: ${l.fit.slope.toFixed(1)} ms per added service + ${ms(l.fit.intercept)} ms; ` +
+          `marginal ms/service ${l.marginal.map((m) => m.toFixed(1)).join(" → ")}; ` +
+          `${l.linear ? "linear" : "SUPERLINEAR"} (${l.reason})`,
+      );
+    }
   }
   if (typecheck) {
     out.push("");

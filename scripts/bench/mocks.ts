@@ -63,12 +63,27 @@ function invoke(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
   }
 }
 
+/** Ids in AWS's shape where the program parses them (the EBS volume id in user data). */
+const ID_PREFIX: Record<string, string> = {
+  "aws:ebs/volume:Volume": "vol",
+  "aws:ec2/instance:Instance": "i",
+  "aws:ec2/securityGroup:SecurityGroup": "sg",
+  "aws:ec2/subnet:Subnet": "subnet",
+  "aws:ec2/vpc:Vpc": "vpc",
+  "aws:efs/fileSystem:FileSystem": "fs",
+};
+
+function id(args: pulumi.runtime.MockResourceArgs): string {
+  if (args.id) return args.id;
+  const prefix = ID_PREFIX[args.type];
+  return prefix ? `${prefix}-0${digest(args.name).slice(0, 16)}` : `${args.name}-id`;
+}
+
 export const benchMocks: pulumi.runtime.Mocks = {
   newResource(args) {
-    const s = state(args);
-    // Every resource gets an ARN-shaped id output, as the harness mocks give AWS resources.
+    // Every resource gets an ARN-shaped output, as the harness mocks give AWS resources.
     const arn = `arn:aws:mock:${REGION}:${ACCOUNT}:${args.type}/${args.name}`;
-    return { id: args.id || `${args.name}-id`, state: { arn, ...s } };
+    return { id: id(args), state: { arn, ...state(args) } };
   },
   call: invoke,
 };
