@@ -288,9 +288,9 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
           ).then(() => undefined),
         );
         written.push(w.file);
+        report(log, w);
         return { w, links: await symlinkOwners(o.helperImage, p.mount) };
       });
-      report(log, w);
       say(
         `${p.dataSet.key}: archived ${
           p.consistency === "container-stopped"
