@@ -29,7 +29,9 @@ const program = new Command("restore")
     "--stop-timeout <seconds>",
     "graceful stop timeout (default: the stack's stopGraceSeconds)",
   )
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Bad arguments exit 2, like every other input error of these tools.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 run("restore", async () => {
   program.parse();
