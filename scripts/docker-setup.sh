@@ -192,7 +192,7 @@ EOF
   # `docker import --change` does not accept STOPSIGNAL; a one-line build on the local
   # image adds it (fast shutdown on `docker stop`, as in the official image).
   printf 'FROM %s\nSTOPSIGNAL SIGINT\n' "$POSTGRES_IMAGE-imported" |
-    docker build --quiet --tag "$POSTGRES_IMAGE" - >/dev/null
+    DOCKER_BUILDKIT=0 docker build --quiet --tag "$POSTGRES_IMAGE" - >/dev/null
   docker image rm "$POSTGRES_IMAGE-imported" >/dev/null
   log "built $POSTGRES_IMAGE"
 fi
