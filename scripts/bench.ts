@@ -7,7 +7,13 @@ import {
   measureStartup,
   measureTypecheck,
 } from "./bench/measure";
-import { BenchUsageError, readProject, stackFiles } from "./bench/project";
+import {
+  BenchUsageError,
+  readProject,
+  readStackConfig,
+  stackFiles,
+  withServices,
+} from "./bench/project";
 import { mib, ms, renderTable, times } from "./bench/table";
 
 /*
@@ -125,6 +131,11 @@ async function main(argv: string[]): Promise<void> {
       `--scale-stack: ${JSON.stringify(scaleStack)} has no Pulumi.${scaleStack}.yaml`,
     );
   }
+  if (opts.scaling) {
+    // Refuse impossible service counts before spending minutes on the start-up runs.
+    const base = readStackConfig(project.dir, scaleStack);
+    for (const n of opts.services) withServices(project, base, n);
+  }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
 
   const startup = await measureStartup(project, stacks, opts.runs, opts.cache, progress);
@@ -148,6 +159,7 @@ async function main(argv: string[]): Promise<void> {
     loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
   };
 
+  if (startup.some((r) => r.error)) process.exitCode = 1;
   if (opts.json) {
     process.stdout.write(
       `${JSON.stringify(
@@ -259,7 +271,6 @@ async function main(argv: string[]): Promise<void> {
     );
   }
   process.stdout.write(`${out.join("\n")}\n`);
-  if (startup.some((r) => r.error)) process.exitCode = 1;
 }
 
 function firstLines(s: string, n: number): string {
