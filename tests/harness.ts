@@ -1,4 +1,6 @@
+import * as fs from "fs";
 import * as path from "path";
+import { parse as parseYaml } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 // waitForRPCs is internal to the SDK but is exactly "every registration sent so far has finished".
@@ -9,6 +11,29 @@ const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as {
 
 export const PROGRAM = path.resolve(__dirname, "..", "index.ts");
 export const PROJECT_DIR = path.resolve(__dirname, "..");
+
+/**
+ * The config the Pulumi CLI hands the program for a stack: Pulumi.yaml's declared
+ * defaults (applied to every stack, as `panopticon:<key>`) under the stack file's
+ * own values. Secure values are left out (pass them as `secrets`).
+ */
+export function cliStackConfig(stack: string, dir = PROJECT_DIR): Record<string, unknown> {
+  const project = parseYaml(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as {
+    config?: Record<string, { default?: unknown }>;
+  };
+  const file = parseYaml(fs.readFileSync(path.join(dir, `Pulumi.${stack}.yaml`), "utf8")) as {
+    config?: Record<string, unknown>;
+  };
+  const out: Record<string, unknown> = {};
+  for (const [k, decl] of Object.entries(project.config ?? {})) {
+    if (decl.default !== undefined) out[`panopticon:${k}`] = decl.default;
+  }
+  for (const [k, v] of Object.entries(file.config ?? {})) {
+    if (typeof v === "object" && v !== null && "secure" in v) continue;
+    out[k.includes(":") ? k : `panopticon:${k}`] = v;
+  }
+  return out;
+}
 
 /** One resource registration exactly as the engine's monitor received it. */
 export interface RecordedResource {

@@ -3,6 +3,7 @@ import * as path from "path";
 import fc from "fast-check";
 import { parse } from "yaml";
 import { volumeName, containerName, physicalName } from "../components/naming";
+import { cliStackConfig } from "./harness";
 import { protectionPolicy } from "../components/protection";
 import {
   ConfigError,
@@ -34,8 +35,26 @@ test("Pulumi.yaml declares the same defaults as the schema", () => {
       v.default,
     ]),
   );
-  expect(declared).toEqual({ ...DEFAULTS, adoptComposeVolumes: false });
+  // storageMode is declared without a default: the CLI applies project defaults to
+  // every stack, and AWS stacks refuse the key (the schema defaults it instead).
+  const { storageMode, ...rest } = DEFAULTS;
+  expect(storageMode).toBe("volume");
+  expect(declared).toEqual({ ...rest, storageMode: undefined, adoptComposeVolumes: false });
 });
+
+test.each(["dev", "prod"])(
+  "Pulumi.%s.yaml as the CLI hands it over (project defaults + stack values) is valid",
+  (stack) => {
+    const all = Object.fromEntries(
+      Object.entries(cliStackConfig(stack)).map(([k, v]) => [
+        k,
+        typeof v === "string" ? v : JSON.stringify(v),
+      ]),
+    );
+    const s = parseSettings(rawFromPulumiConfig(all), { stack, baseDir: ROOT });
+    expect(s.environment).toBe(stack === "prod" ? "aws" : "local");
+  },
+);
 
 test("Pulumi.dev.yaml is valid and local", () => {
   const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
