@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import { createRequire } from "module";
 import * as path from "path";
-import { benchMocks } from "./mocks";
+import { programMocks } from "../../tests/mocks";
 
 /*
  * One measured start of the Pulumi program, in a fresh Node.js process, done the
@@ -139,7 +139,7 @@ async function main(): Promise<ChildResult> {
   const typescript = process.env.PULUMI_NODEJS_TYPESCRIPT === "true";
   const ts = typescript ? registerTypeScript(sdkRequire, pkg) : undefined;
 
-  await pulumi.runtime.setMocks(benchMocks, job.project, job.stack, job.dryRun);
+  await pulumi.runtime.setMocks(programMocks, job.project, job.stack, job.dryRun);
   const monitor = pulumi.runtime.getMonitor() as unknown as Monitor;
   const register = monitor.registerResource.bind(monitor);
   let registrations = 0;

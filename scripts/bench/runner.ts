@@ -68,7 +68,12 @@ export interface StartOptions {
   readonly timeoutMs?: number;
 }
 
-const CHILD_SOURCES = ["child.ts", "mocks.ts"];
+/**
+ * Sources of the child, repository-relative; compiled into the same layout in a
+ * temporary directory. The mocks are the tests' own table (tests/mocks.ts).
+ */
+const CHILD_SOURCES = ["scripts/bench/child.ts", "tests/mocks.ts"];
+const REPO = path.join(__dirname, "..", "..");
 
 /** Compiles the child program to plain JavaScript once and starts it per run. */
 export class ProgramStarter {
@@ -79,20 +84,22 @@ export class ProgramStarter {
     if (this.dir === undefined) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-bench-"));
       for (const file of CHILD_SOURCES) {
-        const src = fs.readFileSync(path.join(__dirname, file), "utf8");
-        const out = ts.transpileModule(src, {
-          fileName: file,
+        const src = fs.readFileSync(path.join(REPO, file), "utf8");
+        const js = ts.transpileModule(src, {
+          fileName: path.basename(file),
           compilerOptions: {
             module: ts.ModuleKind.CommonJS,
             target: ts.ScriptTarget.ES2022,
             esModuleInterop: true,
           },
         });
-        fs.writeFileSync(path.join(dir, file.replace(/\.ts$/, ".js")), out.outputText);
+        const out = path.join(dir, file.replace(/\.ts$/, ".js"));
+        fs.mkdirSync(path.dirname(out), { recursive: true });
+        fs.writeFileSync(out, js.outputText);
       }
       this.dir = dir;
     }
-    return path.join(this.dir, "child.js");
+    return path.join(this.dir, "scripts", "bench", "child.js");
   }
 
   /** Starts the program once; resolves with the child's measurements. */
