@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { AwsEnvironment } from "./components/aws/environment";
+import type * as awsEnvironment from "./components/aws/environment";
 import { Panopticon } from "./components/panopticon";
 import { parseSettings, rawFromPulumiConfig } from "./components/settings";
 
@@ -12,9 +12,14 @@ const settings = parseSettings(rawFromPulumiConfig(pulumi.runtime.allConfig()), 
 const postgresPassword = new pulumi.Config().getSecret("postgresPassword");
 
 // The environment comes from config (panopticon:environment), never from the stack's name.
+// The AWS components (and @pulumi/aws with them) are loaded only for AWS stacks:
+// a local stack's preview starts without paying for them (README, Performance).
 const platform =
   settings.environment === "aws"
-    ? new AwsEnvironment("panopticon-aws", { settings, postgresPassword })
+    ? new (require("./components/aws/environment") as typeof awsEnvironment).AwsEnvironment(
+        "panopticon-aws",
+        { settings, postgresPassword },
+      )
     : undefined;
 
 const app = platform
