@@ -13,9 +13,13 @@ export const TYPES = {
   PostgresContainer: "panopticon:database:PostgresContainer",
   RdsPostgres: "panopticon:database:RdsPostgres",
   ServiceContainer: "panopticon:app:ServiceContainer",
-  DockerHost: "panopticon:aws:DockerHost",
+  AwsEnvironment: "panopticon:aws:Environment",
   AwsNetwork: "panopticon:aws:Network",
+  DockerHost: "panopticon:aws:DockerHost",
+  DataKey: "panopticon:aws:DataKey",
+  DataDisk: "panopticon:aws:DataDisk",
   EfsStorage: "panopticon:aws:EfsStorage",
+  SnapshotPolicy: "panopticon:aws:SnapshotPolicy",
 } as const;
 
 /**

@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT } from "../naming";
+import { physicalName, PROJECT, TYPES } from "../naming";
 import { ProtectionPolicy, statefulOptions } from "../protection";
-import { AWS_TYPES, nameTag, SNAPSHOT_TAG } from "./types";
+import { nameTag, SNAPSHOT_TAG } from "./types";
 
 /** `finalSnapshot` is a provider-side flag AWS does not store: an import would differ on it. */
 export const VOLUME_ADOPT_IGNORE_CHANGES = ["finalSnapshot"];
@@ -29,7 +29,7 @@ export class EbsDataDisk extends pulumi.ComponentResource {
   public readonly volumeId: pulumi.Output<string>;
 
   constructor(name: string, args: EbsDataDiskArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(AWS_TYPES.DataDisk, name, {}, opts);
+    super(TYPES.DataDisk, name, {}, opts);
     const adopting = args.adoptVolumeId !== undefined;
     this.volume = new aws.ebs.Volume(
       `${name}-volume`,

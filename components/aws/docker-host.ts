@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT } from "../naming";
-import { AWS_TYPES, nameTag } from "./types";
+import { physicalName, PROJECT, TYPES } from "../naming";
+import { nameTag } from "./types";
 
 export interface DockerHostArgs {
   readonly stack: string;
@@ -90,7 +90,7 @@ export class DockerHost extends pulumi.ComponentResource {
   public readonly privateIp: pulumi.Output<string>;
 
   constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(AWS_TYPES.DockerHost, name, {}, opts);
+    super(TYPES.DockerHost, name, {}, opts);
     const child = { parent: this };
     const phys = physicalName(PROJECT, args.stack, "docker-host");
 

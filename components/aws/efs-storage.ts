@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT } from "../naming";
+import { physicalName, PROJECT, TYPES } from "../naming";
 import { ProtectionPolicy, statefulOptions } from "../protection";
-import { AWS_TYPES, nameTag } from "./types";
+import { nameTag } from "./types";
 
 export interface EfsStorageArgs {
   readonly stack: string;
@@ -37,7 +37,7 @@ export class EfsStorage extends pulumi.ComponentResource {
   public readonly mountTargets: aws.efs.MountTarget[];
 
   constructor(name: string, args: EfsStorageArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(AWS_TYPES.EfsStorage, name, {}, opts);
+    super(TYPES.EfsStorage, name, {}, opts);
     const child = { parent: this };
     const phys = physicalName(PROJECT, args.stack, "efs");
 

@@ -1,3 +1,4 @@
+import { TYPES } from "../naming";
 import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
@@ -13,7 +14,7 @@ import { EfsStorage } from "./efs-storage";
 import { DataKey } from "./kms-key";
 import { AwsNetwork } from "./network";
 import { EbsSnapshotPolicy } from "./snapshots";
-import { AWS_TYPES, SNAPSHOT_TAG } from "./types";
+import { SNAPSHOT_TAG } from "./types";
 
 export interface AwsEnvironmentArgs {
   /** Validated settings of an `environment: aws` stack. */
@@ -59,7 +60,7 @@ export class AwsEnvironment extends pulumi.ComponentResource {
   public readonly outputs: pulumi.Output<AwsEnvironmentOutputs>;
 
   constructor(name: string, args: AwsEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(AWS_TYPES.Environment, name, {}, opts);
+    super(TYPES.AwsEnvironment, name, {}, opts);
     const s = args.settings;
     if (s.aws === undefined)
       throw new Error(`stack ${s.stack}: environment aws needs aws settings`);

@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT } from "../naming";
+import { physicalName, PROJECT, TYPES } from "../naming";
 import { ProtectionPolicy, statefulOptions } from "../protection";
-import { AWS_TYPES, nameTag } from "./types";
+import { nameTag } from "./types";
 
 /**
  * Key arguments AWS never returns; an imported key would show a diff on them and
@@ -30,7 +30,7 @@ export class DataKey extends pulumi.ComponentResource {
   public readonly key?: aws.kms.Key;
 
   constructor(name: string, args: DataKeyArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(AWS_TYPES.DataKey, name, {}, opts);
+    super(TYPES.DataKey, name, {}, opts);
     if (args.existingKeyArn !== undefined) {
       this.arn = pulumi.output(args.existingKeyArn);
     } else {

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT } from "../naming";
-import { AWS_TYPES, nameTag } from "./types";
+import { physicalName, PROJECT, TYPES } from "../naming";
+import { nameTag } from "./types";
 
 export interface AwsNetworkArgs {
   readonly stack: string;
@@ -50,7 +50,7 @@ export class AwsNetwork extends pulumi.ComponentResource {
   public readonly created: boolean;
 
   constructor(name: string, args: AwsNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(AWS_TYPES.Network, name, {}, opts);
+    super(TYPES.AwsNetwork, name, {}, opts);
     const child = { parent: this };
     const phys = (...parts: string[]) => physicalName(PROJECT, args.stack, ...parts);
 

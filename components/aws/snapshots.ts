@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT } from "../naming";
+import { physicalName, PROJECT, TYPES } from "../naming";
 import { ProtectionPolicy } from "../protection";
-import { AWS_TYPES, nameTag } from "./types";
+import { nameTag } from "./types";
 
 export interface EbsSnapshotPolicyArgs {
   readonly stack: string;
@@ -29,7 +29,7 @@ export class EbsSnapshotPolicy extends pulumi.ComponentResource {
   public readonly policy: aws.dlm.LifecyclePolicy;
 
   constructor(name: string, args: EbsSnapshotPolicyArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(AWS_TYPES.SnapshotPolicy, name, {}, opts);
+    super(TYPES.SnapshotPolicy, name, {}, opts);
     const child = { parent: this, protect: args.protection.protect };
     const phys = physicalName(PROJECT, args.stack, "snapshots");
     const role = new aws.iam.Role(
