@@ -20,7 +20,7 @@ if grep -q 'panopticon:environment: local' "Pulumi.$stack.yaml"; then
   docker info >/dev/null 2>&1 || { echo "stack $stack is local: a running Docker engine is required" >&2; exit 2; }
 fi
 
-npm ci --ignore-scripts --no-audit --no-fund
+npm install --ignore-scripts --no-audit --no-fund
 pulumi stack select --create "$stack"
 # A generated password would live only in stack state and be lost on `pulumi destroy`
 # while the retained database keeps the old one: store it as a config secret once.
