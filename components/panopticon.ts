@@ -1,8 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { DataVolume } from "./data-volume";
 import { kebab, TYPES } from "./naming";
+import { postgresPassword } from "./postgres-password";
 import { protectionSummary } from "./protection";
 import { ServiceContainer } from "./service-container";
 import { DataSetSettings, Settings } from "./settings";
@@ -53,14 +53,10 @@ export class Panopticon extends pulumi.ComponentResource {
   constructor(name: string, args: PanopticonArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPES.Panopticon, name, {}, opts);
     const s = args.settings;
-    const password = pulumi.secret(
-      args.externalDatabase?.password ??
-        args.postgresPassword ??
-        new random.RandomPassword(
-          `${name}-postgres-password`,
-          { length: 32, special: false },
-          { parent: this },
-        ).result,
+    const password = postgresPassword(
+      `${name}-postgres-password`,
+      args.externalDatabase?.password ?? args.postgresPassword,
+      this,
     );
 
     this.network = new docker.Network(

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName, PROJECT, TYPES } from "../naming";
-import { nameTag } from "./types";
+import { nameTag, assumeRolePolicy } from "./types";
 
 export interface DockerHostArgs {
   readonly stack: string;
@@ -126,16 +126,7 @@ export class DockerHost extends pulumi.ComponentResource {
       `${name}-role`,
       {
         name: phys,
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Effect: "Allow",
-              Principal: { Service: "ec2.amazonaws.com" },
-              Action: "sts:AssumeRole",
-            },
-          ],
-        }),
+        assumeRolePolicy: assumeRolePolicy("ec2.amazonaws.com"),
       },
       child,
     );

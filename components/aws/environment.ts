@@ -1,8 +1,8 @@
 import { TYPES } from "../naming";
+import { postgresPassword } from "../postgres-password";
 import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { ExternalDatabase } from "../panopticon";
 import { RdsPostgres } from "../rds-postgres";
 import { DataSetSettings, Settings } from "../settings";
@@ -164,15 +164,7 @@ export class AwsEnvironment extends pulumi.ComponentResource {
       return nfsDriverOpts(efs.dnsName, efsDataSetPath(stack, ds.key));
     };
 
-    const password = pulumi.secret(
-      args.postgresPassword ??
-        new random.RandomPassword(
-          `${name}-postgres-password`,
-          // RDS refuses / @ " and spaces in a master password; letters and digits are safe.
-          { length: 32, special: false },
-          { parent: this },
-        ).result,
-    );
+    const password = postgresPassword(`${name}-postgres-password`, args.postgresPassword, this);
     this.rds = new RdsPostgres(
       `${name}-postgres`,
       {

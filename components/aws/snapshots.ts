@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName, PROJECT, TYPES } from "../naming";
 import { ProtectionPolicy } from "../protection";
-import { nameTag } from "./types";
+import { nameTag, assumeRolePolicy } from "./types";
 
 export interface EbsSnapshotPolicyArgs {
   readonly stack: string;
@@ -36,16 +36,7 @@ export class EbsSnapshotPolicy extends pulumi.ComponentResource {
       `${name}-role`,
       {
         name: phys,
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Effect: "Allow",
-              Principal: { Service: "dlm.amazonaws.com" },
-              Action: "sts:AssumeRole",
-            },
-          ],
-        }),
+        assumeRolePolicy: assumeRolePolicy("dlm.amazonaws.com"),
       },
       child,
     );

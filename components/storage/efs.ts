@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ProtectionPolicy } from "../protection";
 import { DataSetSettings } from "../settings";
-import { hostDirScript } from "./host-dir";
+import { hostDirScript, ONE_SHOT } from "./host-dir";
 import { DataMount } from "./types";
 import { namedVolume } from "./volume";
 
@@ -86,12 +86,8 @@ export function efsVolume(
           volumeOptions: { driverName: "local", driverOptions: rootOpts },
         },
       ],
-      mustRun: false,
-      attach: true,
-      logs: true,
-      restart: "no",
       // dockerd mounts the volume from the host's network; the container needs none.
-      networkMode: "none",
+      ...ONE_SHOT,
     },
     { ...opts, deleteBeforeReplace: true },
   );

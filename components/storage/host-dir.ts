@@ -13,6 +13,19 @@ export interface HostDirArgs {
 }
 
 /**
+ * A container that runs once to completion and is never restarted: the
+ * provider attaches and waits for it to exit (attach + mustRun false), keeps its
+ * log, and gives it no network (dockerd does the mounting).
+ */
+export const ONE_SHOT = {
+  mustRun: false,
+  attach: true,
+  logs: true,
+  restart: "no",
+  networkMode: "none",
+} as const;
+
+/**
  * The shell run by the initialiser: create the data directory with the owner the
  * service's image runs as, unless it exists (an adopted directory keeps its owner
  * and content), and never leave it world-writable.
@@ -52,11 +65,7 @@ export function hostDir(
       image: args.initImageId,
       command: ["sh", "-c", hostDirScript(inside, args.dataSet.uid, args.dataSet.gid)],
       volumes: [{ hostPath: parent, containerPath: "/host" }],
-      mustRun: false,
-      attach: true,
-      logs: true,
-      restart: "no",
-      networkMode: "none",
+      ...ONE_SHOT,
     },
     // The command is part of the container; a change in it re-runs the initialiser.
     { ...opts, deleteBeforeReplace: true },
