@@ -10,9 +10,9 @@ if [ -z "$stack" ] || [ ! -f "Pulumi.$stack.yaml" ]; then
   echo "usage: scripts/deploy.sh STACK [pulumi up flags]; STACK must have a Pulumi.STACK.yaml (got '${stack}')" >&2
   exit 2
 fi
-major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$major" -lt 22 ]; then
-  echo "Node.js >= 22 is required (found $(node --version 2>/dev/null || echo none))" >&2
+# Node >= 22.6: Pulumi.yaml starts the program with --no-experimental-strip-types.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 6) ? 0 : 1)' 2>/dev/null; then
+  echo "Node.js >= 22.6 is required (found $(node --version 2>/dev/null || echo none))" >&2
   exit 2
 fi
 command -v pulumi >/dev/null || { echo "the Pulumi CLI is required: https://www.pulumi.com/docs/install/" >&2; exit 2; }

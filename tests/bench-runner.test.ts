@@ -45,8 +45,9 @@ describe("ProgramStarter (child process started like Pulumi's launcher)", () => 
       tsNodeCacheDir: cacheDir(),
       recordNames: true,
     });
-    expect(r.typescript).toBe(true);
-    expect(r.transpileOnly).toBe(true);
+    // Pulumi.yaml's way: no ts-node (sucrase's hook comes from nodeargs).
+    expect(r.typescript).toBe(false);
+    expect(r.transpileOnly).toBeNull();
     const names = [...(r.names ?? [])].sort();
     expect(names).toContain("pulumi:pulumi:Stack::panopticon-dev");
     expect(names.filter((n) => !n.startsWith("pulumi:pulumi:Stack::"))).toEqual(
@@ -86,17 +87,18 @@ describe("ProgramStarter (child process started like Pulumi's launcher)", () => 
   });
 
   it("--cache edit: the entry point's entry in a real ts-node cache is found and dropped", async () => {
+    // Only the default (ts-node) start has a cache; the project's way compiles in memory.
     const { config } = pulumiConfig(project, readStackConfig(PROJECT_DIR, "dev"));
     const dir = cacheDir();
     expect(forgetCachedFile(dir, project.program)).toBe(0);
-    await starter.start({ project, stack: "dev", config, way: "project", tsNodeCacheDir: dir });
+    await starter.start({ project, stack: "dev", config, way: "default", tsNodeCacheDir: dir });
     const entries = () => fs.readdirSync(dir).flatMap((d) => fs.readdirSync(path.join(dir, d)));
     const before = entries().length;
     expect(before).toBeGreaterThan(1);
     expect(forgetCachedFile(dir, project.program)).toBe(1);
     expect(entries()).toHaveLength(before - 1);
     // The next start compiles index.ts again and writes it back.
-    await starter.start({ project, stack: "dev", config, way: "project", tsNodeCacheDir: dir });
+    await starter.start({ project, stack: "dev", config, way: "default", tsNodeCacheDir: dir });
     expect(entries()).toHaveLength(before);
   });
 

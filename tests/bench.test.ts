@@ -2,6 +2,7 @@ import * as fc from "fast-check";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as ts from "typescript";
 import {
   BenchUsageError,
   benchServiceName,
@@ -13,6 +14,7 @@ import {
   stackFiles,
   withServices,
 } from "../scripts/bench/project";
+import { transform } from "sucrase";
 import { launchFor } from "../scripts/bench/runner";
 import { linearFit, linearity, marginalCosts, median } from "../scripts/bench/stats";
 import { mib, renderTable } from "../scripts/bench/table";
@@ -150,27 +152,46 @@ describe("runtimeOptions", () => {
 describe("the project's start settings (what `pulumi up` does without any env var)", () => {
   const project = readProject(PROJECT_DIR);
 
-  it("Pulumi.yaml keeps the launcher's TypeScript path and adds nothing users must export", () => {
-    expect(project.runtime.typescript).toBe(true);
+  it("Pulumi.yaml: no ts-node; Node loads index.ts through sucrase, its own stripping off", () => {
+    expect(project.runtime.typescript).toBe(false);
+    expect(project.runtime.nodeargs).toEqual([
+      "--no-experimental-strip-types",
+      "--require",
+      "sucrase/register/ts",
+    ]);
     expect(project.program).toBe(path.join(PROJECT_DIR, "index.ts"));
+    // The hook is a runtime dependency: `pulumi up` needs it, not only the tests.
+    const pkg = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8"));
+    expect(pkg.dependencies.sucrase).toBeDefined();
   });
 
-  it("compliant: the launcher reads noCheck from tsconfig.json, so ts-node runs transpile-only", () => {
-    const opts = tsutils.loadTypeScriptCompilerOptions(path.join(PROJECT_DIR, "tsconfig.json"));
-    expect(opts.noCheck).toBe(true);
-    // Transpile-only is only safe when every file compiles on its own.
-    expect(opts.isolatedModules).toBe(true);
-  });
-
-  it("non-compliant: a tsconfig without noCheck leaves ts-node type-checking", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-tsconfig-"));
-    try {
-      const file = path.join(dir, "tsconfig.json");
-      fs.writeFileSync(file, JSON.stringify({ compilerOptions: { strict: true } }));
-      expect(tsutils.loadTypeScriptCompilerOptions(file).noCheck).toBeUndefined();
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+  it("compliant: the hook keeps line numbers, so stack traces need no source maps", () => {
+    const src = fs.readFileSync(path.join(PROJECT_DIR, "components", "settings.ts"), "utf8");
+    const out = transform(src, { transforms: ["imports", "typescript"] }).code;
+    const line = (text: string, needle: string) =>
+      text.split("\n").findIndex((l) => l.includes(needle));
+    for (const needle of ["export function parseSettings(", "throw new ConfigError(ctx.stack"]) {
+      const srcLine = line(src, needle);
+      expect(srcLine).toBeGreaterThan(0);
+      expect(line(out, needle.replace("export function ", "function "))).toBe(srcLine);
     }
+  });
+
+  it("non-compliant: TypeScript's own transpile (what ts-node emits) moves lines", () => {
+    const src = fs.readFileSync(path.join(PROJECT_DIR, "components", "settings.ts"), "utf8");
+    const out = ts.transpileModule(src, {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+    const line = (text: string, needle: string) =>
+      text.split("\n").findIndex((l) => l.includes(needle));
+    expect(line(out, "throw new ConfigError(ctx.stack")).not.toBe(
+      line(src, "throw new ConfigError(ctx.stack"),
+    );
+  });
+
+  it("isolatedModules: every file must compile on its own, as a per-file hook compiles it", () => {
+    const opts = tsutils.loadTypeScriptCompilerOptions(path.join(PROJECT_DIR, "tsconfig.json"));
+    expect(opts.isolatedModules).toBe(true);
   });
 
   it("npm test still type-checks everything (noCheck is turned off for tsc)", () => {
@@ -185,7 +206,7 @@ describe("the project's start settings (what `pulumi up` does without any env va
     try {
       const p = launchFor("project", project.runtime);
       expect(p.execArgv).toEqual(project.runtime.nodeargs);
-      expect(p.env.PULUMI_NODEJS_TYPESCRIPT).toBe("true");
+      expect(p.env.PULUMI_NODEJS_TYPESCRIPT).not.toBe("true");
       expect("PULUMI_NODEJS_TRANSPILE_ONLY" in p.env).toBe(true);
       expect(p.env.PULUMI_NODEJS_TRANSPILE_ONLY).toBeUndefined();
       const d = launchFor("default", { typescript: false, nodeargs: ["--x"] });
