@@ -16,6 +16,7 @@ import {
   DataMount,
   docker,
   helperRunArgs,
+  psqlQuery,
   volumeExists,
 } from "./docker";
 import {
@@ -138,19 +139,7 @@ async function dumpPostgres(
   log: (line: string) => void,
 ): Promise<DumpEntry> {
   const { database, user } = settings.postgres;
-  const version = (
-    await docker([
-      "exec",
-      pg.containerName,
-      "psql",
-      "-U",
-      user,
-      "-d",
-      database,
-      "-tAc",
-      "SHOW server_version",
-    ])
-  ).stdout.trim();
+  const version = await psqlQuery(pg.containerName, settings.postgres, "SHOW server_version");
   log(
     `pg_dump of database ${database} in ${pg.containerName} (Postgres ${version}, custom format)`,
   );

@@ -273,3 +273,13 @@ export function containersUsing(
     ),
   );
 }
+
+/** One SQL query through `psql` inside the stack's Postgres container; its unaligned output, trimmed. */
+export async function psqlQuery(
+  containerName: string,
+  postgres: { readonly user: string; readonly database: string },
+  sql: string,
+): Promise<string> {
+  const args = ["exec", containerName, "psql", "-U", postgres.user, "-d", postgres.database];
+  return (await docker([...args, "-tAc", sql])).stdout.trim();
+}

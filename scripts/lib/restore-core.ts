@@ -10,6 +10,7 @@ import {
   containersUsing,
   DataMount,
   docker,
+  psqlQuery,
   helperRunArgs,
   inspectContainer,
   volumeExists,
@@ -250,22 +251,8 @@ export async function runRestore(o: RestoreOptions): Promise<void> {
           `${pg?.containerName ?? "(none defined)"}, which is not running; start the stack (pulumi up) first`,
       );
     } else {
-      const { database, user } = settings.postgres;
-      const n = Number(
-        (
-          await docker([
-            "exec",
-            pg.containerName,
-            "psql",
-            "-U",
-            user,
-            "-d",
-            database,
-            "-tAc",
-            PG_USER_RELATIONS,
-          ])
-        ).stdout.trim(),
-      );
+      const { database } = settings.postgres;
+      const n = Number(await psqlQuery(pg.containerName, settings.postgres, PG_USER_RELATIONS));
       if (n > 0 && !o.force) {
         problems.push(
           `${DUMP_NAME}: database ${database} already holds ${n} relation(s); pass --force to replace them ` +
