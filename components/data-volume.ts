@@ -35,6 +35,8 @@ export class DataVolume extends pulumi.ComponentResource {
     super(TYPES.DataVolume, name, {}, opts);
     const ds = args.dataSet;
     const child = { parent: this };
+    // The one-shot initialiser (efs, bind, ebs) gets a stack-scoped name per data set.
+    const initName = physicalName(args.project, args.stack, kebab(ds.key), "init");
     switch (ds.backend) {
       case "volume":
         this.mount = namedVolume(name, { dataSet: ds, protection: args.protection }, child);
@@ -52,7 +54,7 @@ export class DataVolume extends pulumi.ComponentResource {
             protection: args.protection,
             driverOpts: args.nfsDriverOpts,
             initImageId: args.initImageId,
-            containerName: physicalName(args.project, args.stack, kebab(ds.key), "init"),
+            containerName: initName,
           },
           child,
         );
@@ -67,12 +69,7 @@ export class DataVolume extends pulumi.ComponentResource {
           {
             dataSet: ds,
             initImageId: args.initImageId,
-            containerName: physicalName(
-              args.project,
-              args.stack,
-              ds.key.replace(/_/g, "-"),
-              "init",
-            ),
+            containerName: initName,
           },
           child,
         );
