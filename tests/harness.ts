@@ -68,7 +68,6 @@ export interface ProgramRun {
   /** The error the program threw, if any (e.g. a ConfigError). */
   readonly error?: Error;
   byType(type: string): RecordedResource[];
-  one(type: string, nameIncludes: string): RecordedResource;
 }
 
 export interface RunOptions {
@@ -197,12 +196,5 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
     secretOutputs,
     error,
     byType: (type) => recorded.filter((r) => r.type === type),
-    one(type, nameIncludes) {
-      const found = recorded.filter((r) => r.type === type && r.name.includes(nameIncludes));
-      if (found.length !== 1) {
-        throw new Error(`expected one ${type} named *${nameIncludes}*, found ${found.length}`);
-      }
-      return found[0];
-    },
   };
 }
