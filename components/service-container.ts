@@ -41,6 +41,25 @@ export function envLines(env: Record<string, string>): string[] {
 }
 
 /**
+ * The Postgres major an image reference runs, from its tag: `postgres:15.4-bookworm`,
+ * `pgvector/pgvector:0.6.0-pg15-bookworm` and `pgvector/pgvector:pg15` all give "15".
+ * Undefined when the tag does not say (e.g. `latest`, a bare digest).
+ */
+export function postgresMajorOf(image: string | undefined): string | undefined {
+  if (image === undefined) return undefined;
+  const ref = image.split("@")[0];
+  const slash = ref.lastIndexOf("/");
+  const colon = ref.lastIndexOf(":");
+  if (colon <= slash) return undefined;
+  const tag = ref.slice(colon + 1);
+  const m = /(?:^|[-_.])pg(\d+)(?:$|[-_.])/.exec(tag) ?? /^(\d+)(?:$|[-_.])/.exec(tag);
+  return m?.[1];
+}
+
+/** Label carrying the Postgres major on the postgres container, read by the guard and doctor. */
+export const POSTGRES_MAJOR_LABEL = "com.panopticon.postgres-major";
+
+/**
  * One Panopticon service as a container that behaves like a well-run database:
  * graceful stop, restart unless stopped, healthcheck, bounded logs, an image
  * pinned by id and kept on destroy, and ports on loopback unless configured.
@@ -103,6 +122,9 @@ export class ServiceContainer extends pulumi.ComponentResource {
         labels: [
           { label: "com.panopticon.service", value: svc.name },
           ...(svc.dataSet ? [{ label: "com.panopticon.data-set", value: svc.dataSet.key }] : []),
+          ...(svc.kind === "postgres" && postgresMajorOf(svc.image) !== undefined
+            ? [{ label: POSTGRES_MAJOR_LABEL, value: postgresMajorOf(svc.image)! }]
+            : []),
         ],
       },
       {
