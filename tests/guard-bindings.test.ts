@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { GuardResult, runGuard } from "../scripts/guard/run";
-import { ProgramRun, runProgram } from "./harness";
+import { cliStackConfig, ProgramRun, runProgram } from "./harness";
 import { eventLog, previewDigest } from "./preview-builder";
 
 /*
@@ -17,7 +17,28 @@ jest.setTimeout(60_000);
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "guard-bindings-"));
 afterAll(() => fs.rmSync(TMP, { recursive: true, force: true }));
 
-async function run(stack: string, config: Record<string, unknown>): Promise<ProgramRun> {
+type Json = Record<string, unknown>;
+
+/** The dev stack file as the CLI hands it over, with `patch` merged in (services per service). */
+function devConfig(patch: Json): Json {
+  const config = cliStackConfig("dev");
+  for (const [k, v] of Object.entries(patch)) {
+    const key = `panopticon:${k}`;
+    if (k === "services") {
+      const services = structuredClone((config[key] ?? {}) as Record<string, Json>);
+      for (const [name, over] of Object.entries(v as Record<string, Json>)) {
+        services[name] = { ...services[name], ...over };
+      }
+      config[key] = services;
+    } else {
+      config[key] = v;
+    }
+  }
+  return config;
+}
+
+async function run(stack: string, patch: Json): Promise<ProgramRun> {
+  const config = devConfig(patch);
   const r = await runProgram({ stack, config, secrets: { postgresPassword: PASSWORD } });
   if (r.error) throw r.error;
   return r;
