@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
 import { Panopticon } from "./components/panopticon";
+import { assertPgVersionMatches } from "./components/pg-version";
 import { parseSettings, plainSecretKeys, rawFromPulumiConfig } from "./components/settings";
 // isConfigSecret is internal to the SDK; it reads the CLI's list of secret keys.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -14,6 +15,10 @@ const settings = parseSettings(rawFromPulumiConfig(allConfig), {
   stack: pulumi.getStack(),
   baseDir: process.cwd(),
   plainSecrets: plainSecretKeys(allConfig, isConfigSecret),
+});
+// A bind-mode Postgres directory of another major is refused before anything is registered.
+assertPgVersionMatches(settings, {
+  dockerHost: allConfig["docker:host"] ?? process.env.DOCKER_HOST,
 });
 const config = new pulumi.Config();
 // A configured secret, or (when absent) a password the components generate.
