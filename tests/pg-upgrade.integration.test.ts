@@ -1,0 +1,346 @@
+import { spawn, spawnSync } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+/*
+ * doctor and pg-upgrade against the real Docker engine, as separate processes the
+ * way `npm run` starts them. Debian packages one Postgres major, so the upgrade's
+ * dump/restore/verify/switch path runs major 15 to major 15, and the version
+ * checks run against a data directory whose PG_VERSION names another major.
+ * Every container and volume carries a random per-run stack name and is removed.
+ */
+
+jest.setTimeout(300_000);
+
+const REPO = path.resolve(__dirname, "..");
+const BUSYBOX = process.env.PANOPTICON_TEST_BUSYBOX_IMAGE ?? "panopticon-test/busybox:1";
+const PG_IMAGE = process.env.PANOPTICON_TEST_POSTGRES_IMAGE ?? "panopticon-test/postgres:15";
+const RUN = randomBytes(3).toString("hex");
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-pg-upgrade-"));
+const APPS = [
+  "main-app",
+  "judge-service",
+  "query-storage",
+  "evaluation-storage",
+  "visualization-service",
+  "model-registry",
+];
+const stacks: string[] = [];
+
+function docker(args: string[], allowFail = false): string {
+  const r = spawnSync("docker", args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0 && !allowFail) throw new Error(`docker ${args.join(" ")}: ${r.stderr}`);
+  return (r.stdout ?? "").trim();
+}
+
+function tool(t: "doctor" | "pg-upgrade", args: string[]) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const c = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join("scripts", `${t}.ts`), ...args],
+      {
+        cwd: REPO,
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    c.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    c.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    c.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function stackFile(stack: string): string {
+  stacks.push(stack);
+  fs.writeFileSync(
+    path.join(TMP, `Pulumi.${stack}.yaml`),
+    [
+      "# a stack of the pg-upgrade test",
+      "config:",
+      "  panopticon:environment: local",
+      `  panopticon:initImage: ${BUSYBOX}`,
+      "  panopticon:stopGraceSeconds: 60",
+      "  panopticon:services:",
+      "    postgres:",
+      `      image: ${PG_IMAGE} # the test image`,
+      ...APPS.flatMap((s) => [`    ${s}:`, `      image: ${BUSYBOX}`]),
+      "",
+    ].join("\n"),
+  );
+  return stack;
+}
+
+const vol = (stack: string, set: string) => `panopticon-${stack}-${set.replace(/_/g, "-")}-data`;
+const ctr = (stack: string, service: string) => `panopticon-${stack}-${service}`;
+
+function psql(container: string, sql: string, db = "panopticon"): string {
+  return docker(["exec", container, "psql", "-X", "-U", "postgres", "-d", db, "-tAc", sql]);
+}
+
+function startPostgres(name: string, volume: string): void {
+  docker([
+    "run",
+    "-d",
+    "--name",
+    name,
+    "--mount",
+    `type=volume,src=${volume},dst=/var/lib/postgresql/data`,
+    "-e",
+    "POSTGRES_USER=postgres",
+    "-e",
+    "POSTGRES_DB=panopticon",
+    PG_IMAGE,
+  ]);
+  for (let i = 0; i < 120; i++) {
+    const r = spawnSync(
+      "docker",
+      ["exec", name, "psql", "-X", "-U", "postgres", "-d", "panopticon", "-tAc", "SELECT 1"],
+      { encoding: "utf8" },
+    );
+    if (r.status === 0 && r.stdout.trim() === "1") return;
+    spawnSync("sleep", ["0.5"]);
+  }
+  throw new Error(`postgres ${name} did not start: ${docker(["logs", name], true)}`);
+}
+
+/** An app container mounting its data set, with its persist variable set to `persist`. */
+function startApp(
+  stack: string,
+  service: string,
+  set: string,
+  mountPath: string,
+  env: string,
+): void {
+  docker([
+    "run",
+    "-d",
+    "--name",
+    ctr(stack, service),
+    "--mount",
+    `type=volume,src=${vol(stack, set)},dst=${mountPath}`,
+    "-e",
+    env,
+    BUSYBOX,
+    "sh",
+    "-c",
+    "trap 'exit 0' TERM; while :; do sleep 1; done",
+  ]);
+}
+
+afterAll(() => {
+  for (const s of stacks) {
+    const names = docker(["ps", "-aq", "--filter", `name=panopticon-${s}-`], true)
+      .split("\n")
+      .filter(Boolean);
+    if (names.length > 0) docker(["rm", "-f", ...names], true);
+    const vols = docker(["volume", "ls", "-q", "--filter", `name=panopticon-${s}-`], true)
+      .split("\n")
+      .filter(Boolean);
+    if (vols.length > 0) docker(["volume", "rm", "-f", ...vols], true);
+  }
+  fs.rmSync(TMP, { recursive: true, force: true });
+});
+
+describe("a volume-mode stack with Postgres 15 holding rows", () => {
+  const stack = stackFile(`pgu${RUN}`);
+  const D = ["--dir", TMP, "--stack", stack];
+  const pg = ctr(stack, "postgres");
+  const file = path.join(TMP, `Pulumi.${stack}.yaml`);
+
+  beforeAll(() => {
+    docker(["volume", "create", vol(stack, "postgres")]);
+    startPostgres(pg, vol(stack, "postgres"));
+    psql(
+      pg,
+      "CREATE TABLE items (id int PRIMARY KEY, body text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 2500) g; CREATE SCHEMA judge; CREATE TABLE judge.scores (n int); INSERT INTO judge.scores SELECT generate_series(1, 40);",
+    );
+    psql(pg, "CREATE DATABASE registry", "postgres");
+    psql(
+      pg,
+      "CREATE TABLE models (name text); INSERT INTO models VALUES ('a'), ('b'), ('c');",
+      "registry",
+    );
+    docker(["volume", "create", vol(stack, "query")]);
+    docker([
+      "run",
+      "--rm",
+      "--mount",
+      `type=volume,src=${vol(stack, "query")},dst=/data`,
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo db > /data/chroma.sqlite3",
+    ]);
+    startApp(
+      stack,
+      "query-storage",
+      "query",
+      "/app/query_storage_data",
+      "CHROMA_PERSIST_DIRECTORY=/app/query_storage_data",
+    );
+  });
+
+  it("doctor: every service sees its data; PG_VERSION matches; exit 0", async () => {
+    const r = await tool("doctor", D);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/ok\s+postgres: volume \S+-postgres-data holds data/);
+    expect(r.stdout).toMatch(/ok\s+postgres: PG_VERSION 15 matches the stack's Postgres 15/);
+    expect(r.stdout).toMatch(
+      /ok\s+query: CHROMA_PERSIST_DIRECTORY=\/app\/query_storage_data is the mounted directory/,
+    );
+    expect(r.stdout).toMatch(/ok\s+judge: volume \S+ does not exist yet/);
+  });
+
+  it("pg-upgrade refuses a target below the current major, and changes nothing", async () => {
+    const text = fs.readFileSync(file, "utf8");
+    const r = await tool("pg-upgrade", [...D, "--to", "14"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--to = 14: lower than the current major 15/);
+    expect(fs.readFileSync(file, "utf8")).toBe(text);
+    expect(docker(["volume", "ls", "-q", "--filter", `name=${vol(stack, "postgres")}-pg`])).toBe(
+      "",
+    );
+  });
+
+  it("pg-upgrade refuses when the disk has too little room, and changes nothing", async () => {
+    const text = fs.readFileSync(file, "utf8");
+    const r = await tool("pg-upgrade", [...D, "--to", "15", "--headroom", "1000000000"]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(
+      /not enough disk: the Docker disk holding volume \S+ has \S+ \S+ free, the upgrade needs/,
+    );
+    expect(fs.readFileSync(file, "utf8")).toBe(text);
+    expect(fs.existsSync(path.join(TMP, "backups"))).toBe(false);
+  });
+
+  it("pg-upgrade refuses an unknown stack: exit 2", async () => {
+    const r = await tool("pg-upgrade", ["--dir", TMP, "--stack", `nosuch${RUN}`, "--to", "15"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--stack = "nosuch\w+": expected a stack file/);
+  });
+
+  it("pg-upgrade 15 -> 15: backup, dump, new volume, restore, verify, stack file switched; old data kept", async () => {
+    const before = fs.readFileSync(file, "utf8");
+    const r = await tool("pg-upgrade", [...D, "--to", "15"]);
+    expect(r.stderr).toMatch(
+      /verified: 3 database\(s\), 3 table\(s\), 2543 row\(s\); extensions: plpgsql/,
+    );
+    expect(r.code).toBe(0);
+    const fresh = `${vol(stack, "postgres")}-pg15`;
+    expect(r.stdout).toContain(`the stack now uses volume ${fresh}`);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `to go back: set panopticon:volumeNames.postgres back to ${vol(stack, "postgres")}`,
+      ),
+    );
+    // The stack file: only the one added setting differs, comments kept byte for byte.
+    const after = fs.readFileSync(file, "utf8");
+    expect(after.startsWith(before)).toBe(true);
+    expect(after.slice(before.length)).toBe(`  panopticon:volumeNames:\n    postgres: ${fresh}\n`);
+    // The backup: a manifest with the pg_dump, and the pg_dumpall next to it.
+    const backup = /backup: (\S+)/.exec(r.stdout)![1];
+    expect(fs.existsSync(path.join(backup, "manifest.json"))).toBe(true);
+    expect(fs.statSync(path.join(`${backup}-dumpall`, "pg_dumpall.sql")).size).toBeGreaterThan(0);
+    // The old server and its data are as they were.
+    expect(psql(pg, "SELECT count(*) FROM items")).toBe("2500");
+    // The new volume starts as a Postgres 15 cluster holding the same rows.
+    const probe = `${pg}-probe`;
+    startPostgres(probe, fresh);
+    try {
+      expect(psql(probe, "SELECT count(*) FROM items")).toBe("2500");
+      expect(psql(probe, "SELECT count(*) FROM judge.scores")).toBe("40");
+      expect(
+        psql(probe, "SELECT string_agg(name, ',' ORDER BY name) FROM models", "registry"),
+      ).toBe("a,b,c");
+    } finally {
+      docker(["rm", "-f", probe], true);
+    }
+    // No helper or upgrade container is left behind.
+    expect(docker(["ps", "-aq", "--filter", `name=${pg}-upgrade`])).toBe("");
+    // doctor now checks the new volume: it exists and holds the cluster.
+    const d = await tool("doctor", D);
+    expect(d.stdout).toMatch(new RegExp(`ok\\s+postgres: volume ${fresh} holds data`));
+    expect(d.stdout).toMatch(
+      /PROBLEM postgres: container \S+ mounts volume \S+-postgres-data at \/var\/lib\/postgresql\/data, not volume \S+-pg15/,
+    );
+    expect(d.code).toBe(1);
+  });
+
+  it("pg-upgrade refuses when the server is not running, and changes nothing", async () => {
+    docker(["stop", "-t", "60", pg]);
+    const text = fs.readFileSync(file, "utf8");
+    const r = await tool("pg-upgrade", [...D, "--to", "16", "--image", PG_IMAGE]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(
+      /the Postgres server \S+ is not running: pg_dumpall reads the running server/,
+    );
+    expect(fs.readFileSync(file, "utf8")).toBe(text);
+  });
+});
+
+describe("doctor finds what leaves a service without its data", () => {
+  const stack = stackFile(`pgd${RUN}`);
+  const D = ["--dir", TMP, "--stack", stack];
+
+  beforeAll(() => {
+    // A cluster directory that claims another major than the stack's image runs.
+    docker(["volume", "create", vol(stack, "postgres")]);
+    docker([
+      "run",
+      "--rm",
+      "--mount",
+      `type=volume,src=${vol(stack, "postgres")},dst=/data`,
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo 14 > /data/PG_VERSION; mkdir /data/base",
+    ]);
+    docker(["volume", "create", vol(stack, "query")]);
+    docker([
+      "run",
+      "--rm",
+      "--mount",
+      `type=volume,src=${vol(stack, "query")},dst=/data`,
+      BUSYBOX,
+      "sh",
+      "-c",
+      "echo db > /data/chroma.sqlite3",
+    ]);
+    // The persist variable points under the mount: ChromaDB would start empty there.
+    startApp(
+      stack,
+      "query-storage",
+      "query",
+      "/app/query_storage_data",
+      "CHROMA_PERSIST_DIRECTORY=/app/query_storage_data/chroma",
+    );
+    docker(["volume", "create", vol(stack, "judge")]);
+    // ...and outside it: writes would land in the container's layer.
+    startApp(
+      stack,
+      "judge-service",
+      "judge",
+      "/app/judge_service_data",
+      "JUDGE_PERSIST_DIRECTORY=/data/judge",
+    );
+  });
+
+  it("names the PG_VERSION mismatch and both persist-variable mistakes; exit 1", async () => {
+    const r = await tool("doctor", D);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /PROBLEM postgres: the Postgres data directory volume \S+ holds a Postgres 14 cluster \(PG_VERSION = 14\), but the image \S+ runs Postgres 15/,
+    );
+    expect(r.stdout).toMatch(
+      /PROBLEM query: CHROMA_PERSIST_DIRECTORY=\/app\/query_storage_data\/chroma is a subdirectory of the mount/,
+    );
+    expect(r.stdout).toMatch(
+      /PROBLEM judge: JUDGE_PERSIST_DIRECTORY=\/data\/judge is outside the mount \/app\/judge_service_data/,
+    );
+    expect(r.stdout).toMatch(/ok\s+judge: volume \S+ exists and is empty/);
+    expect(r.stdout).toMatch(/3 problem\(s\)/);
+  });
+});
