@@ -124,7 +124,7 @@ function prepareOutDir(outDir: string): boolean {
   return true;
 }
 
-async function dataSetPresent(d: DataSetSettings): Promise<boolean> {
+export async function dataSetPresent(d: DataSetSettings): Promise<boolean> {
   const m = mountOf(d);
   if (m.type === "volume") return volumeExists(m.source);
   return fs.existsSync(m.source) && fs.statSync(m.source).isDirectory();
