@@ -52,7 +52,7 @@ function tool(t: "doctor" | "pg-upgrade", args: string[]) {
   });
 }
 
-function stackFile(stack: string): string {
+function stackFile(stack: string, extra: string[] = []): string {
   stacks.push(stack);
   fs.writeFileSync(
     path.join(TMP, `Pulumi.${stack}.yaml`),
@@ -62,6 +62,7 @@ function stackFile(stack: string): string {
       "  panopticon:environment: local",
       `  panopticon:initImage: ${BUSYBOX}`,
       "  panopticon:stopGraceSeconds: 60",
+      ...extra,
       "  panopticon:services:",
       "    postgres:",
       `      image: ${PG_IMAGE} # the test image`,
@@ -79,14 +80,14 @@ function psql(container: string, sql: string, db = "panopticon"): string {
   return docker(["exec", container, "psql", "-X", "-U", "postgres", "-d", db, "-tAc", sql]);
 }
 
-function startPostgres(name: string, volume: string): void {
+function startPostgres(name: string, source: string, type = "volume"): void {
   docker([
     "run",
     "-d",
     "--name",
     name,
     "--mount",
-    `type=volume,src=${volume},dst=/var/lib/postgresql/data`,
+    `type=${type},src=${source},dst=/var/lib/postgresql/data`,
     "-e",
     "POSTGRES_USER=postgres",
     "-e",
@@ -130,6 +131,11 @@ function startApp(
 }
 
 afterAll(() => {
+  // Postgres leaves its files owned by its own uid: removed from inside a container.
+  docker(
+    ["run", "--rm", "--mount", `type=bind,src=${TMP},dst=/t`, BUSYBOX, "sh", "-c", "rm -rf /t/*"],
+    true,
+  );
   for (const s of stacks) {
     const names = docker(["ps", "-aq", "--filter", `name=panopticon-${s}-`], true)
       .split("\n")
@@ -342,5 +348,43 @@ describe("doctor finds what leaves a service without its data", () => {
     );
     expect(r.stdout).toMatch(/ok\s+judge: volume \S+ exists and is empty/);
     expect(r.stdout).toMatch(/3 problem\(s\)/);
+  });
+});
+
+describe("a bind-mode stack: the new major gets a sibling directory", () => {
+  const dataDir = path.join(TMP, `data-${RUN}`);
+  const stack = stackFile(`pgb${RUN}`, [
+    "  panopticon:storageMode: bind",
+    `  panopticon:dataDir: ${dataDir}`,
+  ]);
+  const D = ["--dir", TMP, "--stack", stack];
+  const pg = ctr(stack, "postgres");
+  const file = path.join(TMP, `Pulumi.${stack}.yaml`);
+
+  beforeAll(() => {
+    fs.mkdirSync(path.join(dataDir, "postgres"), { recursive: true });
+    startPostgres(pg, path.join(dataDir, "postgres"), "bind");
+    psql(pg, "CREATE TABLE items (id int); INSERT INTO items SELECT generate_series(1, 77);");
+  });
+
+  it("pg-upgrade 15 -> 15 restores into <dataDir>/postgres-pg15 and sets bindDir; doctor follows", async () => {
+    const r = await tool("pg-upgrade", [...D, "--to", "15"]);
+    expect(r.stderr).toMatch(/verified: 2 database\(s\), 1 table\(s\), 77 row\(s\)/);
+    expect(r.code).toBe(0);
+    const fresh = path.join(dataDir, "postgres-pg15");
+    expect(r.stdout).toContain(`the stack now uses directory ${fresh}`);
+    expect(fs.readFileSync(path.join(fresh, "PG_VERSION"), "utf8").trim()).toBe("15");
+    expect(fs.readFileSync(file, "utf8")).toContain(
+      `      image: ${PG_IMAGE} # the test image\n      data:\n        bindDir: postgres-pg15\n`,
+    );
+    expect(r.stdout).toMatch(
+      /to go back: set panopticon:services.postgres.data.bindDir back to postgres /,
+    );
+    // The old directory still holds the old cluster, served by the old server.
+    expect(fs.readFileSync(path.join(dataDir, "postgres", "PG_VERSION"), "utf8").trim()).toBe("15");
+    expect(psql(pg, "SELECT count(*) FROM items")).toBe("77");
+    const d = await tool("doctor", D);
+    expect(d.stdout).toMatch(new RegExp(`ok\\s+postgres: directory ${fresh} holds data`));
+    expect(d.stdout).toMatch(/ok\s+postgres: PG_VERSION 15 matches/);
   });
 });

@@ -5,12 +5,23 @@ import { postgresMajorOf } from "../../components/settings-services";
 import { ServiceSettings, Settings } from "../../components/settings";
 import { formatBytes, writeStreamed } from "./archive";
 import { defaultBackupDir, runBackup } from "./backup-core";
-import { assertEngine, docker, HELPER_LABEL, inspectContainer } from "./docker";
+import {
+  assertEngine,
+  DataMount,
+  docker,
+  HELPER_LABEL,
+  helperRunArgs,
+  inspectContainer,
+  volumeExists,
+} from "./docker";
 import { probeIfPresent } from "./doctor-core";
 import { clusterFacts, compareFacts, summarize } from "./pg-verify";
-import { diskProblems, freeBytes } from "./pg-upgrade-disk";
-import { mountOf, describeMount, RefusedError, UsageError, loadStack } from "./stack";
-import { setScalars } from "./stack-edit";
+import { diskProblems, freeBytes, freeBytesLocal } from "./pg-upgrade-disk";
+import { serverMajor, unexpectedRestoreErrors, waitReady } from "./pg-server";
+import { pointStackAt } from "./pg-upgrade-switch";
+
+export { unexpectedRestoreErrors };
+import { mountOf, describeMount, RefusedError, UsageError } from "./stack";
 import { pushUndo } from "./undo";
 
 /*
@@ -41,25 +52,6 @@ export interface UpgradeResult {
   readonly revert: string;
 }
 
-async function serverMajor(image: string): Promise<number> {
-  const r = await docker([
-    "run",
-    "--rm",
-    "--network",
-    "none",
-    "--entrypoint",
-    "postgres",
-    image,
-    "--version",
-  ]);
-  const m = /\(PostgreSQL\)\s+(\d+)/.exec(r.stdout);
-  if (!m)
-    throw new RefusedError(
-      `image ${image}: "postgres --version" printed ${JSON.stringify(r.stdout.trim())}: expected a Postgres server image`,
-    );
-  return Number(m[1]);
-}
-
 function targetImage(pg: ServiceSettings, to: number, image: string | undefined): string {
   if (image !== undefined) return image;
   if (pg.image !== undefined && postgresMajorOf(pg.image) === to) return pg.image;
@@ -69,45 +61,38 @@ function targetImage(pg: ServiceSettings, to: number, image: string | undefined)
   );
 }
 
-async function waitReady(name: string, user: string, password: string): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    // Over TCP: an entrypoint's temporary init server listens on the socket only.
-    const r = await docker(
-      [
-        "exec",
-        "-e",
-        `PGPASSWORD=${password}`,
-        name,
-        "psql",
-        "-X",
-        "-h",
-        "127.0.0.1",
-        "-U",
-        user,
-        "-d",
-        "postgres",
-        "-tAc",
-        "SELECT 1",
-      ],
-      { allowFail: true },
-    );
-    if (r.code === 0 && r.stdout.trim() === "1") return;
-    const state = await inspectContainer(name);
-    if (state !== undefined && !state.running) break;
-    await new Promise((res) => setTimeout(res, 500));
-  }
-  const logs = await docker(["logs", "--tail", "20", name], { allowFail: true });
-  throw new Error(
-    `the new server in ${name} did not become ready: ${(logs.stdout + logs.stderr).trim()}`,
+/*
+ * The new data's place, made and looked for by the engine itself: a bind
+ * directory of a remote Docker host is on that host, not here.
+ */
+function inParent(helper: string, m: DataMount, readOnly: boolean, script: string): string[] {
+  return helperRunArgs({
+    image: helper,
+    mount: { type: "bind", source: path.posix.dirname(m.source) },
+    readOnly,
+    purpose: "pg-upgrade",
+    command: ["sh", "-c", script, "sh", path.posix.basename(m.source)],
+  });
+}
+
+async function placeExists(helper: string, m: DataMount): Promise<boolean> {
+  if (m.type === "volume") return volumeExists(m.source);
+  return (
+    (await docker(inParent(helper, m, true, '[ -e "/data/$1" ]'), { allowFail: true })).code === 0
   );
 }
 
-/** Restore errors other than the role the new cluster was initialised with. */
-export function unexpectedRestoreErrors(stderr: string, user: string): string[] {
-  return stderr
-    .split("\n")
-    .filter((l) => /\bERROR:/.test(l))
-    .filter((l) => !l.includes(`role "${user}" already exists`));
+async function createPlace(helper: string, m: DataMount, set: string): Promise<void> {
+  if (m.type === "volume") {
+    await docker(["volume", "create", "--label", `com.panopticon.data-set=${set}`, m.source]);
+  } else {
+    await docker(inParent(helper, m, false, 'mkdir "/data/$1" && chmod 0700 "/data/$1"'));
+  }
+}
+
+async function removePlace(helper: string, m: DataMount): Promise<void> {
+  if (m.type === "volume") await docker(["volume", "rm", "-f", m.source]);
+  else await docker(inParent(helper, m, false, 'rm -rf "/data/$1"'));
 }
 
 export async function runUpgrade(o: UpgradeOptions): Promise<UpgradeResult> {
@@ -158,10 +143,7 @@ export async function runUpgrade(o: UpgradeOptions): Promise<UpgradeResult> {
       `${describeMount(old)} already carries the major ${o.to} in its name: nothing to do`,
     );
   }
-  const exists =
-    fresh.type === "volume"
-      ? (await docker(["volume", "inspect", fresh.source], { allowFail: true })).code === 0
-      : fs.existsSync(fresh.source);
+  const exists = await placeExists(o.helperImage, fresh);
   if (exists) {
     throw new RefusedError(
       `${describeMount(fresh)} already exists: expected a new place for the major-${o.to} data (remove it if it is a failed attempt)`,
@@ -216,19 +198,8 @@ export async function runUpgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     },
   );
   try {
-    if (fresh.type === "volume") {
-      await docker([
-        "volume",
-        "create",
-        "--label",
-        `com.panopticon.data-set=${ds.key}`,
-        fresh.source,
-      ]);
-      cleanup.push(() => docker(["volume", "rm", "-f", fresh.source]));
-    } else {
-      fs.mkdirSync(fresh.source);
-      cleanup.push(async () => fs.rmSync(fresh.source, { recursive: true, force: true }));
-    }
+    await createPlace(o.helperImage, fresh, ds.key);
+    cleanup.push(() => removePlace(o.helperImage, fresh));
     const password = randomBytes(16).toString("hex");
     const mountSpec = `type=${fresh.type},src=${fresh.source},dst=${ds.mountPath}`;
     await docker([
@@ -306,55 +277,4 @@ export async function runUpgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     for (const f of cleanup.reverse()) await f().catch(() => undefined);
     throw e;
   }
-}
-
-function freeBytesLocal(dir: string): number {
-  const st = fs.statfsSync(dir);
-  return Number(st.bavail) * Number(st.bsize);
-}
-
-/** Rewrites the stack file to the new data (and image), checks the result, returns how to go back. */
-async function pointStackAt(
-  o: UpgradeOptions,
-  pg: ServiceSettings,
-  set: string,
-  value: string,
-  image: string,
-): Promise<string> {
-  const file = path.join(o.dir, `Pulumi.${o.settings.stack}.yaml`);
-  const text = fs.readFileSync(file, "utf8");
-  const key =
-    o.settings.storageMode === "volume"
-      ? ["config", "panopticon:volumeNames", set]
-      : ["config", "panopticon:services", pg.name, "data", "bindDir"];
-  const sets = [{ path: key, value }];
-  if (image !== pg.image)
-    sets.push({ path: ["config", "panopticon:services", pg.name, "image"], value: image });
-  const next = setScalars(text, sets);
-  fs.writeFileSync(`${file}.partial`, next);
-  fs.renameSync(`${file}.partial`, file);
-  try {
-    const reread = loadStack(o.settings.stack, o.dir).dataSets.find((d) => d.key === set);
-    const now = reread === undefined ? undefined : mountOf(reread).source;
-    if (now === undefined || path.basename(now) !== path.basename(value)) {
-      throw new Error(
-        `the rewritten stack file points the data set ${set} at ${now}, expected ${value}`,
-      );
-    }
-  } catch (e) {
-    fs.writeFileSync(file, text);
-    throw e;
-  }
-  const oldValue =
-    o.settings.storageMode === "volume"
-      ? mountOf(o.settings.dataSets.find((d) => d.key === set)!).source
-      : path.basename(mountOf(o.settings.dataSets.find((d) => d.key === set)!).source);
-  o.log(
-    `${file}: ${key.slice(1).join(".")} = ${value}${image !== pg.image ? `, ${pg.name} image = ${image}` : ""}`,
-  );
-  return (
-    `set ${key.slice(1).join(".")} back to ${oldValue}` +
-    (image !== pg.image ? ` and the ${pg.name} image back to ${pg.image}` : "") +
-    ` in ${path.basename(file)}; the old data was never changed`
-  );
 }

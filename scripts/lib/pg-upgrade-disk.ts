@@ -1,3 +1,4 @@
+import * as fs from "fs";
 import { formatBytes } from "./archive";
 import { DataMount, docker, helperRunArgs } from "./docker";
 
@@ -39,4 +40,10 @@ export function diskProblems(
         `${d.what} has ${formatBytes(d.free)} free, the upgrade needs ${formatBytes(need)} ` +
         `(${headroom} x the data's ${formatBytes(dataBytes)})`,
     );
+}
+
+/** Free bytes on the local filesystem holding `dir`. */
+export function freeBytesLocal(dir: string): number {
+  const st = fs.statfsSync(dir);
+  return Number(st.bavail) * Number(st.bsize);
 }
