@@ -4,6 +4,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { CATALOGUE } from "../components/catalogue";
 import { loadStack } from "./lib/stack";
 
 /*
@@ -73,6 +74,10 @@ function main(): void {
       "  panopticon:environment: local",
       `  panopticon:initImage: ${image}`,
       "  panopticon:stopGraceSeconds: 60",
+      // Every service needs a prebuilt image to validate; none is started here.
+      "  panopticon:postgresMajor: 15",
+      "  panopticon:services:",
+      ...Object.keys(CATALOGUE).flatMap((s) => [`    ${s}:`, `      image: ${image}`]),
       "",
     ].join("\n"),
   );
