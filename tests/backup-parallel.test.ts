@@ -1,3 +1,5 @@
+import { spawnSync } from "child_process";
+import * as path from "path";
 import { PassThrough } from "stream";
 import { inParallel } from "../scripts/lib/parallel";
 import { ProgressBoard } from "../scripts/lib/progress";
@@ -61,11 +63,10 @@ describe("ProgressBoard", () => {
 
 describe("npm run backup -- --jobs", () => {
   it("a count outside 1-16 is bad input: exit 2, the value named, nothing done", () => {
-    const { spawnSync } = require("child_process") as typeof import("child_process");
     const r = spawnSync(
       process.execPath,
       ["--import", "tsx", "scripts/backup.ts", "--stack", "dev", "--jobs", "0"],
-      { cwd: require("path").join(__dirname, ".."), encoding: "utf8" },
+      { cwd: path.join(__dirname, ".."), encoding: "utf8" },
     );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--jobs = "0": expected a whole number from 1 to 16/);
