@@ -114,9 +114,9 @@ elif [ "$environment" = aws ]; then
 fi
 
 if $node_ok && [ -n "$apps_without_image" ]; then
-  src=$app_source
-  case "$src" in "~/"*) src="$HOME/${src#\~/}" ;; esac
-  [ -n "$src" ] && src=$(node -e 'console.log(require("path").resolve(process.argv[1]))' "$src")
+  # Relative to the project directory, exactly as components/settings resolves it.
+  src=
+  [ -n "$app_source" ] && src=$(node -e 'console.log(require("path").resolve(process.argv[1]))' "$app_source")
   if [ -z "$app_source" ]; then
     need "stack $stack: no image for ${apps_without_image// /, } and panopticon:appSource is not set: clone https://github.com/rbownes/Argus and add 'panopticon:appSource: /path/to/Argus' to $stack_file, or pin services.<name>.image for each"
   elif [ ! -d "$src" ]; then

@@ -202,6 +202,36 @@ describe("npm run status on stacks that are not there", () => {
     expect(s.dataSets.every((d) => !d.exists && d.size === null)).toBe(true);
   });
 
+  test("bind mode, compose-era directories not yet deployed: each directory with its size", () => {
+    const data = path.join(dir, "old-checkout", "data");
+    fs.mkdirSync(path.join(data, "judge_service"), { recursive: true });
+    fs.writeFileSync(path.join(data, "judge_service", "chroma.sqlite3"), "x".repeat(1234));
+    const stack = `${STACK}bind`;
+    fs.writeFileSync(
+      path.join(dir, `Pulumi.${stack}.yaml`),
+      stringify({ config: { "panopticon:storageMode": "bind", "panopticon:dataDir": data } }),
+    );
+    const s = status(stack);
+    expect(s.deployed).toBe(false);
+    const judge = s.dataSets.find((d) => d.dataSet === "judge");
+    expect(judge).toMatchObject({
+      backend: "bind",
+      location: path.join(data, "judge_service"),
+      exists: true,
+      sizeBytes: 1234,
+      size: "1.23kB",
+      keptOnTeardown: true,
+    });
+    expect(s.dataSets.find((d) => d.dataSet === "postgres")).toMatchObject({
+      exists: false,
+      size: null,
+    });
+    const r = tsx("status.ts", ["--stack", stack, "--dir", dir]);
+    expect(r.out).toContain(`dir ${path.join(data, "judge_service")} (adopted), 1.23kB`);
+    expect(r.out).toContain("kept (directory)");
+    expect(r.out).toContain("Its data lives here (1 of 5 data sets exist already");
+  });
+
   test("no --stack: exit 2 naming the option", () => {
     const r = tsx("status.ts", ["--dir", dir]);
     expect(r.code).toBe(2);

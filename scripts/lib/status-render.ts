@@ -59,7 +59,12 @@ export function renderStatus(s: StackStatus): string {
     lines.push(
       `stack ${s.stack} has never been deployed on this Docker engine (or was purged): no ` +
         `container, network or volume of it exists. Deploy it with ./scripts/deploy.sh ${s.stack}`,
-      "Its data would live here:",
+    );
+    const found = s.dataSets.filter((d) => d.exists).length;
+    lines.push(
+      found === 0
+        ? "Its data would live here:"
+        : `Its data lives here (${found} of ${s.dataSets.length} data sets exist already, e.g. adopted directories):`,
     );
   } else {
     const running = s.services.filter((x) => x.state === "running").length;
