@@ -80,6 +80,7 @@ const services = new Set(process.env.CATALOGUE_APPS.split(" "));
 const prefix = ["config", "panopticon:services"].join("\u0000") + "\u0000";
 for (const k of values.keys()) if (k.startsWith(prefix)) services.add(k.slice(prefix.length).split("\u0000")[0]);
 const bare = [...services].filter((s) => {
+  if (get("config", "panopticon:services", s) === "false") return false; // removed by config
   const kind = get("config", "panopticon:services", s, "kind");
   if (kind === "postgres" || (kind === undefined && s === "postgres")) return false;
   return !get("config", "panopticon:services", s, "image");

@@ -2,6 +2,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { parse } from "yaml";
+import { CATALOGUE } from "../components/catalogue";
+import { ConfigError, parseSettings, rawFromStackFile } from "../components/settings";
 
 /*
  * scripts/deploy.sh with stand-ins on PATH: a `pulumi` that records every call
@@ -384,5 +387,57 @@ describe("deploy.sh structure", () => {
     const steps = SCRIPT.split("\n").filter((l) => /^[a-z]/.test(l));
     expect(steps.slice(-2)).toEqual(["before_up", 'pulumi up --stack "$stack" "$@"']);
     expect(SCRIPT).toMatch(/\nbefore_up\(\) \{\n {2}:\n\}\n/);
+  });
+});
+
+describe("deploy.sh reads the stack file as the program does", () => {
+  /** Apps the program refuses for want of an image (the settings' own verdict). */
+  function programMissing(text: string): string[] {
+    const config = (parse(text) as { config?: Record<string, unknown> }).config;
+    try {
+      parseSettings(rawFromStackFile(config), { stack: "dev", baseDir: env.project });
+      return [];
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      return [...e.message.matchAll(/services\.([a-z0-9-]+)\.image = \(missing\)/g)]
+        .map((m) => m[1])
+        .sort();
+    }
+  }
+  function scriptMissing(text: string): string[] {
+    write(path.join(env.project, "Pulumi.dev.yaml"), text);
+    const r = deploy(["dev"]);
+    const m = /no image for (.*) and panopticon:appSource/.exec(r.err);
+    if (r.code === 0) return [];
+    expect(m).not.toBeNull();
+    return (m?.[1] ?? "").split(", ").sort();
+  }
+  const REPO_DEV = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
+
+  it("its list of app services is the catalogue's apps that have no prebuilt image", () => {
+    const apps = Object.entries(CATALOGUE)
+      .filter(([, s]) => s.kind === "app" && s.image === undefined)
+      .map(([n]) => n);
+    const listed = /^CATALOGUE_APPS="([^"]*)"$/m.exec(SCRIPT)?.[1].split(" ");
+    expect(listed?.sort()).toEqual(apps.sort());
+  });
+
+  it.each([
+    ["the repository's Pulumi.dev.yaml", REPO_DEV.replace(/^ {2}panopticon:appSource:.*\n/m, "")],
+    ["an empty config", "config: {}\n"],
+    [
+      "one image taken out of Pulumi.dev.yaml",
+      REPO_DEV.replace(/^ {2}panopticon:appSource:.*\n/m, "").replace(
+        /(\n {4}model-registry:)\n {6}image: .*/,
+        "$1\n      env: {}",
+      ),
+    ],
+    [
+      "a removed service and a pinned one",
+      "config:\n  panopticon:services:\n    visualization-service: false\n" +
+        `    main-app:\n      image: registry.test/main-app:1\n`,
+    ],
+  ])("%s: same apps without an image", (_name, text) => {
+    expect(scriptMissing(text)).toEqual(programMissing(text));
   });
 });

@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
 import { ProgramRun, runProgram } from "./harness";
+import { APP_IMAGES } from "./app-images";
 import { destroy, docker, dockerAvailable, purgeAll, up } from "./docker-cli";
 import type { StackStatus } from "../scripts/lib/status";
 
@@ -37,14 +38,18 @@ let run: ProgramRun | undefined;
 
 /** The config both the program (under mocks) and the status tool read. */
 function config(): Record<string, unknown> {
-  const apps = ["judge-service", "query-storage", "evaluation-storage", "model-registry"];
+  // busybox has wget, not the curl the real images ship.
+  const health = { test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:8000/health"] };
   return {
     stopGraceSeconds: 60,
     initImage: BUSYBOX,
     services: {
       postgres: { image: PG_IMAGE, hostPort: false },
       ...Object.fromEntries(
-        apps.map((a) => [a, { image: BUSYBOX, hostPort: false, command: APP_COMMAND }]),
+        Object.keys(APP_IMAGES).map((a) => [
+          a,
+          { image: BUSYBOX, hostPort: false, command: APP_COMMAND, healthcheck: health },
+        ]),
       ),
     },
   };
@@ -171,7 +176,7 @@ describe("npm run status on a running stack", () => {
 
     const r = tsx("status.ts", ["--stack", STACK, "--dir", dir]);
     expect([r.code, r.err]).toEqual([0, ""]);
-    expect(r.out).toContain(`stack ${STACK} (volume mode): 5 of 5 services running`);
+    expect(r.out).toContain(`stack ${STACK} (volume mode): 7 of 7 services running`);
     for (const x of s.services) expect(r.out).toMatch(new RegExp(`│ ${x.service} +│ running +│`));
     for (const d of s.dataSets) {
       expect(r.out).toContain(`volume ${d.location}, ${d.size}`);
@@ -209,7 +214,13 @@ describe("npm run status on stacks that are not there", () => {
     const stack = `${STACK}bind`;
     fs.writeFileSync(
       path.join(dir, `Pulumi.${stack}.yaml`),
-      stringify({ config: { "panopticon:storageMode": "bind", "panopticon:dataDir": data } }),
+      stringify({
+        config: {
+          "panopticon:storageMode": "bind",
+          "panopticon:dataDir": data,
+          "panopticon:services": APP_IMAGES,
+        },
+      }),
     );
     const s = status(stack);
     expect(s.deployed).toBe(false);

@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseSettings } from "../components/settings";
+import { withAppImages } from "./app-images";
 import { MANIFEST_FILE, MANIFEST_FORMAT } from "../scripts/lib/manifest";
 import {
   directoryBytes,
@@ -15,7 +16,7 @@ import { formatAge, shortImage } from "../scripts/lib/status-render";
 /* The pure parts of `npm run status`: backups found, teardown fate, formatting. */
 
 const settings = (extra: Record<string, unknown> = {}) =>
-  parseSettings(extra, { stack: "dev", baseDir: "/srv/panopticon" });
+  parseSettings(withAppImages(extra), { stack: "dev", baseDir: "/srv/panopticon" });
 
 let dir: string;
 beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "status-unit-"))));
