@@ -241,3 +241,27 @@ test("a container that reads its data elsewhere than its mount breaks dataWhereR
     'panopticon-query-storage-container: CHROMA_PERSIST_DIRECTORY = "/app/data/chroma" but the data set is mounted at "/app/query_storage_data"',
   ]);
 });
+
+describe("prod (Docker host on AWS): the same secrets, never plain", () => {
+  test("API keys reach the containers as secrets; no input, user data or output holds one in clear", async () => {
+    const run = await runProgram({
+      stack: "prod",
+      config: cliStackConfig("prod"),
+      secrets: KEYS,
+    });
+    if (run.error) throw run.error;
+    for (const v of Object.values(KEYS)) {
+      expect(noPlainSecret(v)(run.resources)).toEqual([]);
+      expect(JSON.stringify(run.outputs)).not.toContain(v);
+    }
+    const prodJudge = serviceContainers(run.resources).find(
+      (c) => c.plainInputs.name === "panopticon-prod-judge-service",
+    )!;
+    expect(prodJudge.plainInputs.envs).toEqual(
+      expect.arrayContaining([`OPENAI_API_KEY=${KEYS.openaiApiKey}`, "API_KEY=" + KEYS.apiKey]),
+    );
+    expect(prodJudge.inputs.envs).toEqual(
+      expect.objectContaining({ value: prodJudge.plainInputs.envs }),
+    );
+  });
+});
