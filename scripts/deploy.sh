@@ -26,7 +26,13 @@ say() { printf 'deploy: %s\n' "$*" >&2; }
 stack=${1:-}
 shift || true
 if [ -z "$stack" ] || [ "${stack#-}" != "$stack" ] || [ ! -f "Pulumi.$stack.yaml" ]; then
-  echo "usage: scripts/deploy.sh STACK [pulumi up flags]; STACK = '${stack}': expected a stack with a Pulumi.STACK.yaml here ($(ls Pulumi.*.yaml 2>/dev/null | sed -n 's/^Pulumi\.\(.*\)\.yaml$/\1/p' | tr '\n' ' '))" >&2
+  known=
+  for f in Pulumi.*.yaml; do
+    [ -f "$f" ] || continue
+    name=${f#Pulumi.}
+    known+="${name%.yaml} "
+  done
+  echo "usage: scripts/deploy.sh STACK [pulumi up flags]; STACK = '${stack}': expected a stack with a Pulumi.STACK.yaml here (${known})" >&2
   exit 2
 fi
 stack_file="Pulumi.$stack.yaml"
