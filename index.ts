@@ -17,9 +17,10 @@ const settings = parseSettings(rawFromPulumiConfig(allConfig), {
   plainSecrets: plainSecretKeys(allConfig, isConfigSecret),
 });
 // A bind-mode Postgres directory of another major is refused before anything is registered.
-assertPgVersionMatches(settings, {
+const pgVersionWarning = assertPgVersionMatches(settings, {
   dockerHost: allConfig["docker:host"] ?? process.env.DOCKER_HOST,
 });
+if (pgVersionWarning !== undefined) void pulumi.log.warn(pgVersionWarning);
 const config = new pulumi.Config();
 // A configured secret, or (when absent) a password the components generate.
 const postgresPassword = config.getSecret("postgresPassword");

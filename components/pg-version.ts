@@ -11,12 +11,17 @@ import { ConfigError, Settings } from "./settings";
  * are not readable from here: `npm run doctor` checks those (and volumes).
  */
 
-/** The PG_VERSION file's major ("15"), or undefined when there is no cluster yet. */
+/**
+ * The PG_VERSION file's major ("15"), or undefined when there is no cluster yet.
+ * Throws when the file cannot be read (a cluster directory is mode 0700, owned by
+ * the server's user).
+ */
 export function readPgVersion(dataDir: string): string | undefined {
   try {
     return fs.readFileSync(path.join(dataDir, "PG_VERSION"), "utf8").trim();
-  } catch {
-    return undefined;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
   }
 }
 
@@ -45,19 +50,28 @@ export function pgVersionMismatch(opts: {
 /**
  * Refuses a local bind-mode stack whose Postgres data directory was made by
  * another major than the image's. Throws a ConfigError (nothing is registered).
+ * Returns a warning when the directory exists but cannot be read by this user.
  */
 export function assertPgVersionMatches(
   settings: Settings,
   opts: { readonly dockerHost?: string; readonly read?: (dir: string) => string | undefined },
-): void {
-  if (settings.environment !== "local" || settings.storageMode !== "bind") return;
-  if (!dockerIsLocal(opts.dockerHost)) return;
+): string | undefined {
+  if (settings.environment !== "local" || settings.storageMode !== "bind") return undefined;
+  if (!dockerIsLocal(opts.dockerHost)) return undefined;
   const pg = settings.services.find((s) => s.kind === "postgres");
   const dir = pg?.dataSet?.hostPath;
   const major = settings.postgres.major;
-  if (pg === undefined || dir === undefined || major === undefined) return;
-  const found = (opts.read ?? readPgVersion)(dir);
-  if (found === undefined || found === String(major)) return;
+  if (pg === undefined || dir === undefined || major === undefined) return undefined;
+  let found: string | undefined;
+  try {
+    found = (opts.read ?? readPgVersion)(dir);
+  } catch (e) {
+    return (
+      `cannot read ${path.join(dir, "PG_VERSION")} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}) ` +
+      `to compare it with Postgres ${major}: run npm run doctor -- --stack ${settings.stack}, which reads it through the engine`
+    );
+  }
+  if (found === undefined || found === String(major)) return undefined;
   throw new ConfigError(settings.stack, [
     pgVersionMismatch({ stack: settings.stack, dataDir: dir, found, major, image: pg.image }),
   ]);

@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { dockerIsLocal } from "../components/pg-version";
+import { assertPgVersionMatches, dockerIsLocal } from "../components/pg-version";
+import { parseSettings, rawFromStackFile } from "../components/settings";
 import { cliStackConfig, runProgram } from "./harness";
 
 /*
@@ -83,4 +84,25 @@ describe("dockerIsLocal", () => {
     ["ssh://ops@host", false],
     ["tcp://10.0.0.5:2376", false],
   ])("%s -> %s", (host, local) => expect(dockerIsLocal(host)).toBe(local));
+});
+
+describe("a data directory this user cannot read", () => {
+  it("is a warning naming doctor, not a silent pass and not a refusal", () => {
+    const settings = parseSettings(
+      rawFromStackFile({
+        ...cliStackConfig("dev"),
+        "panopticon:storageMode": "bind",
+        "panopticon:dataDir": "/srv/panopticon",
+      }),
+      { stack: "dev", baseDir: TMP },
+    );
+    const warning = assertPgVersionMatches(settings, {
+      read: () => {
+        throw Object.assign(new Error("permission denied"), { code: "EACCES" });
+      },
+    });
+    expect(warning).toMatch(
+      /cannot read \/srv\/panopticon\/postgres\/PG_VERSION \(EACCES\) .*npm run doctor -- --stack dev/,
+    );
+  });
 });
