@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
+import type * as ecsRuntime from "./components/aws/ecs/runtime";
 import { Panopticon } from "./components/panopticon";
 import { parseSettings, rawFromPulumiConfig } from "./components/settings";
 
@@ -22,13 +23,22 @@ const platform =
       )
     : undefined;
 
-const app = platform
-  ? new Panopticon(
-      "panopticon",
-      { settings, externalDatabase: platform.database, nfsDriverOpts: platform.nfsDriverOpts },
-      { providers: [platform.dockerProvider] },
-    )
-  : new Panopticon("panopticon", { settings, postgresPassword });
+// Three runtimes: the local Docker engine, the EC2 Docker host (panopticon:aws.runtime
+// docker-host, the default) and ECS Fargate (ecs), all on the same data.
+const app =
+  platform?.runtime === "ecs"
+    ? new (require("./components/aws/ecs/runtime") as typeof ecsRuntime).EcsRuntime(
+        "panopticon",
+        { settings, platform, secretValues: {} },
+        { providers: [platform.provider] },
+      )
+    : platform
+      ? new Panopticon(
+          "panopticon",
+          { settings, externalDatabase: platform.database, nfsDriverOpts: platform.nfsDriverOpts },
+          { providers: [platform.dockerProvider!] },
+        )
+      : new Panopticon("panopticon", { settings, postgresPassword });
 
 export const endpoints = app.endpoints;
 export const volumes = app.volumes;

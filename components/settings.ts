@@ -3,6 +3,7 @@ import { Environment, ProtectionPolicy, protectionPolicy } from "./protection";
 import { bindPath, containerName, networkName, PROJECT, volumeName } from "./naming";
 import { AwsSettings, awsSchema, DEFAULT_AWS_BACKENDS, rdsIdentifier } from "./settings-aws";
 import { DEFAULT_SERVICES, DEFAULTS } from "./defaults";
+import { ecsServiceInput, EcsPlan, planEcs } from "./aws/ecs/plan";
 
 export { DEFAULT_SERVICES, DEFAULTS };
 
@@ -178,6 +179,8 @@ export interface Settings {
   /** All data sets, sorted by key. */
   readonly dataSets: readonly DataSetSettings[];
   readonly aws?: AwsSettings;
+  /** The ECS deployment (`aws.runtime: ecs` only). */
+  readonly ecs?: EcsPlan;
 }
 
 export interface LoadContext {
@@ -398,6 +401,11 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     "published port",
     problems,
   );
+  const ecs =
+    r.aws?.ecs !== undefined && r.aws.runtime === "ecs"
+      ? planEcs(ctx.stack, services.map(ecsServiceInput), r.aws.ecs)
+      : undefined;
+  problems.push(...(ecs?.problems ?? []));
   if (problems.length > 0) throw new ConfigError(ctx.stack, problems);
 
   return {
@@ -418,6 +426,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     services,
     dataSets: [...dataSets].sort((a, b) => (a.key < b.key ? -1 : 1)),
     aws: r.aws,
+    ecs: ecs?.plan,
   };
 }
 

@@ -12,6 +12,11 @@ export interface EfsStorageArgs {
   readonly subnetIds: pulumi.Input<string>[];
   /** The only security group allowed to reach NFS (the Docker host's). */
   readonly clientSecurityGroupId: pulumi.Input<string>;
+  /**
+   * Description of the client's ingress rule (updated in place). The group's own
+   * description is fixed: changing it would replace the group. @default "NFS from the Docker host"
+   */
+  readonly clientDescription?: string;
   /** KMS key ARN. */
   readonly kmsKeyArn: pulumi.Input<string>;
   /** Move files to Infrequent Access after this long. @default never */
@@ -71,7 +76,7 @@ export class EfsStorage extends pulumi.ComponentResource {
         vpcId: args.vpcId,
         ingress: [
           {
-            description: "NFS from the Docker host",
+            description: args.clientDescription ?? "NFS from the Docker host",
             protocol: "tcp",
             fromPort: 2049,
             toPort: 2049,
