@@ -23,6 +23,14 @@ export interface EfsStorageArgs {
   readonly transitionToIa?: string;
   /** Import this retained file system instead of creating an empty one. @default none */
   readonly adoptFileSystemId?: string;
+  /**
+   * Clients must mount with TLS and IAM (the ECS runtime): a file system policy then
+   * refuses anonymous NFS, so each task role's grant (its own access point) is what
+   * decides. Off for the Docker host, whose NFS mount has neither. @default false
+   */
+  readonly requireTlsAndIam?: boolean;
+  /** AWS partition of the region, for the account's ARN. @default "aws" */
+  readonly partition?: string;
 }
 
 /**
@@ -67,6 +75,45 @@ export class EfsStorage extends pulumi.ComponentResource {
       { fileSystemId: this.fileSystem.id, backupPolicy: { status: "ENABLED" } },
       { ...child, ...statefulOptions(args.protection) },
     );
+
+    if (args.requireTlsAndIam === true) {
+      const account = aws.getCallerIdentityOutput({}, child);
+      new aws.efs.FileSystemPolicy(
+        `${name}-policy`,
+        {
+          fileSystemId: this.fileSystem.id,
+          policy: pulumi.jsonStringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "TlsOnly",
+                Effect: "Deny",
+                Principal: { AWS: "*" },
+                Action: "*",
+                Resource: this.fileSystem.arn,
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+              },
+              {
+                // Delegates to IAM: a task may do what its own role grants, no more.
+                Sid: "AccountRolesThroughMountTargets",
+                Effect: "Allow",
+                Principal: {
+                  AWS: pulumi.interpolate`arn:${args.partition ?? "aws"}:iam::${account.accountId}:root`,
+                },
+                Action: [
+                  "elasticfilesystem:ClientMount",
+                  "elasticfilesystem:ClientWrite",
+                  "elasticfilesystem:ClientRootAccess",
+                ],
+                Resource: this.fileSystem.arn,
+                Condition: { Bool: { "elasticfilesystem:AccessedViaMountTarget": "true" } },
+              },
+            ],
+          }),
+        },
+        child,
+      );
+    }
 
     const sg = new aws.ec2.SecurityGroup(
       `${name}-sg`,

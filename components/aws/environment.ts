@@ -200,6 +200,8 @@ export class AwsEnvironment extends pulumi.ComponentResource {
           kmsKeyArn: this.key.arn,
           transitionToIa: a.efs.transitionToIa,
           adoptFileSystemId: a.adopt.efsFileSystemId,
+          requireTlsAndIam: !onHost,
+          partition,
         },
         child,
       );

@@ -141,7 +141,13 @@ export class EcsService extends pulumi.ComponentResource {
             Statement: [
               {
                 Effect: "Allow",
-                Action: ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                // Root in the container stays root on the files (the compose images run
+                // as root, and the files they wrote on the Docker host are root's).
+                Action: [
+                  "elasticfilesystem:ClientMount",
+                  "elasticfilesystem:ClientWrite",
+                  ...(fd.uid === 0 ? ["elasticfilesystem:ClientRootAccess"] : []),
+                ],
                 Resource: args.fileSystem.arn,
                 Condition: {
                   StringEquals: { "elasticfilesystem:AccessPointArn": this.accessPoint.arn },
