@@ -2,15 +2,27 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
 import type * as ecsRuntime from "./components/aws/ecs/runtime";
 import { Panopticon } from "./components/panopticon";
-import { parseSettings, rawFromPulumiConfig } from "./components/settings";
+import { parseSettings, plainSecretKeys, rawFromPulumiConfig } from "./components/settings";
+// isConfigSecret is internal to the SDK; it reads the CLI's list of secret keys.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
+  isConfigSecret: (key: string) => boolean;
+};
 
 // Config is read and validated once; a bad value throws here, before any resource exists.
-const settings = parseSettings(rawFromPulumiConfig(pulumi.runtime.allConfig()), {
+const allConfig = pulumi.runtime.allConfig();
+const settings = parseSettings(rawFromPulumiConfig(allConfig), {
   stack: pulumi.getStack(),
   baseDir: process.cwd(),
+  plainSecrets: plainSecretKeys(allConfig, isConfigSecret),
 });
+const config = new pulumi.Config();
 // A configured secret, or (when absent) a password the components generate.
-const postgresPassword = new pulumi.Config().getSecret("postgresPassword");
+const postgresPassword = config.getSecret("postgresPassword");
+// API keys: each a config secret, empty when unset (compose declares them all the same).
+const secrets = Object.fromEntries(
+  settings.secrets.map((s) => [s.env, config.getSecret(s.configKey) ?? pulumi.secret("")]),
+);
 
 // The environment comes from config (panopticon:environment), never from the stack's name.
 // The AWS components (and @pulumi/aws with them) are loaded only for AWS stacks:
@@ -24,21 +36,36 @@ const platform =
     : undefined;
 
 // Three runtimes: the local Docker engine, the EC2 Docker host (panopticon:aws.runtime
-// docker-host, the default) and ECS Fargate (ecs), all on the same data.
+// docker-host, the default) and ECS Fargate (ecs), all on the same data. ECS keeps
+// only the configured API keys (in Secrets Manager); an unset one is left unset.
 const app =
   platform?.runtime === "ecs"
     ? new (require("./components/aws/ecs/runtime") as typeof ecsRuntime).EcsRuntime(
         "panopticon",
-        { settings, platform, secretValues: {} },
+        {
+          settings,
+          platform,
+          secretValues: Object.fromEntries(
+            settings.secrets.flatMap((s) => {
+              const value = config.getSecret(s.configKey);
+              return value === undefined ? [] : [[s.env, value]];
+            }),
+          ),
+        },
         { providers: [platform.provider] },
       )
     : platform
       ? new Panopticon(
           "panopticon",
-          { settings, externalDatabase: platform.database, nfsDriverOpts: platform.nfsDriverOpts },
+          {
+            settings,
+            secrets,
+            externalDatabase: platform.database,
+            nfsDriverOpts: platform.nfsDriverOpts,
+          },
           { providers: [platform.dockerProvider!] },
         )
-      : new Panopticon("panopticon", { settings, postgresPassword });
+      : new Panopticon("panopticon", { settings, secrets, postgresPassword });
 
 export const endpoints = app.endpoints;
 export const volumes = app.volumes;

@@ -210,7 +210,7 @@ const noPostgresContainer: Rule = (resources) =>
     .filter(
       (r) =>
         (r.type === CONTAINER && /postgres/.test(String(inputs(r).name))) ||
-        (r.type === IMAGE && /(^|\/)postgres[:@]/.test(String(inputs(r).name))),
+        (r.type === IMAGE && /(^|\/)(postgres|pgvector)[:@]/.test(String(inputs(r).name))),
     )
     .map((r) => `${r.name}: a postgres container or image in an AWS stack`);
 
@@ -367,10 +367,13 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
     expect(apps.map((c) => inputs(c).name).sort()).toEqual([
       "panopticon-prod-evaluation-storage",
       "panopticon-prod-judge-service",
+      "panopticon-prod-main-app",
       "panopticon-prod-model-registry",
       "panopticon-prod-query-storage",
+      "panopticon-prod-visualization-service",
     ]);
-    for (const c of apps) {
+    // compose gives main-app no database settings.
+    for (const c of apps.filter((a) => inputs(a).name !== "panopticon-prod-main-app")) {
       const envs = inputs(c).envs as string[];
       expect(envs).toContain(`POSTGRES_HOST=${address}`);
       expect(envs).toContain("POSTGRES_PORT=5432");
@@ -502,7 +505,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       ["evaluation-storage", "evaluation_storage"],
     ]) {
       expect(byService[`panopticon-prod-${svc}`]).toEqual([
-        { type: "bind", source: `/mnt/panopticon-data/prod/${dir}`, target: "/app/data" },
+        { type: "bind", source: `/mnt/panopticon-data/prod/${dir}`, target: `/app/${dir}_data` },
       ]);
     }
     const init = run
@@ -511,7 +514,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
     expect(inputs(init).volumes).toEqual([
       { hostPath: "/mnt/panopticon-data/prod", containerPath: "/host" },
     ]);
-    expect((inputs(init).command as string[])[2]).toContain("chown 1000:1000");
+    expect((inputs(init).command as string[])[2]).toContain("chown 0:0"); // compose images run as root
   });
 
   test("EFS: encrypted, backed up, mount targets in both private subnets, NFS only from the host", () => {
@@ -554,7 +557,11 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       (c) => inputs(c).name === "panopticon-prod-model-registry",
     )!;
     expect(inputs(svc).mounts).toEqual([
-      { type: "volume", source: "panopticon-prod-model-registry-data", target: "/app/models" },
+      {
+        type: "volume",
+        source: "panopticon-prod-model-registry-data",
+        target: "/app/model_registry_data",
+      },
     ]);
     // The directory exists (with the service's owner) before the service mounts it.
     const init = run
@@ -571,7 +578,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       },
     ]);
     expect((inputs(init).command as string[])[2]).toContain(
-      'mkdir -p "/efs/prod/model_registry" && chown 1000:1000',
+      'mkdir -p "/efs/prod/model_registry" && chown 0:0',
     );
     expect(svc.dependencies).toEqual(expect.arrayContaining([init.urn, vol.urn]));
     // NFS mounts only once the mount targets exist: volume and initialiser wait for them.

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { DEFAULT_SERVICES } from "../../components/settings";
+import { CATALOGUE } from "../../components/settings";
 
 /*
  * What the Pulumi CLI and its Node.js language host would hand the program, read
@@ -220,7 +220,7 @@ export function withServices(
   if (!isRecord(configured)) {
     throw new BenchUsageError(`${key} = ${JSON.stringify(configured)}: expected a mapping`);
   }
-  const existing = new Set([...Object.keys(DEFAULT_SERVICES), ...Object.keys(configured)]);
+  const existing = new Set([...Object.keys(CATALOGUE), ...Object.keys(configured)]);
   if (!Number.isInteger(total) || total < existing.size) {
     throw new BenchUsageError(
       `--services: ${total} is fewer than the ${existing.size} services the stack already has; expected integers ≥ ${existing.size}`,
@@ -236,7 +236,8 @@ export function withServices(
       image: `ghcr.io/panopticon-ai/${name}:1.0.0`,
       port: 8000,
       hostPort: false,
-      data: { path: "/app/data", uid: 1000, gid: 1000 },
+      data: { path: "/app/data", persistEnv: "DATA_DIR", uid: 1000, gid: 1000 },
+      healthcheck: { test: ["CMD", "curl", "-f", "http://localhost:8000/health"] },
     };
   }
   return { ...stackConfig, [key]: services };

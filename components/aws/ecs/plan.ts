@@ -251,28 +251,19 @@ export function planEcs(
   return { plan: { settings: ecs, services: planned, startOrder }, problems };
 }
 
-/**
- * The ECS view of a resolved service. Until the service catalogue lands, the fields
- * the settings do not carry yet get compose's values (PANOPTICON.md).
- */
+/** The ECS view of a resolved catalogue service. */
 export function ecsServiceInput(s: ServiceSettings): EcsServiceInput {
   return {
     name: s.name,
     image: s.image,
     port: s.port,
     env: s.env,
-    secretEnv: [],
-    database: s.kind === "app",
-    connectsTo: [],
-    dependsOn: [],
-    healthcheck: {
-      test: s.healthcheck,
-      intervalSeconds: 30,
-      timeoutSeconds: 10,
-      retries: 5,
-      startPeriodSeconds: 15,
-    },
-    limits: { cpus: 0.5, memoryMb: 512 },
+    secretEnv: s.secretEnv,
+    database: s.database,
+    connectsTo: s.connectsTo,
+    dependsOn: s.dependsOn,
+    healthcheck: s.healthcheck,
+    limits: s.limits,
     dataSet: s.dataSet,
   };
 }
