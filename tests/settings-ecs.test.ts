@@ -1,6 +1,7 @@
 import { fargateSize } from "../components/aws/ecs/fargate";
 import { topologicalOrder } from "../components/aws/ecs/plan";
-import { cliStackConfig, runProgram } from "./harness";
+import { readProject, withServices } from "../scripts/bench/project";
+import { cliStackConfig, PROJECT_DIR, runProgram } from "./harness";
 
 /*
  * Bad ECS config: a clear error naming key, value and expectation, and not one
@@ -144,4 +145,22 @@ describe("ECS planning helpers", () => {
       "panopticon:services: start order has a cycle (a -> b -> a): expected depends_on without cycles",
     ]);
   });
+});
+
+describe("the bench's generated ECS services", () => {
+  test("are digest-pinned EFS single writers the program accepts", async () => {
+    const project = readProject(PROJECT_DIR);
+    const config = withServices(project, cliStackConfig("prod-ecs"), 9);
+    const aws = config["panopticon:aws"] as Json;
+    expect((aws.storage as Json).bench_svc_001).toBe("efs");
+    const run = await runProgram({ stack: "prod", config });
+    if (run.error) throw run.error;
+    const services = run.byType("aws:ecs/service:Service").map((s) => s.plainInputs as Json);
+    const bench = services.filter((s) => String(s.name).startsWith("bench-svc-"));
+    // 9 = the 7 catalogue services (postgres among them: RDS on AWS) + 2 generated.
+    expect(bench).toHaveLength(2);
+    for (const s of bench) {
+      expect(s).toMatchObject({ desiredCount: 1, deploymentMaximumPercent: 100 });
+    }
+  }, 60_000);
 });
