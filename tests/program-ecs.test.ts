@@ -297,6 +297,15 @@ describe("ECS stack (Pulumi.prod-ecs.yaml)", () => {
     expect(dependsOn("visualization-service", "judge-service")).toBe(true);
   });
 
+  test("a configured command replaces the image's; by default the image's own runs", async () => {
+    expect(appContainer(run, "main-app").command).toBeUndefined();
+    const custom = await ecsRun((_, all) => {
+      const services = all["panopticon:services"] as Json;
+      services["main-app"] = { ...(services["main-app"] as Json), command: ["uvicorn", "app"] };
+    });
+    expect(appContainer(custom, "main-app").command).toEqual(["uvicorn", "app"]);
+  }, 60_000);
+
   test("pgvector: a one-shot container enables the extension before each database service", () => {
     const td = taskDefOf(run.resources, service(run, "visualization-service"))!;
     const [app, init] = containers(td);

@@ -69,6 +69,7 @@ export function taskContainers(args: TaskContainersArgs): Record<string, unknown
     name: p.name,
     image: p.image,
     essential: true,
+    ...(p.command !== undefined ? { command: [...p.command] } : {}),
     cpu: p.size.cpu,
     memory: p.size.memoryMb,
     portMappings: [{ name: "http", containerPort: p.port, protocol: "tcp", appProtocol: "http" }],

@@ -35,6 +35,8 @@ export interface EcsServiceInput {
     readonly startPeriodSeconds: number;
   };
   readonly limits: { readonly cpus: number; readonly memoryMb: number };
+  /** Overrides the image's command. @default the image's */
+  readonly command?: readonly string[];
   readonly dataSet?: {
     readonly key: string;
     readonly mountPath: string;
@@ -67,6 +69,7 @@ export interface EcsServicePlan {
   /** Services whose tasks may reach this one on its port, sorted. */
   readonly callers: readonly string[];
   readonly healthcheck: EcsServiceInput["healthcheck"];
+  readonly command?: readonly string[];
   readonly size: FargateSize;
   /** HTTPS port of its listener on the internal load balancer. @default not load balanced */
   readonly listenerPort?: number;
@@ -240,6 +243,7 @@ export function planEcs(
       dependsOn: s.dependsOn.filter((d) => names.has(d)),
       callers: [...(callersOf.get(s.name) ?? [])].sort(),
       healthcheck: s.healthcheck,
+      command: s.command,
       size,
       listenerPort: ecs.loadBalanced[s.name],
       fileData,
@@ -264,6 +268,7 @@ export function ecsServiceInput(s: ServiceSettings): EcsServiceInput {
     dependsOn: s.dependsOn,
     healthcheck: s.healthcheck,
     limits: s.limits,
+    command: s.command,
     dataSet: s.dataSet,
   };
 }
