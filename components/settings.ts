@@ -6,9 +6,9 @@ import { DEFAULTS } from "./defaults";
 import { CATALOGUE, SECRET_CONFIG_KEYS } from "./catalogue";
 import {
   dependencyCycle,
-  Healthcheck,
   image,
   postgresMajorOf,
+  ResolvedService,
   resolveServices,
   servicesSchema,
 } from "./settings-services";
@@ -98,30 +98,9 @@ export interface DataSetSettings {
   readonly adopted: boolean;
 }
 
-export interface ServiceSettings {
-  readonly name: string;
-  readonly kind: ServiceKind;
+/** A resolved service (components/settings-services.ts) with its physical name and storage. */
+export interface ServiceSettings extends Omit<ResolvedService, "data"> {
   readonly containerName: string;
-  /** A prebuilt image; undefined when it is to be built from source (catalogue `build`). */
-  readonly image?: string;
-  /** compose's build: context and dockerfile, relative to a Panopticon checkout. */
-  readonly build: { readonly context: string; readonly dockerfile: string };
-  readonly port: number;
-  readonly hostPort: number | false;
-  readonly stopSignal: string;
-  /** Plain environment, sorted by key: compose's, overrides, persist variable, service URLs. */
-  readonly env: ReadonlyArray<readonly [string, string]>;
-  /** Services this one calls through its URL variables. */
-  readonly connectsTo: readonly string[];
-  /** Secret variables (API_KEY, ...), sorted; always declared, empty when unset. */
-  readonly secretEnv: readonly string[];
-  /** Receives POSTGRES_HOST/PORT/USER/PASSWORD/DB and DATABASE_URL. */
-  readonly database: boolean;
-  /** compose depends_on: these start first (Postgres healthy first). */
-  readonly dependsOn: readonly string[];
-  readonly healthcheck: Healthcheck;
-  readonly limits: { readonly cpus: number; readonly memoryMb: number };
-  readonly command?: readonly string[];
   readonly dataSet?: DataSetSettings;
 }
 
