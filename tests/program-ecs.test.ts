@@ -254,6 +254,22 @@ describe("ECS stack (Pulumi.prod-ecs.yaml)", () => {
     expect(internalOnly(swap(run.resources, svc, publicIp))).toEqual([`${svc.name}: public IP`]);
   });
 
+  test("an existing VPC: the load balancer admits that VPC's CIDR, read from AWS", async () => {
+    const existing = await ecsRun((a) => {
+      a.vpc = {
+        id: "vpc-0abc12345def67890",
+        privateSubnetIds: ["subnet-0abc12345def67890", "subnet-0123456789abcdef0"],
+      };
+    });
+    const sg = existing.byType(E.sg).find((s) => s.name.endsWith("alb-sg"))!;
+    // tests/mocks.ts answers aws:ec2/getVpc with 10.0.0.0/16.
+    expect((inputs(sg).ingress as Json[]).flatMap((r) => r.cidrBlocks as string[])).toEqual([
+      "10.0.0.0/16",
+      "10.0.0.0/16",
+    ]);
+    expect(internalOnly(existing.resources)).toEqual([]);
+  }, 60_000);
+
   test("security groups: port 8000 only from the services that call it, and the load balancer", () => {
     const rules = run.byType(E.ingressRule);
     const from = (svc: string) =>
