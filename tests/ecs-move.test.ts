@@ -30,13 +30,26 @@ const kept = (r: RecordedResource) => r.custom && (isStatefulType(r.type) || r.p
 /** Docker objects on the host: the runbook unprotects them, their data lives on EFS/EBS. */
 const onHost = (r: RecordedResource) => r.type.startsWith("docker:");
 
+/**
+ * The URN the engine would give: the mock monitor names only the direct parent's type,
+ * the engine every ancestor's, so the chain is rebuilt from the recorded parents.
+ */
+function engineUrn(r: RecordedResource, all: readonly RecordedResource[]): string {
+  const byUrn = new Map(all.map((x) => [x.urn, x]));
+  const types: string[] = [];
+  for (let p = byUrn.get(r.parent); p !== undefined; p = byUrn.get(p.parent)) {
+    if (p.type !== "pulumi:pulumi:Stack") types.unshift(p.type);
+  }
+  return [...types, r.type].join("$") + "::" + r.name;
+}
+
 /** What the move does to each stateful resource of `before`: empty = kept as is. */
 function moveProblems(before: readonly RecordedResource[], after: readonly RecordedResource[]) {
-  const byUrn = new Map(after.map((r) => [r.urn, r]));
+  const byUrn = new Map(after.map((r) => [engineUrn(r, after), r]));
   return before
     .filter((r) => kept(r) && !onHost(r))
     .flatMap((r) => {
-      const a = byUrn.get(r.urn);
+      const a = byUrn.get(engineUrn(r, before));
       if (a === undefined) return [`${r.name}: not registered after the move (deleted)`];
       const out: string[] = [];
       if (!isDeepStrictEqual(a.plainInputs, r.plainInputs)) out.push(`${r.name}: inputs changed`);
@@ -150,6 +163,13 @@ describe("moving prod from the Docker host to ECS", () => {
       r === rds ? { ...r, plainInputs: { ...r.plainInputs, identifier: "other" } } : r,
     );
     expect(moveProblems(host.resources, changed)).toEqual([`${rds.name}: inputs changed`]);
+    // Moving the instance under another component changes its engine URN: a replace.
+    const reparented = ecs.resources.map((r) =>
+      r === rds ? { ...r, parent: ecs.byType("panopticon:ecs:Runtime")[0].urn } : r,
+    );
+    expect(moveProblems(host.resources, reparented)).toEqual([
+      `${rds.name}: not registered after the move (deleted)`,
+    ]);
 
     const dropDisk = await run(
       (() => {
