@@ -1,5 +1,5 @@
 import { PGVECTOR_INIT, PGVECTOR_SQL } from "../components/aws/ecs/containers";
-import { cliStackConfig, ProgramRun, RecordedResource, runProgram } from "./harness";
+import { ProgramRun } from "./harness";
 import {
   autoscalingBounds,
   containers,
@@ -13,45 +13,24 @@ import {
   taskDefOf,
 } from "./ecs-rules";
 import { noPlainSecret } from "./rules";
+import {
+  appContainer,
+  doctor,
+  ecsRun,
+  inputs,
+  Json,
+  SECRET_ENV,
+  SECRETS,
+  service,
+  swap,
+  withContainers,
+} from "./ecs-harness";
 
 /*
  * The ECS stack (Pulumi.prod-ecs.yaml on the prod stack) under mocks. Every rule of
  * tests/ecs-rules.ts runs on the real program (expect none) and on a broken twin of
  * a recording or of the config (expect the violation).
  */
-
-type Json = Record<string, unknown>;
-const SECRETS = {
-  postgresPassword: "ecsTestPassw0rd1234567",
-  apiKey: "api-key-in-the-clear-1234",
-  openaiApiKey: "sk-openai-in-the-clear-5678",
-};
-const SECRET_ENV = ["API_KEY", "OPENAI_API_KEY", "GOOGLE_API_KEY", "ANTHROPIC_API_KEY"];
-
-function ecsConfig(patch: (aws: Json, all: Json) => void = () => {}): Json {
-  const config = structuredClone(cliStackConfig("prod-ecs")) as Json;
-  patch(config["panopticon:aws"] as Json, config);
-  return config;
-}
-
-async function ecsRun(patch?: (aws: Json, all: Json) => void): Promise<ProgramRun> {
-  const run = await runProgram({ stack: "prod", config: ecsConfig(patch), secrets: SECRETS });
-  if (run.error) throw run.error;
-  return run;
-}
-
-const inputs = (r: RecordedResource) => r.plainInputs as Json;
-const doctor = (r: RecordedResource, patch: Json, opts: Partial<RecordedResource> = {}) =>
-  ({ ...r, ...opts, plainInputs: { ...r.plainInputs, ...patch } }) as RecordedResource;
-const swap = (all: readonly RecordedResource[], a: RecordedResource, b: RecordedResource) =>
-  all.map((r) => (r === a ? b : r));
-const service = (run: ProgramRun, name: string) =>
-  run.byType(E.service).find((s) => inputs(s).name === name)!;
-const appContainer = (run: ProgramRun, name: string) =>
-  containers(taskDefOf(run.resources, service(run, name))!).find((c) => c.name === name)!;
-/** A task definition with its container definitions rewritten. */
-const withContainers = (td: RecordedResource, f: (cs: Json[]) => Json[]) =>
-  doctor(td, { containerDefinitions: JSON.stringify(f(containers(td))) });
 
 const RULES: Record<string, Rule> = {
   noPlainSecretEnv: noPlainSecretEnv(SECRET_ENV),
@@ -207,24 +186,6 @@ describe("ECS stack (Pulumi.prod-ecs.yaml)", () => {
     expect(singleWriter(swap(run.resources, svc, scaled))).toEqual([`${svc.name}: desiredCount 2`]);
   });
 
-  test("chroma mode keeps the ChromaDB files on EFS: every storage service a single writer", async () => {
-    const chroma = await ecsRun((a) => {
-      (a.ecs as Json).storageType = "chroma";
-      (a.ecs as Json).autoscaling = { default: { min: 1, max: 4, cpuTarget: 60 } };
-      a.storage = { judge: "efs", query: "efs", evaluation: "efs", model_registry: "efs" };
-    });
-    expect(singleWriter(chroma.resources)).toEqual([]);
-    expect(efsAccessPointsAndIam(chroma.resources)).toEqual([]);
-    expect(chroma.byType(E.accessPoint)).toHaveLength(4);
-    for (const svc of ["query-storage", "evaluation-storage", "judge-service", "model-registry"]) {
-      expect(inputs(service(chroma, svc)).deploymentMaximumPercent).toBe(100);
-    }
-    expect(appContainer(chroma, "query-storage").environment).toContainEqual({
-      name: "CHROMA_PERSIST_DIRECTORY",
-      value: "/app/query_storage_data",
-    });
-  }, 60_000);
-
   test("internal only: HTTPS from the ACM certificate, no public IP, no open ingress", () => {
     const lb = run.byType(E.lb)[0];
     expect(inputs(lb)).toMatchObject({ internal: true, loadBalancerType: "application" });
@@ -253,22 +214,6 @@ describe("ECS stack (Pulumi.prod-ecs.yaml)", () => {
     const publicIp = doctor(svc, { networkConfiguration: { assignPublicIp: true } });
     expect(internalOnly(swap(run.resources, svc, publicIp))).toEqual([`${svc.name}: public IP`]);
   });
-
-  test("an existing VPC: the load balancer admits that VPC's CIDR, read from AWS", async () => {
-    const existing = await ecsRun((a) => {
-      a.vpc = {
-        id: "vpc-0abc12345def67890",
-        privateSubnetIds: ["subnet-0abc12345def67890", "subnet-0123456789abcdef0"],
-      };
-    });
-    const sg = existing.byType(E.sg).find((s) => s.name.endsWith("alb-sg"))!;
-    // tests/mocks.ts answers aws:ec2/getVpc with 10.0.0.0/16.
-    expect((inputs(sg).ingress as Json[]).flatMap((r) => r.cidrBlocks as string[])).toEqual([
-      "10.0.0.0/16",
-      "10.0.0.0/16",
-    ]);
-    expect(internalOnly(existing.resources)).toEqual([]);
-  }, 60_000);
 
   test("security groups: port 8000 only from the services that call it, and the load balancer", () => {
     const rules = run.byType(E.ingressRule);
@@ -312,15 +257,6 @@ describe("ECS stack (Pulumi.prod-ecs.yaml)", () => {
     expect(dependsOn("judge-service", "query-storage")).toBe(true);
     expect(dependsOn("visualization-service", "judge-service")).toBe(true);
   });
-
-  test("a configured command replaces the image's; by default the image's own runs", async () => {
-    expect(appContainer(run, "main-app").command).toBeUndefined();
-    const custom = await ecsRun((_, all) => {
-      const services = all["panopticon:services"] as Json;
-      services["main-app"] = { ...(services["main-app"] as Json), command: ["uvicorn", "app"] };
-    });
-    expect(appContainer(custom, "main-app").command).toEqual(["uvicorn", "app"]);
-  }, 60_000);
 
   test("pgvector: a one-shot container enables the extension before each database service", () => {
     const td = taskDefOf(run.resources, service(run, "visualization-service"))!;
