@@ -185,6 +185,13 @@ export const awsSchema = z
         message: 'expected the ecs settings (at least certificateArn) for runtime "ecs"',
       });
     }
+    if (a.ecs !== undefined && a.ecs.certificateArn.split(":")[3] !== a.region) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ecs", "certificateArn"],
+        message: `expected a certificate in the stack's region ${a.region} (a load balancer uses only its own region's)`,
+      });
+    }
     if (a.runtime !== "ecs" && a.ecs !== undefined) {
       ctx.addIssue({
         code: "custom",

@@ -84,6 +84,13 @@ describe("bad ECS config registers nothing", () => {
     expect(await refused((a) => (ecs(a).certificateArn = "my-cert"))).toContain(
       'panopticon:aws.ecs.certificateArn = "my-cert": expected an ACM certificate ARN',
     );
+    expect(
+      await refused(
+        (a) =>
+          (ecs(a).certificateArn =
+            "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"),
+      ),
+    ).toContain("expected a certificate in the stack's region eu-west-1");
     expect(await refused((a) => (ecs(a).logRetentionDays = 10))).toContain(
       "panopticon:aws.ecs.logRetentionDays = 10: expected one of the periods CloudWatch accepts",
     );
