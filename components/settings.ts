@@ -12,6 +12,7 @@ import {
   resolveServices,
   servicesSchema,
 } from "./settings-services";
+import { ecsServiceInput, EcsPlan, planEcs } from "./aws/ecs/plan";
 
 export { CATALOGUE, DEFAULTS, SECRET_CONFIG_KEYS };
 
@@ -129,6 +130,8 @@ export interface Settings {
   /** All data sets, sorted by key. */
   readonly dataSets: readonly DataSetSettings[];
   readonly aws?: AwsSettings;
+  /** The ECS deployment (`aws.runtime: ecs` only). */
+  readonly ecs?: EcsPlan;
 }
 
 export interface LoadContext {
@@ -362,6 +365,11 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     "published port",
     problems,
   );
+  const ecs =
+    r.aws?.ecs !== undefined && r.aws.runtime === "ecs"
+      ? planEcs(ctx.stack, services.map(ecsServiceInput), r.aws.ecs)
+      : undefined;
+  problems.push(...(ecs?.problems ?? []));
   if (problems.length > 0) throw new ConfigError(ctx.stack, problems);
 
   return {
@@ -380,6 +388,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     services,
     dataSets: [...dataSets].sort((a, b) => (a.key < b.key ? -1 : 1)),
     aws: r.aws,
+    ecs: ecs?.plan,
   };
 }
 
