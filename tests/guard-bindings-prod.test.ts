@@ -121,3 +121,64 @@ describe("RDS major upgrades that are planned", () => {
     expect(verdict(step({})).classification).toBe("major-unplanned");
   });
 });
+
+describe.each(["json", "events"] as const)("ECS data bindings (%s)", (format) => {
+  const ECS_FILE = parse(
+    fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod-ecs.yaml"), "utf8"),
+  ) as { config: Json };
+  async function ecs(patch: (config: Json) => void = () => undefined): Promise<ProgramRun> {
+    const config = structuredClone(ECS_FILE.config);
+    patch(config);
+    const r = await runProgram({ stack: "prod", config });
+    if (r.error) throw r.error;
+    return r;
+  }
+  const services = (c: Json) => c["panopticon:services"] as Record<string, Json>;
+
+  it("a changed mount path in the task definition detaches the ECS service; the same one twice does not", async () => {
+    // ChromaDB files on EFS, one task per storage service (the chroma layout).
+    const chroma = (c: Json) => {
+      const aws = c["panopticon:aws"] as Json;
+      aws.ecs = {
+        ...(aws.ecs as Json),
+        storageType: "chroma",
+        autoscaling: { default: { min: 1, max: 4, cpuTarget: 60 } },
+      };
+      aws.storage = { judge: "efs", query: "efs", evaluation: "efs", model_registry: "efs" };
+    };
+    const before = await ecs(chroma);
+    const moved = await ecs((c) => {
+      chroma(c);
+      services(c)["query-storage"] = {
+        ...services(c)["query-storage"],
+        data: { path: "/app/elsewhere" },
+      };
+    });
+    const r = guard(before, moved, format);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(
+      /AT RISK\s+detached: the service starts without its data\s+ECS task definition/,
+    );
+    expect(r.stdout).toMatch(
+      /mounted volume query at \S+; this preview mounts volume query at \/app\/elsewhere/,
+    );
+    expect(guard(before, await ecs(chroma), format).exitCode).toBe(0);
+  });
+
+  it("an access point rooted elsewhere (a renamed data set) detaches its tasks", async () => {
+    const before = await ecs();
+    const renamed = await ecs((c) => {
+      services(c)["model-registry"] = {
+        ...services(c)["model-registry"],
+        data: { set: "registry" },
+      };
+      const aws = c["panopticon:aws"] as Json;
+      const storage = { ...(aws.storage as Json) };
+      delete storage.model_registry;
+      aws.storage = { ...storage, registry: "efs" };
+    });
+    const r = guard(before, renamed, format);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/EFS access point's root moves from \S+ to \S+: the ECS tasks/);
+  });
+});

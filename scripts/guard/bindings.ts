@@ -1,3 +1,4 @@
+import { ecsBindingVerdicts } from "./bindings-ecs";
 import { Classification, parseUrn, StateFlags, StepRecord, Verdict } from "./types";
 
 /*
@@ -284,5 +285,6 @@ export function bindingVerdicts(steps: readonly StepRecord[]): Extra[] {
     ...attachmentVerdicts(steps),
     ...hostMountVerdicts(steps),
     ...rdsVerdicts(steps),
+    ...ecsBindingVerdicts(steps),
   ];
 }

@@ -14,6 +14,8 @@ const BINDING_LABELS: Record<string, string> = {
   "docker:index/container:Container": "container",
   "aws:ec2/volumeAttachment:VolumeAttachment": "EBS attachment",
   "aws:ec2/instance:Instance": "Docker host data mount",
+  "aws:efs/accessPoint:AccessPoint": "EFS access point",
+  "aws:ecs/taskDefinition:TaskDefinition": "ECS task definition",
 };
 
 const label = (type: string): string =>
