@@ -1,8 +1,20 @@
-import { spawn, spawnSync } from "child_process";
-import { randomBytes } from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import {
+  BUSYBOX,
+  cleanupEngine,
+  ctr,
+  docker,
+  PG_IMAGE,
+  psql,
+  RUN,
+  stackFile,
+  startApp,
+  startPostgres,
+  TMP,
+  tool,
+  vol,
+} from "./pg-engine";
 
 /*
  * doctor and pg-upgrade against the real Docker engine, as separate processes the
@@ -13,141 +25,7 @@ import * as path from "path";
  */
 
 jest.setTimeout(300_000);
-
-const REPO = path.resolve(__dirname, "..");
-const BUSYBOX = process.env.PANOPTICON_TEST_BUSYBOX_IMAGE ?? "panopticon-test/busybox:1";
-const PG_IMAGE = process.env.PANOPTICON_TEST_POSTGRES_IMAGE ?? "panopticon-test/postgres:15";
-const RUN = randomBytes(3).toString("hex");
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-pg-upgrade-"));
-const APPS = [
-  "main-app",
-  "judge-service",
-  "query-storage",
-  "evaluation-storage",
-  "visualization-service",
-  "model-registry",
-];
-const stacks: string[] = [];
-
-function docker(args: string[], allowFail = false): string {
-  const r = spawnSync("docker", args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0 && !allowFail) throw new Error(`docker ${args.join(" ")}: ${r.stderr}`);
-  return (r.stdout ?? "").trim();
-}
-
-function tool(t: "doctor" | "pg-upgrade", args: string[]) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const c = spawn(
-      process.execPath,
-      ["--import", "tsx", path.join("scripts", `${t}.ts`), ...args],
-      {
-        cwd: REPO,
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    c.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
-    c.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
-    c.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function stackFile(stack: string, extra: string[] = []): string {
-  stacks.push(stack);
-  fs.writeFileSync(
-    path.join(TMP, `Pulumi.${stack}.yaml`),
-    [
-      "# a stack of the pg-upgrade test",
-      "config:",
-      "  panopticon:environment: local",
-      `  panopticon:initImage: ${BUSYBOX}`,
-      "  panopticon:stopGraceSeconds: 60",
-      ...extra,
-      "  panopticon:services:",
-      "    postgres:",
-      `      image: ${PG_IMAGE} # the test image`,
-      ...APPS.flatMap((s) => [`    ${s}:`, `      image: ${BUSYBOX}`]),
-      "",
-    ].join("\n"),
-  );
-  return stack;
-}
-
-const vol = (stack: string, set: string) => `panopticon-${stack}-${set.replace(/_/g, "-")}-data`;
-const ctr = (stack: string, service: string) => `panopticon-${stack}-${service}`;
-
-function psql(container: string, sql: string, db = "panopticon"): string {
-  return docker(["exec", container, "psql", "-X", "-U", "postgres", "-d", db, "-tAc", sql]);
-}
-
-function startPostgres(name: string, source: string, type = "volume"): void {
-  docker([
-    "run",
-    "-d",
-    "--name",
-    name,
-    "--mount",
-    `type=${type},src=${source},dst=/var/lib/postgresql/data`,
-    "-e",
-    "POSTGRES_USER=postgres",
-    "-e",
-    "POSTGRES_DB=panopticon",
-    PG_IMAGE,
-  ]);
-  for (let i = 0; i < 120; i++) {
-    const r = spawnSync(
-      "docker",
-      ["exec", name, "psql", "-X", "-U", "postgres", "-d", "panopticon", "-tAc", "SELECT 1"],
-      { encoding: "utf8" },
-    );
-    if (r.status === 0 && r.stdout.trim() === "1") return;
-    spawnSync("sleep", ["0.5"]);
-  }
-  throw new Error(`postgres ${name} did not start: ${docker(["logs", name], true)}`);
-}
-
-/** An app container mounting its data set, with its persist variable set to `persist`. */
-function startApp(
-  stack: string,
-  service: string,
-  set: string,
-  mountPath: string,
-  env: string,
-): void {
-  docker([
-    "run",
-    "-d",
-    "--name",
-    ctr(stack, service),
-    "--mount",
-    `type=volume,src=${vol(stack, set)},dst=${mountPath}`,
-    "-e",
-    env,
-    BUSYBOX,
-    "sh",
-    "-c",
-    "trap 'exit 0' TERM; while :; do sleep 1; done",
-  ]);
-}
-
-afterAll(() => {
-  // Postgres leaves its files owned by its own uid: removed from inside a container.
-  docker(
-    ["run", "--rm", "--mount", `type=bind,src=${TMP},dst=/t`, BUSYBOX, "sh", "-c", "rm -rf /t/*"],
-    true,
-  );
-  for (const s of stacks) {
-    const names = docker(["ps", "-aq", "--filter", `name=panopticon-${s}-`], true)
-      .split("\n")
-      .filter(Boolean);
-    if (names.length > 0) docker(["rm", "-f", ...names], true);
-    const vols = docker(["volume", "ls", "-q", "--filter", `name=panopticon-${s}-`], true)
-      .split("\n")
-      .filter(Boolean);
-    if (vols.length > 0) docker(["volume", "rm", "-f", ...vols], true);
-  }
-  fs.rmSync(TMP, { recursive: true, force: true });
-});
+afterAll(cleanupEngine);
 
 describe("a volume-mode stack with Postgres 15 holding rows", () => {
   const stack = stackFile(`pgu${RUN}`);
@@ -284,70 +162,6 @@ describe("a volume-mode stack with Postgres 15 holding rows", () => {
       /the Postgres server \S+ is not running: pg_dumpall reads the running server/,
     );
     expect(fs.readFileSync(file, "utf8")).toBe(text);
-  });
-});
-
-describe("doctor finds what leaves a service without its data", () => {
-  const stack = stackFile(`pgd${RUN}`);
-  const D = ["--dir", TMP, "--stack", stack];
-
-  beforeAll(() => {
-    // A cluster directory that claims another major than the stack's image runs.
-    docker(["volume", "create", vol(stack, "postgres")]);
-    docker([
-      "run",
-      "--rm",
-      "--mount",
-      `type=volume,src=${vol(stack, "postgres")},dst=/data`,
-      BUSYBOX,
-      "sh",
-      "-c",
-      "echo 14 > /data/PG_VERSION; mkdir /data/base",
-    ]);
-    docker(["volume", "create", vol(stack, "query")]);
-    docker([
-      "run",
-      "--rm",
-      "--mount",
-      `type=volume,src=${vol(stack, "query")},dst=/data`,
-      BUSYBOX,
-      "sh",
-      "-c",
-      "echo db > /data/chroma.sqlite3",
-    ]);
-    // The persist variable points under the mount: ChromaDB would start empty there.
-    startApp(
-      stack,
-      "query-storage",
-      "query",
-      "/app/query_storage_data",
-      "CHROMA_PERSIST_DIRECTORY=/app/query_storage_data/chroma",
-    );
-    docker(["volume", "create", vol(stack, "judge")]);
-    // ...and outside it: writes would land in the container's layer.
-    startApp(
-      stack,
-      "judge-service",
-      "judge",
-      "/app/judge_service_data",
-      "JUDGE_PERSIST_DIRECTORY=/data/judge",
-    );
-  });
-
-  it("names the PG_VERSION mismatch and both persist-variable mistakes; exit 1", async () => {
-    const r = await tool("doctor", D);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(
-      /PROBLEM postgres: the Postgres data directory volume \S+ holds a Postgres 14 cluster \(PG_VERSION = 14\), but the image \S+ runs Postgres 15/,
-    );
-    expect(r.stdout).toMatch(
-      /PROBLEM query: CHROMA_PERSIST_DIRECTORY=\/app\/query_storage_data\/chroma is a subdirectory of the mount/,
-    );
-    expect(r.stdout).toMatch(
-      /PROBLEM judge: JUDGE_PERSIST_DIRECTORY=\/data\/judge is outside the mount \/app\/judge_service_data/,
-    );
-    expect(r.stdout).toMatch(/ok\s+judge: volume \S+ exists and is empty/);
-    expect(r.stdout).toMatch(/3 problem\(s\)/);
   });
 });
 
