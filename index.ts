@@ -1,13 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
 import { Panopticon } from "./components/panopticon";
-import { parseSettings, rawFromPulumiConfig } from "./components/settings";
+import { ConfigError, parseSettings, rawFromPulumiConfig } from "./components/settings";
+import { checkAppSource } from "./components/settings-images";
 
 // Config is read and validated once; a bad value throws here, before any resource exists.
 const settings = parseSettings(rawFromPulumiConfig(pulumi.runtime.allConfig()), {
   stack: pulumi.getStack(),
   baseDir: process.cwd(),
 });
+// The checkout images are built from must exist before anything is registered.
+const sourceProblems = checkAppSource(settings.images);
+if (sourceProblems.length > 0) throw new ConfigError(settings.stack, sourceProblems);
 // A configured secret, or (when absent) a password the components generate.
 const postgresPassword = new pulumi.Config().getSecret("postgresPassword");
 
@@ -25,13 +29,20 @@ const platform =
 const app = platform
   ? new Panopticon(
       "panopticon",
-      { settings, externalDatabase: platform.database, nfsDriverOpts: platform.nfsDriverOpts },
+      {
+        settings,
+        externalDatabase: platform.database,
+        nfsDriverOpts: platform.nfsDriverOpts,
+        imageRepositories: platform.imageRepositories,
+      },
       { providers: [platform.dockerProvider] },
     )
   : new Panopticon("panopticon", { settings, postgresPassword });
 
 export const endpoints = app.endpoints;
 export const volumes = app.volumes;
+/** Service → the image it runs (`repo@sha256:...` when pushed); `npm run promote` reads it. */
+export const images = app.images;
 export const connectionString = app.connectionString;
 export const protection = app.protectionSummary;
 /** AWS stacks only: instance id (for SSM), RDS, KMS, EBS and EFS ids (for re-adoption). */

@@ -3,6 +3,7 @@ import { Environment, ProtectionPolicy, protectionPolicy } from "./protection";
 import { bindPath, containerName, networkName, PROJECT, volumeName } from "./naming";
 import { AwsSettings, awsSchema, DEFAULT_AWS_BACKENDS, rdsIdentifier } from "./settings-aws";
 import { DEFAULT_SERVICES, DEFAULTS } from "./defaults";
+import { ImageSettings, imagesSchema, resolveImages } from "./settings-images";
 
 export { DEFAULT_SERVICES, DEFAULTS };
 
@@ -119,6 +120,7 @@ const rawSchema = z
     ),
     adoptComposeVolumes: z.boolean({ error: "expected true or false" }),
     aws: awsSchema,
+    ...imagesSchema,
   })
   .partial()
   .strict();
@@ -178,6 +180,8 @@ export interface Settings {
   /** All data sets, sorted by key. */
   readonly dataSets: readonly DataSetSettings[];
   readonly aws?: AwsSettings;
+  /** Per service: built from panopticon:appSource or prebuilt (components/settings-images.ts). */
+  readonly images: ImageSettings;
 }
 
 export interface LoadContext {
@@ -398,6 +402,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     "published port",
     problems,
   );
+  const images = resolveImages(r, services, { baseDir: ctx.baseDir, environment }, problems);
   if (problems.length > 0) throw new ConfigError(ctx.stack, problems);
 
   return {
@@ -418,6 +423,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     services,
     dataSets: [...dataSets].sort((a, b) => (a.key < b.key ? -1 : 1)),
     aws: r.aws,
+    images,
   };
 }
 

@@ -3,7 +3,7 @@ import { postgresPassword } from "../postgres-password";
 import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ExternalDatabase } from "../panopticon";
+import { ExternalDatabase, ImageRepository } from "../panopticon";
 import { RdsPostgres } from "../rds-postgres";
 import { DataSetSettings, Settings } from "../settings";
 import { architectureOf, AwsSettings, partitionOf, rdsIdentifier } from "../settings-aws";
@@ -11,6 +11,7 @@ import { efsDataSetPath, nfsDriverOpts } from "../storage/efs";
 import { EbsDataDisk } from "./data-disk";
 import { DockerHost } from "./docker-host";
 import { EfsStorage } from "./efs-storage";
+import { ImageRepositories } from "./image-repositories";
 import { DataKey } from "./kms-key";
 import { AwsNetwork } from "./network";
 import { EbsSnapshotPolicy } from "./snapshots";
@@ -52,6 +53,10 @@ export class AwsEnvironment extends pulumi.ComponentResource {
   public readonly rds: RdsPostgres;
   public readonly snapshots: EbsSnapshotPolicy;
   public readonly dockerProvider: docker.Provider;
+  /** ECR repositories of the services built from panopticon:appSource. */
+  public readonly images?: ImageRepositories;
+  /** Per built service, where the Panopticon component pushes it. */
+  public readonly imageRepositories?: Record<string, ImageRepository>;
   /** Connection settings for the app services (password is secret). */
   public readonly database: ExternalDatabase;
   /** NFS options of one efs-backed data set's volume. */
@@ -190,12 +195,30 @@ export class AwsEnvironment extends pulumi.ComponentResource {
     );
     this.database = { host: this.rds.address, port: this.rds.port, password };
 
+    const built = s.images.services.filter((i) => i.from === "build").map((i) => i.service);
+    if (s.images.ecr && built.length > 0) {
+      this.images = new ImageRepositories(
+        `${name}-images`,
+        {
+          stack,
+          services: built,
+          protection: policy,
+          kmsKeyArn: this.key.arn,
+          releasesKept: s.images.releasesKept,
+          pullRoleName: this.host.role.name,
+        },
+        child,
+      );
+      this.imageRepositories = this.images.forPanopticon;
+    }
+    const registryAuth = this.images ? [this.images.auth] : undefined;
+
     // A stable host name (aws.dockerHost, e.g. an ~/.ssh/config alias that goes through
     // SSM) keeps the provider's configuration fixed when the instance changes.
     const dockerHost = a.dockerHost ?? pulumi.interpolate`ssh://ec2-user@${this.host.privateIp}`;
     this.dockerProvider = new docker.Provider(
       `${name}-docker`,
-      { host: dockerHost },
+      { host: dockerHost, registryAuth },
       // Nothing may be created on the host before it exists with its data disk attached.
       { parent: this, dependsOn: [this.host.instance, this.host.attachment] },
     );
