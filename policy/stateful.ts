@@ -12,6 +12,8 @@ export const STATEFUL_TYPES = [
   "aws:efs/fileSystem:FileSystem",
   "aws:ebs/volume:Volume",
   "aws:kms/key:Key",
+  // A promoted digest must stay pullable: prod may run what only this repository holds.
+  "aws:ecr/repository:Repository",
 ] as const;
 
 export type StatefulType = (typeof STATEFUL_TYPES)[number];
@@ -27,4 +29,5 @@ export const STATEFUL_LABELS: Record<StatefulType, string> = {
   "aws:efs/fileSystem:FileSystem": "EFS file system",
   "aws:ebs/volume:Volume": "EBS volume",
   "aws:kms/key:Key": "KMS key (data encrypted with it becomes unreadable)",
+  "aws:ecr/repository:Repository": "ECR repository (the images prod runs by digest)",
 };
