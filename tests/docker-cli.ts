@@ -1,7 +1,5 @@
 import { execFileSync, spawnSync } from "child_process";
-import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
+import { buildContextHash } from "../scripts/lib/context-hash";
 import { RecordedResource } from "./harness";
 
 /*
@@ -154,32 +152,12 @@ export function buildImage(i: Inputs): string {
   return docker(["image", "inspect", "--format", "{{.Id}}", tag]);
 }
 
-/**
- * What docker-build hashes to decide whether an image may need a rebuild: every
- * file of the context (path, mode, bytes) and the dockerfile. The replay has no
- * .dockerignore support, so a context holding one fails instead of hashing wrongly.
- */
+/** The replay's stand-in for docker-build's context hash (scripts/lib/context-hash.ts). */
 export function contextHash(i: Inputs): string {
-  const root = (i.context as { location: string }).location;
-  const h = createHash("sha256");
-  const walk = (dir: string) => {
-    for (const e of fs
-      .readdirSync(dir, { withFileTypes: true })
-      .sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const full = path.join(dir, e.name);
-      if (e.name === ".dockerignore" && dir === root)
-        throw new Error(".dockerignore is not replayed");
-      if (e.isDirectory()) walk(full);
-      else {
-        h.update(`${path.relative(root, full)}\0${fs.statSync(full).mode}\0`);
-        h.update(fs.readFileSync(full));
-      }
-    }
-  };
-  walk(root);
-  const df = (i.dockerfile as { location?: string } | undefined)?.location;
-  if (df) h.update(fs.readFileSync(df));
-  return h.digest("hex");
+  return buildContextHash(
+    (i.context as { location: string }).location,
+    (i.dockerfile as { location?: string } | undefined)?.location,
+  );
 }
 
 /**
