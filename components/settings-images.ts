@@ -59,11 +59,16 @@ export interface ImageSettings {
   /**
    * Where built images are pushed (`host/path`, no scheme); each service gets
    * `<registry>/<service>`. Undefined: the build stays on the engine that made
-   * it (local stacks) or goes to the stack's own ECR repositories (AWS).
+   * it (local stacks) or goes to the stack's own ECR repositories (AWS; a dev
+   * stack can push there too, with `registry` set to their common prefix).
    */
   readonly registry?: string;
-  /** AWS stacks that build: one ECR repository per built service. */
-  readonly ecr: boolean;
+  /**
+   * AWS stacks: the services that get an ECR repository, every one compose builds,
+   * whether this stack builds it or runs a digest promoted from a stack that pushed
+   * there. Empty for local stacks.
+   */
+  readonly repositories: readonly string[];
   /** Build during `pulumi preview` too (docker-build's buildOnPreview). */
   readonly buildOnPreview: boolean;
   /** ECR lifecycle: images kept per repository. */
@@ -86,6 +91,11 @@ export interface ImageInputs {
 }
 
 const key = (k: string) => `${PROJECT}:${k}`;
+
+/** Compose builds this service (the catalogue names its dockerfile). */
+function hasBuild(svc: ImageInputs): boolean {
+  return svc.build !== undefined && svc.build.dockerfile !== "";
+}
 
 /**
  * Decides, per service, build or prebuilt: an `image` set in the stack's own
@@ -113,15 +123,15 @@ export function resolveImages(
     const pinned = over && typeof over === "object" ? over.image : undefined;
     if (pinned !== undefined) {
       out.push({ service: svc.name, from: "prebuilt", image: pinned });
-    } else if (appSource !== undefined && svc.build !== undefined && svc.build.dockerfile !== "") {
+    } else if (appSource !== undefined && hasBuild(svc)) {
       out.push({
         service: svc.name,
         from: "build",
         build: {
-          context: path.resolve(appSource, svc.build.context),
-          dockerfile: path.resolve(appSource, svc.build.context, svc.build.dockerfile),
-          dockerfileInSource: path.join(svc.build.context, svc.build.dockerfile),
-          args: { ...(svc.build.args ?? {}) },
+          context: path.resolve(appSource, svc.build!.context),
+          dockerfile: path.resolve(appSource, svc.build!.context, svc.build!.dockerfile),
+          dockerfileInSource: path.join(svc.build!.context, svc.build!.dockerfile),
+          args: { ...(svc.build!.args ?? {}) },
         },
       });
     } else if (svc.image !== undefined) {
@@ -142,7 +152,13 @@ export function resolveImages(
     appSource: builds ? appSource : undefined,
     appSourceConfigured: raw.appSource,
     registry,
-    ecr: builds && ctx.environment === "aws",
+    repositories:
+      ctx.environment === "aws"
+        ? services
+            .filter((svc) => hasBuild(svc))
+            .map((svc) => svc.name)
+            .sort()
+        : [],
     buildOnPreview: raw.buildOnPreview ?? IMAGE_DEFAULTS.buildOnPreview,
     releasesKept: raw.imageReleasesKept ?? IMAGE_DEFAULTS.imageReleasesKept,
     services: out,

@@ -35,6 +35,8 @@ export interface AwsEnvironmentOutputs {
   readonly ebsVolumeId: string;
   readonly efsFileSystemId: string | undefined;
   readonly dataMountPath: string;
+  /** Service → ECR repository URL (a dev stack's panopticon:registry may push here). */
+  readonly imageRepositories: Record<string, string> | undefined;
 }
 
 /**
@@ -195,13 +197,13 @@ export class AwsEnvironment extends pulumi.ComponentResource {
     );
     this.database = { host: this.rds.address, port: this.rds.port, password };
 
-    const built = s.images.services.filter((i) => i.from === "build").map((i) => i.service);
-    if (s.images.ecr && built.length > 0) {
+    // Every service compose builds gets a repository, built here or promoted into it.
+    if (s.images.repositories.length > 0) {
       this.images = new ImageRepositories(
         `${name}-images`,
         {
           stack,
-          services: built,
+          services: s.images.repositories,
           protection: policy,
           kmsKeyArn: this.key.arn,
           releasesKept: s.images.releasesKept,
@@ -234,6 +236,7 @@ export class AwsEnvironment extends pulumi.ComponentResource {
       ebsVolumeId: this.dataDisk.volumeId,
       efsFileSystemId: this.efs?.fileSystemId,
       dataMountPath: a.dataMountPath,
+      imageRepositories: this.images?.repositoryUrls,
     });
     this.registerOutputs({ outputs: this.outputs });
   }

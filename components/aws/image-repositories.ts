@@ -6,7 +6,7 @@ import { ProtectionPolicy, statefulOptions } from "../protection";
 
 export interface ImageRepositoriesArgs {
   readonly stack: string;
-  /** The services built from the checkout; one repository each. */
+  /** The services compose builds; one repository each. */
   readonly services: readonly string[];
   readonly protection: ProtectionPolicy;
   /** The stack's data key: repositories are encrypted with it. */
@@ -48,6 +48,8 @@ export class ImageRepositories extends pulumi.ComponentResource {
   public readonly repositories: Record<string, aws.ecr.Repository>;
   /** Per service: the repository URL and push credentials of the account's registry. */
   public readonly forPanopticon: Record<string, ImageRepository>;
+  /** Service → repository URL (`<account>.dkr.ecr.<region>.amazonaws.com/panopticon/<stack>/<service>`). */
+  public readonly repositoryUrls: pulumi.Output<Record<string, string>>;
   /** Credentials the Docker provider pulls with (the registry of these repositories). */
   public readonly auth: pulumi.Output<{ address: string; username: string; password: string }>;
 
@@ -118,10 +120,9 @@ export class ImageRepositories extends pulumi.ComponentResource {
       child,
     );
 
-    this.registerOutputs({
-      repositoryUrls: Object.fromEntries(
-        Object.entries(this.repositories).map(([s, r]) => [s, r.repositoryUrl]),
-      ),
-    });
+    this.repositoryUrls = pulumi.all(
+      Object.fromEntries(Object.entries(this.repositories).map(([s, r]) => [s, r.repositoryUrl])),
+    );
+    this.registerOutputs({ repositoryUrls: this.repositoryUrls });
   }
 }
