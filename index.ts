@@ -1,19 +1,36 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
 import { Panopticon } from "./components/panopticon";
-import { ConfigError, parseSettings, rawFromPulumiConfig } from "./components/settings";
+import {
+  ConfigError,
+  parseSettings,
+  plainSecretKeys,
+  rawFromPulumiConfig,
+} from "./components/settings";
 import { checkAppSource } from "./components/settings-images";
+// isConfigSecret is internal to the SDK; it reads the CLI's list of secret keys.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
+  isConfigSecret: (key: string) => boolean;
+};
 
 // Config is read and validated once; a bad value throws here, before any resource exists.
-const settings = parseSettings(rawFromPulumiConfig(pulumi.runtime.allConfig()), {
+const allConfig = pulumi.runtime.allConfig();
+const settings = parseSettings(rawFromPulumiConfig(allConfig), {
   stack: pulumi.getStack(),
   baseDir: process.cwd(),
+  plainSecrets: plainSecretKeys(allConfig, isConfigSecret),
 });
 // The checkout images are built from must exist before anything is registered.
 const sourceProblems = checkAppSource(settings.images);
 if (sourceProblems.length > 0) throw new ConfigError(settings.stack, sourceProblems);
+const config = new pulumi.Config();
 // A configured secret, or (when absent) a password the components generate.
-const postgresPassword = new pulumi.Config().getSecret("postgresPassword");
+const postgresPassword = config.getSecret("postgresPassword");
+// API keys: each a config secret, empty when unset (compose declares them all the same).
+const secrets = Object.fromEntries(
+  settings.secrets.map((s) => [s.env, config.getSecret(s.configKey) ?? pulumi.secret("")]),
+);
 
 // The environment comes from config (panopticon:environment), never from the stack's name.
 // The AWS components (and @pulumi/aws with them) are loaded only for AWS stacks:
@@ -31,13 +48,14 @@ const app = platform
       "panopticon",
       {
         settings,
+        secrets,
         externalDatabase: platform.database,
         nfsDriverOpts: platform.nfsDriverOpts,
         imageRepositories: platform.imageRepositories,
       },
       { providers: [platform.dockerProvider] },
     )
-  : new Panopticon("panopticon", { settings, postgresPassword });
+  : new Panopticon("panopticon", { settings, secrets, postgresPassword });
 
 export const endpoints = app.endpoints;
 export const volumes = app.volumes;

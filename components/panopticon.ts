@@ -6,7 +6,7 @@ import { kebab, physicalName, TYPES } from "./naming";
 import { postgresPassword } from "./postgres-password";
 import { protectionSummary } from "./protection";
 import { ServiceContainer } from "./service-container";
-import { DataSetSettings, Settings } from "./settings";
+import { DataSetSettings, ServiceSettings, Settings } from "./settings";
 
 export interface ExternalDatabase {
   readonly host: pulumi.Input<string>;
@@ -23,6 +23,11 @@ export interface PanopticonArgs {
    * it arrives as. @default a generated one (random.RandomPassword), kept in stack state
    */
   readonly postgresPassword?: pulumi.Input<string>;
+  /**
+   * Secret variables by name (API_KEY, OPENAI_API_KEY, ...), each a Pulumi secret; a
+   * service gets exactly the ones its catalogue entry declares, empty when absent. @default {}
+   */
+  readonly secrets?: Readonly<Record<string, pulumi.Input<string>>>;
   /** A managed database (RDS) instead of the postgres container; brings its own password. @default the container */
   readonly externalDatabase?: ExternalDatabase;
   /** NFS driver options per efs-backed data set. @default none (no efs data sets) */
@@ -132,7 +137,7 @@ export class Panopticon extends pulumi.ComponentResource {
           ? { url: `${s.images.registry}/${src.service}` }
           : undefined);
       this.builds[src.service] = new ServiceImage(
-        `${name}-${src.service}-image`,
+        `${name}-${src.service}-build`,
         {
           build: src.build,
           buildOnPreview: s.images.buildOnPreview,
@@ -173,6 +178,11 @@ export class Panopticon extends pulumi.ComponentResource {
             POSTGRES_USER: s.postgres.user,
             POSTGRES_PASSWORD: password,
           },
+          // What the guard and the data tools compare against PG_VERSION.
+          labels:
+            s.postgres.major === undefined
+              ? {}
+              : { "com.panopticon.postgres-major": String(s.postgres.major) },
           // Dependants are created only once pg_isready passes.
           waitHealthy: true,
         },
@@ -196,23 +206,35 @@ export class Panopticon extends pulumi.ComponentResource {
       POSTGRES_PASSWORD: password,
       DATABASE_URL: url(dbHost, dbPort),
     };
-    const dbContainer = pg ? this.services[pg.name]?.container : undefined;
-
-    for (const svc of s.services) {
-      if (svc.kind === "postgres") continue;
-      this.services[svc.name] = new ServiceContainer(
+    // compose's depends_on: each container starts after those it depends on exist
+    // (Postgres after it is healthy). Settings has refused cycles and unknown names.
+    const secretEnv = (svc: ServiceSettings) =>
+      Object.fromEntries(
+        svc.secretEnv.map((v) => [v, pulumi.secret(pulumi.output(args.secrets?.[v] ?? ""))]),
+      );
+    const create = (svc: ServiceSettings): ServiceContainer => {
+      const existing = this.services[svc.name];
+      if (existing) return existing;
+      const after = svc.dependsOn
+        .map((d) => s.services.find((o) => o.name === d))
+        .filter((o): o is ServiceSettings => o !== undefined)
+        .map((o) => create(o).container);
+      const c = new ServiceContainer(
         `${name}-${svc.name}`,
         {
           ...containerDefaults,
           service: svc,
           image: imageOf(svc.name),
           mount: mountOf(svc.name),
-          extraEnv: connectionEnv,
-          startAfter: dbContainer ? [dbContainer] : [],
+          extraEnv: { ...(svc.database ? connectionEnv : {}), ...secretEnv(svc) },
+          startAfter: after,
         },
         { parent: this, dependsOn: [this.network] },
       );
-    }
+      this.services[svc.name] = c;
+      return c;
+    };
+    for (const svc of s.services) create(svc);
 
     this.endpoints = pulumi
       .all(Object.entries(this.services).map(([n, c]) => c.endpoint.apply((e) => [n, e] as const)))

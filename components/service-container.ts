@@ -20,8 +20,10 @@ export interface ServiceContainerArgs {
   readonly networkName: pulumi.Input<string>;
   /** The data set's mount, if the service has one. @default none */
   readonly mount?: DataMount;
-  /** Extra environment (connection settings); may be secret. Merged and sorted by key. @default {} */
+  /** Extra environment (connection settings, API keys); may be secret. Merged and sorted by key. @default {} */
   readonly extraEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Extra labels, e.g. the Postgres major of the data directory. @default {} */
+  readonly labels?: Record<string, string>;
   /** Host address published ports bind to. @default "127.0.0.1" */
   readonly bindAddress?: string;
   /** Seconds the container gets to stop before it is killed (≥ 60). */
@@ -66,12 +68,13 @@ export class ServiceContainer extends pulumi.ComponentResource {
     super(TYPES.ServiceContainer, name, {}, opts);
     const svc = args.service;
     const bindAddress = args.bindAddress ?? "127.0.0.1";
-
     // keepLocally: destroying the stack must not delete images a restore may need.
     // The container runs the image id, never a name, so it is replaced only when
     // the bytes change (PITFALLS.md).
     const image = args.image ?? { name: svc.image };
-    if (image.name === undefined) throw new Error(`service ${svc.name}: no image to run`);
+    if (image.name === undefined) {
+      throw new Error(`service "${svc.name}" has no image (settings must refuse this first)`);
+    }
     this.image = new docker.RemoteImage(
       `${name}-image`,
       { name: image.name, keepLocally: true, pullTriggers: args.image?.pullTriggers },
@@ -95,12 +98,15 @@ export class ServiceContainer extends pulumi.ComponentResource {
         stopTimeout: args.stopGraceSeconds,
         destroyGraceSeconds: args.stopGraceSeconds,
         healthcheck: {
-          tests: [...svc.healthcheck],
-          interval: "10s",
-          timeout: "5s",
-          retries: 5,
-          startPeriod: "30s",
+          tests: [...svc.healthcheck.test],
+          interval: `${svc.healthcheck.intervalSeconds}s`,
+          timeout: `${svc.healthcheck.timeoutSeconds}s`,
+          retries: svc.healthcheck.retries,
+          startPeriod: `${svc.healthcheck.startPeriodSeconds}s`,
         },
+        // compose's deploy.resources.limits; both update in place.
+        cpus: String(svc.limits.cpus),
+        memory: svc.limits.memoryMb,
         wait: args.waitHealthy ?? false,
         waitTimeout: args.waitHealthy ? 180 : undefined,
         logDriver: "json-file",
@@ -113,10 +119,13 @@ export class ServiceContainer extends pulumi.ComponentResource {
         mounts: args.mount
           ? [{ type: args.mount.type, source: args.mount.source, target: svc.dataSet!.mountPath }]
           : [],
-        labels: [
-          { label: "com.panopticon.service", value: svc.name },
-          ...(svc.dataSet ? [{ label: "com.panopticon.data-set", value: svc.dataSet.key }] : []),
-        ],
+        labels: Object.entries({
+          "com.panopticon.service": svc.name,
+          ...(svc.dataSet ? { "com.panopticon.data-set": svc.dataSet.key } : {}),
+          ...args.labels,
+        })
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([label, value]) => ({ label, value })),
       },
       {
         parent: this,

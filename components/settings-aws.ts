@@ -117,7 +117,7 @@ export const awsSchema = z
         engineVersion: z
           .string()
           .regex(/^\d+(\.\d+)?$/, "expected a Postgres major or major.minor version such as 16")
-          .default("16"),
+          .default("15"),
         allocatedStorageGb: z.number().int().min(20, "expected at least 20 GiB").default(50),
         maxAllocatedStorageGb: z.number().int().min(20).default(200),
         multiAz: z.boolean({ error: "expected true or false" }).default(true),
@@ -135,7 +135,7 @@ export const awsSchema = z
       .strict()
       .default({
         instanceClass: "db.t4g.medium",
-        engineVersion: "16",
+        engineVersion: "15",
         allocatedStorageGb: 50,
         maxAllocatedStorageGb: 200,
         multiAz: true,

@@ -138,7 +138,10 @@ export function resolveImages(
       out.push({ service: svc.name, from: "prebuilt", image: svc.image });
     } else {
       problems.push(
-        `${key(`services.${svc.name}.image`)} = (missing): expected an image reference, or ${key("appSource")} (a Panopticon checkout) to build it from ${svc.build?.dockerfile ?? "its dockerfile"}`,
+        `${key(`services.${svc.name}.image`)} = (missing): expected a prebuilt image, or ${key("appSource")} (a Panopticon checkout) to build it` +
+          (hasBuild(svc)
+            ? `; compose builds ${svc.name} from ${svc.build!.dockerfile} and publishes none`
+            : ""),
       );
     }
   }

@@ -2,10 +2,19 @@ import { z } from "zod";
 import { Environment, ProtectionPolicy, protectionPolicy } from "./protection";
 import { bindPath, containerName, networkName, PROJECT, volumeName } from "./naming";
 import { AwsSettings, awsSchema, DEFAULT_AWS_BACKENDS, rdsIdentifier } from "./settings-aws";
-import { DEFAULT_SERVICES, DEFAULTS } from "./defaults";
+import { DEFAULTS } from "./defaults";
+import { CATALOGUE, SECRET_CONFIG_KEYS } from "./catalogue";
+import {
+  dependencyCycle,
+  Healthcheck,
+  image,
+  postgresMajorOf,
+  resolveServices,
+  servicesSchema,
+} from "./settings-services";
 import { ImageSettings, imagesSchema, resolveImages } from "./settings-images";
 
-export { DEFAULT_SERVICES, DEFAULTS };
+export { CATALOGUE, DEFAULTS, SECRET_CONFIG_KEYS };
 
 /*
  * The whole stack configuration, validated once into one typed object.
@@ -21,77 +30,12 @@ export type AwsBackend = "efs" | "ebs";
 export type ServiceKind = "postgres" | "app";
 
 /** Keys read as Pulumi secrets, never as plain settings. */
-export const SECRET_KEYS = ["postgresPassword"] as const;
+export const SECRET_KEYS = ["postgresPassword", ...Object.values(SECRET_CONFIG_KEYS)] as const;
 
 // ---------------------------------------------------------------- schema
 
-const DNS_LABEL = /^[a-z][a-z0-9-]{0,40}[a-z0-9]$/;
-const DATA_SET = /^[a-z][a-z0-9_]{0,40}$/;
 const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Reserved: the program injects the connection settings itself. */
-const RESERVED_ENV = /^(POSTGRES_|DATABASE_URL$|PGPASSWORD$)/;
-const SIGNAL = /^SIG[A-Z0-9]+$/;
-
-const port = z
-  .number({ error: "expected an integer port between 1 and 65535" })
-  .int("expected an integer port between 1 and 65535")
-  .min(1, "expected an integer port between 1 and 65535")
-  .max(65535, "expected an integer port between 1 and 65535");
-
-const image = z
-  .string({
-    error: "expected a container image reference, e.g. postgres:16.4 or repo@sha256:<digest>",
-  })
-  .regex(
-    /^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64})?$/,
-    "expected a container image reference, e.g. postgres:16.4 or repo@sha256:<digest>",
-  );
-
-const id = z
-  .number({ error: "expected a numeric uid/gid between 0 and 65535" })
-  .int("expected a numeric uid/gid between 0 and 65535")
-  .min(0, "expected a numeric uid/gid between 0 and 65535")
-  .max(65535, "expected a numeric uid/gid between 0 and 65535");
-
-const dataSchema = z
-  .object({
-    set: z.string().regex(DATA_SET, "expected a data-set key: lower case, digits, _ (e.g. judge)"),
-    path: z.string().regex(/^\/\S*$/, "expected an absolute path inside the container"),
-    bindDir: z.string().regex(/^[A-Za-z0-9_.-]+$/, "expected a single directory name"),
-    composeVolume: z.string().regex(DOCKER_NAME, "expected a Docker volume name"),
-    uid: id,
-    gid: id,
-  })
-  .partial()
-  .strict();
-
-const serviceSchema = z
-  .object({
-    kind: z.enum(["postgres", "app"], { error: 'expected "postgres" or "app"' }),
-    image,
-    port,
-    hostPort: z.union([port, z.literal(false)], {
-      error: "expected an integer port between 1 and 65535, or false for no published port",
-    }),
-    stopSignal: z.string().regex(SIGNAL, "expected a signal name such as SIGTERM"),
-    env: z.record(
-      z
-        .string()
-        .regex(ENV_KEY, "expected an environment variable name")
-        .refine((k) => !RESERVED_ENV.test(k), {
-          message: "is reserved: the program injects the Postgres connection settings",
-        }),
-      z.string({ error: "expected a string value (quote numbers and booleans)" }),
-    ),
-    data: z.union([dataSchema, z.literal(false)], {
-      error: "expected a data mapping {set, path, uid, gid, bindDir} or false",
-    }),
-    healthcheck: z.array(z.string()).min(1, "expected a non-empty command, e.g. [CMD, pg_isready]"),
-    command: z.array(z.string()),
-  })
-  .partial()
-  .strict();
+const PG_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const rawSchema = z
   .object({
@@ -108,12 +52,17 @@ const rawSchema = z
       .max(3600, "expected at most 3600 seconds"),
     protect: z.boolean({ error: "expected true or false" }),
     initImage: image,
-    postgresDatabase: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "expected a Postgres identifier"),
-    postgresUser: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "expected a Postgres identifier"),
-    services: z.record(
-      z.string().regex(DNS_LABEL, "expected a service name: lower case, digits and -"),
-      serviceSchema,
-    ),
+    postgresDatabase: z.string().regex(PG_IDENT, "expected a Postgres identifier"),
+    postgresUser: z.string().regex(PG_IDENT, "expected a Postgres identifier"),
+    postgresMajor: z
+      .number({ error: "expected a Postgres major version such as 15" })
+      .int("expected a Postgres major version such as 15")
+      .min(9, "expected a Postgres major version such as 15")
+      .max(99, "expected a Postgres major version such as 15"),
+    logLevel: z.enum(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], {
+      error: "expected a Python log level: DEBUG, INFO, WARNING, ERROR or CRITICAL",
+    }),
+    services: servicesSchema,
     volumeNames: z.record(
       z.string(),
       z.string().regex(DOCKER_NAME, "expected a Docker volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)"),
@@ -134,8 +83,10 @@ export interface DataSetSettings {
   readonly key: string;
   /** The service whose container mounts it. */
   readonly service: string;
-  /** Mount path inside the container. */
+  /** Mount path inside the container: where the service reads its data. */
   readonly mountPath: string;
+  /** The variable the program sets to `mountPath`; undefined where the image reads a fixed path. */
+  readonly persistEnv?: string;
   readonly uid: number;
   readonly gid: number;
   /** `volume`/`bind` locally; `efs`/`ebs` on AWS. */
@@ -152,15 +103,33 @@ export interface ServiceSettings {
   readonly name: string;
   readonly kind: ServiceKind;
   readonly containerName: string;
-  readonly image: string;
+  /** A prebuilt image; undefined when it is to be built from source (catalogue `build`). */
+  readonly image?: string;
+  /** compose's build: context and dockerfile, relative to a Panopticon checkout. */
+  readonly build: { readonly context: string; readonly dockerfile: string };
   readonly port: number;
   readonly hostPort: number | false;
   readonly stopSignal: string;
-  /** App-level environment, sorted by key. */
+  /** Plain environment, sorted by key: compose's, overrides, persist variable, service URLs. */
   readonly env: ReadonlyArray<readonly [string, string]>;
-  readonly healthcheck: readonly string[];
+  /** Services this one calls through its URL variables. */
+  readonly connectsTo: readonly string[];
+  /** Secret variables (API_KEY, ...), sorted; always declared, empty when unset. */
+  readonly secretEnv: readonly string[];
+  /** Receives POSTGRES_HOST/PORT/USER/PASSWORD/DB and DATABASE_URL. */
+  readonly database: boolean;
+  /** compose depends_on: these start first (Postgres healthy first). */
+  readonly dependsOn: readonly string[];
+  readonly healthcheck: Healthcheck;
+  readonly limits: { readonly cpus: number; readonly memoryMb: number };
   readonly command?: readonly string[];
   readonly dataSet?: DataSetSettings;
+}
+
+/** A secret variable and the stack config key it is read from. */
+export interface SecretSetting {
+  readonly env: string;
+  readonly configKey: string;
 }
 
 export interface Settings {
@@ -174,7 +143,10 @@ export interface Settings {
   readonly initImage: string;
   readonly networkName: string;
   readonly protection: ProtectionPolicy;
-  readonly postgres: { readonly database: string; readonly user: string };
+  /** The database the apps use; `major` is the server's Postgres major version. */
+  readonly postgres: { readonly database: string; readonly user: string; readonly major?: number };
+  /** The secret variables some service declares, with their config keys. */
+  readonly secrets: readonly SecretSetting[];
   /** All services, sorted by name; on AWS without the postgres container. */
   readonly services: readonly ServiceSettings[];
   /** All data sets, sorted by key. */
@@ -189,6 +161,11 @@ export interface LoadContext {
   /** Directory relative bind paths resolve against (the project directory). */
   readonly baseDir: string;
   readonly project?: string;
+  /**
+   * Secret keys (`apiKey`, ...) that the stack sets in plain text; each is refused.
+   * See plainSecretKeys(). @default none
+   */
+  readonly plainSecrets?: readonly string[];
 }
 
 /** A configuration error: names every bad key, its value and what was expected. */
@@ -226,7 +203,17 @@ function valueAt(raw: unknown, path: ReadonlyArray<PropertyKey>): unknown {
 
 /** Turns zod issues into `key = value: expected ...` lines. */
 export function describeIssues(raw: unknown, issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => {
+  return issues.flatMap((issue) => {
+    // `settings | false`: report why the settings branch failed, not the union itself.
+    if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      const branches = issue.errors.filter(
+        (b) => b.length > 0 && !b.every((e) => e.code === "invalid_value" && e.path.length === 0),
+      );
+      if (branches.length === 1 && branches[0].every((e) => e.path.length > 0)) {
+        const nested = branches[0].map((e) => ({ ...e, path: [...issue.path, ...e.path] }));
+        return describeIssues(raw, nested as z.core.$ZodIssue[]);
+      }
+    }
     if (issue.code === "unrecognized_keys") {
       return issue.keys
         .map((k) => `${keyOf([...issue.path, k])} is not a known setting (check the spelling)`)
@@ -289,84 +276,78 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
   }
   const awsBackends: Record<string, AwsBackend> = { ...DEFAULT_AWS_BACKENDS, ...r.aws?.storage };
 
-  // Merge configured services over the defaults.
-  const names = new Set([...Object.keys(DEFAULT_SERVICES), ...Object.keys(r.services ?? {})]);
+  const postgres = {
+    database: r.postgresDatabase ?? DEFAULTS.postgresDatabase,
+    user: r.postgresUser ?? DEFAULTS.postgresUser,
+  };
+  const resolved = resolveServices(
+    r.services,
+    { postgres, logLevel: r.logLevel ?? DEFAULTS.logLevel },
+    problems,
+  );
+  const cycle = dependencyCycle(resolved);
+  if (cycle) {
+    problems.push(
+      `${PROJECT}:services: dependsOn forms a cycle ${cycle.join(" -> ")}: expected a start order`,
+    );
+  }
   const services: ServiceSettings[] = [];
   const dataSets: DataSetSettings[] = [];
-  for (const name of [...names].sort()) {
-    const base = (DEFAULT_SERVICES as Record<string, z.infer<typeof serviceSchema>>)[name];
-    const over = r.services?.[name] ?? {};
-    const key = (field: string) => `${PROJECT}:services.${name}.${field}`;
-    const kind = over.kind ?? base?.kind ?? "app";
-    const img = over.image ?? base?.image;
-    const svcPort = over.port ?? base?.port;
-    if (img === undefined) problems.push(`${key("image")} = (missing): expected a container image`);
-    if (svcPort === undefined)
-      problems.push(`${key("port")} = (missing): expected the container port`);
-    if (base === undefined && over.hostPort === undefined) {
-      // New services publish nothing unless asked to.
-    }
-    if (img === undefined || svcPort === undefined) continue;
-    const env = { ...(base?.env ?? {}), ...(over.env ?? {}) };
-    const baseData = base?.data === false ? undefined : base?.data;
-    const data = over.data === false ? undefined : { ...(baseData ?? {}), ...(over.data ?? {}) };
+  for (const svc of resolved) {
+    const data = svc.data;
     let dataSet: DataSetSettings | undefined;
-    if (data !== undefined && (data.path !== undefined || baseData !== undefined)) {
-      const set = data.set ?? name.replace(/-/g, "_");
-      if (data.path === undefined) {
-        problems.push(
-          `${key("data.path")} = (missing): expected the mount path inside the container`,
-        );
-        continue;
-      }
+    if (data !== undefined) {
       const backend: StorageMode | AwsBackend =
-        environment === "aws" ? (awsBackends[set] ?? "ebs") : storageMode;
-      const configured = r.volumeNames?.[set];
+        environment === "aws" ? (awsBackends[data.set] ?? "ebs") : storageMode;
+      const configured = r.volumeNames?.[data.set];
       const compose = r.adoptComposeVolumes ? data.composeVolume : undefined;
       const adoptedName = configured ?? compose;
-      const uid = data.uid ?? 0;
-      const gid = data.gid ?? uid;
-      const bindDir = data.bindDir ?? set;
       const usesVolume = backend === "volume" || backend === "efs";
       dataSet = {
-        key: set,
-        service: name,
+        key: data.set,
+        service: svc.name,
         mountPath: data.path,
-        uid,
-        gid,
+        persistEnv: data.persistEnv,
+        uid: data.uid,
+        gid: data.gid,
         backend,
-        volumeName: usesVolume ? (adoptedName ?? volumeName(project, ctx.stack, set)) : undefined,
+        volumeName: usesVolume
+          ? (adoptedName ?? volumeName(project, ctx.stack, data.set))
+          : undefined,
         hostPath:
           backend === "bind"
-            ? bindPath(ctx.baseDir, dataDir, bindDir)
+            ? bindPath(ctx.baseDir, dataDir, data.bindDir)
             : backend === "ebs"
-              ? `${r.aws?.dataMountPath ?? "/mnt/panopticon-data"}/${ctx.stack}/${bindDir}`
+              ? `${r.aws?.dataMountPath ?? "/mnt/panopticon-data"}/${ctx.stack}/${data.bindDir}`
               : undefined,
         adopted: usesVolume ? adoptedName !== undefined : backend === "bind",
       };
-      if (!(environment === "aws" && kind === "postgres")) dataSets.push(dataSet);
     }
-    if (environment === "aws" && kind === "postgres") continue; // RDS replaces the container
-    services.push({
-      name,
-      kind,
-      containerName: containerName(project, ctx.stack, name),
-      image: img,
-      port: svcPort,
-      hostPort: over.hostPort ?? base?.hostPort ?? false,
-      stopSignal: over.stopSignal ?? base?.stopSignal ?? "SIGTERM",
-      env: Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-      healthcheck:
-        over.healthcheck ??
-        (kind === "postgres"
-          ? [
-              "CMD-SHELL",
-              `pg_isready -q -h 127.0.0.1 -p ${svcPort} -U "$POSTGRES_USER" -d "$POSTGRES_DB"`,
-            ]
-          : ["CMD-SHELL", `wget -q -O /dev/null http://127.0.0.1:${svcPort}/health || exit 1`]),
-      command: over.command,
-      dataSet,
-    });
+    if (environment === "aws" && svc.kind === "postgres") continue; // RDS replaces the container
+    // A service without an image is built from panopticon:appSource (resolveImages).
+    if (dataSet) dataSets.push(dataSet);
+    const { data: _data, ...rest } = svc;
+    services.push({ ...rest, containerName: containerName(project, ctx.stack, svc.name), dataSet });
+  }
+
+  // Secrets: every variable some service declares, each read from a config secret.
+  const secretEnvs = [...new Set(services.flatMap((svc) => svc.secretEnv))].sort();
+  const secrets = secretEnvs.map((env) => ({ env, configKey: SECRET_CONFIG_KEYS[env] }));
+  for (const configKey of ctx.plainSecrets ?? []) {
+    {
+      problems.push(
+        `${PROJECT}:${configKey} is set in plain text: expected a secret; run \`pulumi config rm ${configKey}\` then \`pulumi config set --secret ${configKey} <value>\``,
+      );
+    }
+  }
+
+  const pgService = services.find((svc) => svc.kind === "postgres");
+  const pgImage = pgService?.image;
+  const major = r.postgresMajor ?? (pgImage ? postgresMajorOf(pgImage) : undefined);
+  if (pgService && pgImage && r.postgresMajor === undefined && major === undefined) {
+    problems.push(
+      `${PROJECT}:services.${pgService.name}.image = ${show(pgImage)}: its Postgres major cannot be read from the reference; set ${PROJECT}:postgresMajor (e.g. 15)`,
+    );
   }
 
   const postgresCount = services.filter((s) => s.kind === "postgres").length;
@@ -416,10 +397,8 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     initImage: r.initImage ?? DEFAULTS.initImage,
     networkName: networkName(project, ctx.stack),
     protection: protectionPolicy(environment, r.protect),
-    postgres: {
-      database: r.postgresDatabase ?? DEFAULTS.postgresDatabase,
-      user: r.postgresUser ?? DEFAULTS.postgresUser,
-    },
+    postgres: { ...postgres, major },
+    secrets,
     services,
     dataSets: [...dataSets].sort((a, b) => (a.key < b.key ? -1 : 1)),
     aws: r.aws,
@@ -448,6 +427,17 @@ function dupes<T>(
       seen.set(k, item);
     }
   }
+}
+
+/**
+ * The secret keys (postgresPassword, apiKey, ...) present in a config map but not
+ * stored as secrets. `isSecret` answers for a full key (`panopticon:apiKey`).
+ */
+export function plainSecretKeys(
+  all: Record<string, unknown>,
+  isSecret: (fullKey: string) => boolean,
+): string[] {
+  return SECRET_KEYS.filter((k) => `${PROJECT}:${k}` in all && !isSecret(`${PROJECT}:${k}`));
 }
 
 /**

@@ -97,7 +97,7 @@ async function main(argv: string[]): Promise<void> {
   const opts = new Command("bench")
     .description("Program start time and registration scaling under Pulumi's mocks")
     .option("--runs <n>", "runs per case; medians are reported", positiveInt("--runs", 50), 5)
-    .option("--services <list>", "service counts for the scaling table", intList, [5, 50, 200])
+    .option("--services <list>", "service counts for the scaling table", intList, [7, 50, 200])
     .option("--stacks <list>", "stacks to start (default: every Pulumi.<stack>.yaml)", nameList)
     .option("--scale-stack <stack>", "stack whose config the scaling table grows (default: dev)")
     .option(

@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { Writable } from "stream";
 import { parseSettings, Settings } from "../components/settings";
+import { APP_IMAGES_YAML, withAppImages } from "./app-images";
 import { volumeName } from "../components/naming";
 import { formatBytes, PARTIAL_SUFFIX, writeStreamed } from "../scripts/lib/archive";
 import { defaultBackupDir, parseLinkOwners, planArchives } from "../scripts/lib/backup-core";
@@ -34,9 +35,12 @@ import {
  */
 
 const local = (stack = "dev", raw: Record<string, unknown> = {}): Settings =>
-  parseSettings({ environment: "local", ...raw }, { stack, baseDir: "/srv/p" });
+  parseSettings(withAppImages({ environment: "local", ...raw }), { stack, baseDir: "/srv/p" });
 const aws = (stack = "staging"): Settings =>
-  parseSettings({ environment: "aws", aws: { region: "eu-west-1" } }, { stack, baseDir: "/srv/p" });
+  parseSettings(withAppImages({ environment: "aws", aws: { region: "eu-west-1" } }), {
+    stack,
+    baseDir: "/srv/p",
+  });
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "backup-unit-"));
@@ -113,7 +117,7 @@ describe("stack loading uses the program's settings and names", () => {
     const dir = tmpDir();
     fs.writeFileSync(
       path.join(dir, "Pulumi.dev.yaml"),
-      "config:\n  panopticon:environment: local\n  aws:region: eu-west-1\n",
+      `config:\n  panopticon:environment: local\n  aws:region: eu-west-1\n${APP_IMAGES_YAML}`,
     );
     const s = loadStack("dev", dir);
     expect(s.dataSets.find((d) => d.key === "judge")?.volumeName).toBe(
@@ -128,7 +132,7 @@ describe("stack loading uses the program's settings and names", () => {
     const dir = tmpDir();
     fs.writeFileSync(
       path.join(dir, "Pulumi.b.yaml"),
-      "config:\n  panopticon:storageMode: bind\n  panopticon:dataDir: ./d\n",
+      `config:\n  panopticon:storageMode: bind\n  panopticon:dataDir: ./d\n${APP_IMAGES_YAML}`,
     );
     const s = loadStack("b", dir);
     expect(s.dataSets.find((d) => d.key === "postgres")?.hostPath).toBe(

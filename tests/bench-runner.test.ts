@@ -60,7 +60,7 @@ describe("ProgramStarter (child process started like Pulumi's launcher)", () => 
   });
 
   it("with generated services, registers what the harness records for the same config", async () => {
-    const grown = withServices(project, readStackConfig(PROJECT_DIR, "dev"), 9);
+    const grown = withServices(project, readStackConfig(PROJECT_DIR, "dev"), 11);
     const { config } = pulumiConfig(project, grown);
     const r = await starter.start({
       project,

@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
+import { withAppImages } from "./app-images";
 import {
   BenchUsageError,
   benchServiceName,
@@ -248,15 +249,19 @@ describe("stack config as the CLI hands it to the program", () => {
   });
 
   it("withServices adds valid app services, each with a data set, up to the total", () => {
-    const base = { "panopticon:services": { "judge-service": { env: { LOG_LEVEL: "debug" } } } };
+    const services = withAppImages({
+      services: { "judge-service": { env: { LOG_LEVEL: "debug" } } },
+    }).services;
+    const base = { "panopticon:services": services };
     const grown = withServices(project, base, 12);
     const { config } = pulumiConfig(project, grown);
     const settings = parseSettings(rawFromPulumiConfig(config), { stack: "dev", baseDir: "/p" });
     expect(settings.services).toHaveLength(12);
-    expect(settings.dataSets).toHaveLength(12);
+    // The catalogue's five data sets and one per added service.
+    expect(settings.dataSets).toHaveLength(10);
     const added = settings.services.filter((s) => s.name.startsWith("bench-svc-"));
     expect(added.map((s) => s.name)).toEqual(
-      Array.from({ length: 7 }, (_, i) => benchServiceName(i + 1)),
+      Array.from({ length: 5 }, (_, i) => benchServiceName(i + 1)),
     );
     expect(added.every((s) => s.hostPort === false && s.dataSet !== undefined)).toBe(true);
     // The configured override is kept.
@@ -264,12 +269,12 @@ describe("stack config as the CLI hands it to the program", () => {
       "LOG_LEVEL",
       "debug",
     ]);
-    expect(withServices(project, base, 5)).toEqual(base);
+    expect(withServices(project, base, 7)).toEqual(base);
   });
 
   it("withServices refuses fewer services than the stack has, naming --services", () => {
     expect(() => withServices(project, {}, 4)).toThrow(
-      /--services: 4 is fewer than the 5 services .*≥ 5/,
+      /--services: 4 is fewer than the 7 services .*≥ 7/,
     );
     expect(() => withServices(project, { "panopticon:services": "x" }, 9)).toThrow(
       /panopticon:services = "x": expected a mapping/,

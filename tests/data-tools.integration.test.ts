@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { SWAP_SCRIPT, UNSWAP_SCRIPT } from "../scripts/lib/restore-core";
+import { APP_IMAGES_YAML } from "./app-images";
 
 /*
  * backup, restore and purge against a real Docker engine (started and given its
@@ -80,10 +81,14 @@ function stackFile(stack: string, extra = ""): string {
       "  panopticon:services:",
       "    postgres:",
       `      image: ${PG_IMAGE}`,
-      ...["judge-service", "query-storage", "evaluation-storage", "model-registry"].flatMap((s) => [
-        `    ${s}:`,
-        `      image: ${BUSYBOX}`,
-      ]),
+      ...[
+        "main-app",
+        "judge-service",
+        "query-storage",
+        "evaluation-storage",
+        "visualization-service",
+        "model-registry",
+      ].flatMap((s) => [`    ${s}:`, `      image: ${BUSYBOX}`]),
       extra,
     ].join("\n"),
   );
@@ -158,7 +163,7 @@ function runPostgres(stack: string, m: Mount): string {
     "--mount",
     mountArg(m).replace("dst=/data", "dst=/var/lib/postgresql/data"),
     "-e",
-    "POSTGRES_USER=panopticon",
+    "POSTGRES_USER=postgres", // compose's role, the program's default
     "-e",
     "POSTGRES_DB=panopticon",
     PG_IMAGE,
@@ -170,7 +175,7 @@ function runPostgres(stack: string, m: Mount): string {
       "pg_isready",
       "-q",
       "-U",
-      "panopticon",
+      "postgres",
       "-d",
       "panopticon",
     ]);
@@ -185,7 +190,7 @@ function runPostgres(stack: string, m: Mount): string {
 
 function psql(stack: string, sql: string, allowFail = false): string {
   return docker(
-    ["exec", ctr(stack, "postgres"), "psql", "-U", "panopticon", "-d", "panopticon", "-tAc", sql],
+    ["exec", ctr(stack, "postgres"), "psql", "-U", "postgres", "-d", "panopticon", "-tAc", sql],
     {
       allowFail,
     },
@@ -666,7 +671,7 @@ describe("production stacks are refused by all three tools", () => {
   const awsStack = stackFile(`it${RUN}aws`);
   fs.writeFileSync(
     path.join(TMP, `Pulumi.${awsStack}.yaml`),
-    "config:\n  panopticon:environment: aws\n  panopticon:aws:\n    region: eu-west-1\n",
+    `config:\n  panopticon:environment: aws\n  panopticon:aws:\n    region: eu-west-1\n${APP_IMAGES_YAML}`,
   );
   const prodDir = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-prod-"));
 

@@ -59,6 +59,8 @@ const HANDLED = new Set([
   "attach",
   "logs",
   "networkMode",
+  "cpus",
+  "memory",
 ]);
 
 /** `docker create` arguments equivalent to a recorded docker.Container's inputs. */
@@ -80,13 +82,17 @@ export function containerCreateArgs(i: Inputs, image: string): string[] {
       }
     | undefined;
   if (hc) {
-    if (hc.tests[0] !== "CMD-SHELL")
-      throw new Error(`healthcheck form ${hc.tests[0]} not replayed`);
-    a.push("--health-cmd", hc.tests[1]);
+    // CMD runs its arguments directly; --health-cmd takes one line for the shell.
+    if (hc.tests[0] === "CMD-SHELL") a.push("--health-cmd", hc.tests[1]);
+    else if (hc.tests[0] === "CMD" && hc.tests.slice(1).every((t) => /^[\w./:=-]+$/.test(t)))
+      a.push("--health-cmd", hc.tests.slice(1).join(" "));
+    else throw new Error(`healthcheck ${JSON.stringify(hc.tests)} not replayed`);
     // Faster probes than configured, so the test does not wait 10 s per check.
     a.push("--health-interval", "1s", "--health-timeout", hc.timeout ?? "5s");
     a.push("--health-retries", String(hc.retries ?? 3), "--health-start-period", "1s");
   }
+  if (i.cpus !== undefined) a.push("--cpus", String(i.cpus));
+  if (i.memory !== undefined) a.push("--memory", `${Number(i.memory)}m`);
   if (i.logDriver) a.push("--log-driver", String(i.logDriver));
   for (const [k, v] of Object.entries((i.logOpts as Record<string, string>) ?? {}))
     a.push("--log-opt", `${k}=${v}`);

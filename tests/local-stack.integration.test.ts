@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { ProgramRun, runProgram } from "./harness";
 import { destroy, docker, dockerAvailable, purgeAll, up } from "./docker-cli";
+import { CONTRACT } from "./compose-contract";
 
 /*
  * The dev program's registrations replayed on a real Docker engine: up, write
@@ -16,9 +17,22 @@ jest.setTimeout(240_000);
 
 const PG_IMAGE = process.env.PANOPTICON_TEST_POSTGRES_IMAGE ?? "panopticon-test/postgres:15";
 const BUSYBOX = process.env.PANOPTICON_TEST_BUSYBOX_IMAGE ?? "panopticon-test/busybox:1";
-const APPS = ["judge-service", "query-storage", "evaluation-storage", "model-registry"];
+const APPS = [
+  "main-app",
+  "query-storage",
+  "evaluation-storage",
+  "judge-service",
+  "visualization-service",
+  "model-registry",
+];
+
+const DATA_APPS = APPS.filter((a) => CONTRACT[a].data !== undefined);
 
 // App stand-ins: serve /health on 8000 like the real services and stop on SIGTERM.
+// busybox has wget, not the curl the real images ship.
+const APP_HEALTH = {
+  test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:8000/health"],
+};
 const APP_COMMAND = [
   "sh",
   "-c",
@@ -34,7 +48,10 @@ function stackConfig(stack: string, extra: Record<string, unknown>): Record<stri
     services: {
       postgres: { image: PG_IMAGE, hostPort: port },
       ...Object.fromEntries(
-        APPS.map((a) => [a, { image: BUSYBOX, hostPort: false, command: APP_COMMAND }]),
+        APPS.map((a) => [
+          a,
+          { image: BUSYBOX, hostPort: false, command: APP_COMMAND, healthcheck: APP_HEALTH },
+        ]),
       ),
     },
     ...extra,
@@ -52,7 +69,7 @@ function psql(stack: string, sql: string): string {
     `panopticon-${stack}-postgres`,
     "psql",
     "-U",
-    "panopticon",
+    "postgres",
     "-d",
     "panopticon",
     "-tAc",
@@ -101,8 +118,8 @@ describe.each(["volume", "bind"] as const)("storageMode %s on a real engine", (m
   test("up, write, destroy, up: the data is re-attached", () => {
     up(run.resources, imageFor);
     psql(stack, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('survives destroy')");
-    for (const app of APPS) {
-      const target = app === "model-registry" ? "/app/models" : "/app/data";
+    for (const app of DATA_APPS) {
+      const target = CONTRACT[app].data!.path;
       docker(["exec", `panopticon-${stack}-${app}`, "sh", "-c", `echo ${app} > ${target}/marker`]);
     }
     // The app containers resolve postgres by its network alias.
@@ -127,8 +144,8 @@ describe.each(["volume", "bind"] as const)("storageMode %s on a real engine", (m
 
     up(run.resources, imageFor);
     expect(psql(stack, "SELECT v FROM kept")).toBe("survives destroy");
-    for (const app of APPS) {
-      const target = app === "model-registry" ? "/app/models" : "/app/data";
+    for (const app of DATA_APPS) {
+      const target = CONTRACT[app].data!.path;
       expect(docker(["exec", `panopticon-${stack}-${app}`, "cat", `${target}/marker`])).toBe(app);
     }
   });
@@ -150,8 +167,9 @@ describe.each(["volume", "bind"] as const)("storageMode %s on a real engine", (m
         const s = fs.statSync(path.join(dataDir, d));
         return `${s.uid}:${s.gid} ${(s.mode & 0o777).toString(8)}`;
       };
-      expect(stat("judge_service")).toBe("1000:1000 750");
-      expect(stat("query_storage")).toBe("1000:1000 750");
+      // The compose images run as root.
+      expect(stat("judge_service")).toBe("0:0 750");
+      expect(stat("query_storage")).toBe("0:0 750");
       expect(stat("postgres")).toMatch(/^999:999 7[05]0$/);
       expect(stat("model_registry")).toBe("0:0 775"); // adopted: owner kept, o-w removed
       const old = fs.statSync(path.join(dataDir, "model_registry", "old-model.bin"));

@@ -1,5 +1,5 @@
 import * as path from "path";
-import { PROJECT_DIR, ProgramRun, RecordedResource, runProgram } from "./harness";
+import { cliStackConfig, PROJECT_DIR, ProgramRun, RecordedResource, runProgram } from "./harness";
 import {
   CONTAINER,
   IMAGE,
@@ -13,18 +13,30 @@ import {
 const SERVICES = [
   "evaluation-storage",
   "judge-service",
+  "main-app",
   "model-registry",
   "postgres",
   "query-storage",
+  "visualization-service",
 ];
-const MOUNTS: Record<string, { set: string; path: string; bindDir: string }> = {
-  postgres: { set: "postgres", path: "/var/lib/postgresql/data", bindDir: "postgres" },
-  "judge-service": { set: "judge", path: "/app/data", bindDir: "judge_service" },
-  "query-storage": { set: "query", path: "/app/data", bindDir: "query_storage" },
-  "evaluation-storage": { set: "evaluation", path: "/app/data", bindDir: "evaluation_storage" },
-  "model-registry": { set: "model_registry", path: "/app/models", bindDir: "model_registry" },
-};
 const PASSWORD = "pw-Zq81-very-secret";
+/** Pulumi.dev.yaml as the CLI hands it over (its pinned app images), plus `over`. */
+const dev = (over: Record<string, unknown> = {}) => ({
+  ...cliStackConfig("dev"),
+  ...Object.fromEntries(Object.entries(over).map(([k, v]) => [`panopticon:${k}`, v])),
+});
+
+/** The dev stack file's services block (its pinned images). */
+const devServices = () => cliStackConfig("dev")["panopticon:services"] as Record<string, unknown>;
+
+/** The dev services with `over` merged into each service's block (false removes one). */
+function withServices(over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...devServices() };
+  for (const [name, v] of Object.entries(over)) {
+    out[name] = v === false ? false : { ...((out[name] as object) ?? {}), ...(v as object) };
+  }
+  return out;
+}
 
 function containerOf(run: ProgramRun, service: string): RecordedResource {
   const found = serviceContainers(run.resources).filter(
@@ -45,50 +57,16 @@ function mountsOf(c: RecordedResource): Array<{ type: string; source: string; ta
   return c.plainInputs.mounts as Array<{ type: string; source: string; target: string }>;
 }
 
+// Services, ports, mounts, env, secrets, limits and start order: program-contract.test.ts.
 describe.each(["volume", "bind"] as const)("dev stack, storageMode %s", (mode) => {
   let run: ProgramRun;
   beforeAll(async () => {
     run = await runProgram({
       stack: "dev",
-      config: { storageMode: mode },
+      config: dev({ storageMode: mode }),
       secrets: { postgresPassword: PASSWORD },
     });
     if (run.error) throw run.error;
-  });
-
-  test("registers the five services on one network", () => {
-    const names = serviceContainers(run.resources)
-      .map((c) => c.plainInputs.name)
-      .sort();
-    expect(names).toEqual(SERVICES.map((s) => `panopticon-dev-${s}`));
-    const nets = run.byType("docker:index/network:Network");
-    expect(nets).toHaveLength(1);
-    for (const c of serviceContainers(run.resources)) {
-      const na = c.plainInputs.networksAdvanced as Array<{ name: string; aliases: string[] }>;
-      expect(na).toEqual([{ name: "panopticon-dev-net", aliases: [expect.any(String)] }]);
-    }
-  });
-
-  test("every data set is mounted at its path from retained storage", () => {
-    for (const svc of SERVICES) {
-      const m = MOUNTS[svc];
-      const mounts = mountsOf(containerOf(run, svc));
-      expect(mounts).toHaveLength(1);
-      expect(mounts[0].target).toBe(m.path);
-      if (mode === "volume") {
-        expect(mounts[0]).toEqual({
-          type: "volume",
-          source: `panopticon-dev-${m.set.replace(/_/g, "-")}-data`,
-          target: m.path,
-        });
-      } else {
-        expect(mounts[0]).toEqual({
-          type: "bind",
-          source: path.join(PROJECT_DIR, "data", m.bindDir),
-          target: m.path,
-        });
-      }
-    }
   });
 
   test("safety rules hold on what reached the engine", () => {
@@ -134,40 +112,36 @@ describe.each(["volume", "bind"] as const)("dev stack, storageMode %s", (mode) =
       // Each service waits for its directory.
       const pg = containerOf(run, "postgres");
       expect(pg.dependencies).toContain(pgInit.urn);
+      // The compose images run as root.
       const judgeInit = inits.find((c) => c.plainInputs.name === "panopticon-dev-judge-init")!;
-      expect((judgeInit.plainInputs.command as string[]).join(" ")).toContain("chown 1000:1000");
+      expect((judgeInit.plainInputs.command as string[]).join(" ")).toContain(
+        'chown 0:0 "/host/judge_service"',
+      );
     });
   }
 
-  test("postgres stops with SIGINT, has pg_isready, and services start after it is healthy", () => {
+  test("every app waits for a healthy postgres, directly or through its dependencies", () => {
     const pg = containerOf(run, "postgres");
-    expect(pg.plainInputs.stopSignal).toBe("SIGINT");
     expect(pg.plainInputs.wait).toBe(true);
-    expect((pg.plainInputs.healthcheck as { tests: string[] }).tests.join(" ")).toContain(
-      "pg_isready",
-    );
-    expect(pg.plainInputs.restart).toBe("unless-stopped");
-    for (const svc of SERVICES.filter((s) => s !== "postgres")) {
-      const c = containerOf(run, svc);
-      expect(c.dependencies).toContain(pg.urn);
-      expect(Number(c.plainInputs.stopTimeout)).toBeGreaterThanOrEqual(60);
+    const byUrn = new Map(serviceContainers(run.resources).map((c) => [c.urn, c]));
+    const reaches = (c: RecordedResource, seen = new Set<string>()): boolean =>
+      c.dependencies.some(
+        (d) =>
+          d === pg.urn ||
+          (!seen.has(d) && byUrn.has(d) && (seen.add(d), reaches(byUrn.get(d)!, seen))),
+      );
+    // main-app and evaluation-storage have no database dependency in compose.
+    for (const svc of [
+      "judge-service",
+      "model-registry",
+      "query-storage",
+      "visualization-service",
+    ]) {
+      expect({ svc, waits: reaches(containerOf(run, svc)) }).toEqual({ svc, waits: true });
     }
-  });
-
-  test("app services receive the connection settings; the password only as a secret", () => {
-    const judge = containerOf(run, "judge-service");
-    const env = judge.plainInputs.envs as string[];
-    expect(env).toEqual(
-      expect.arrayContaining([
-        "POSTGRES_HOST=postgres",
-        "POSTGRES_PORT=5432",
-        "POSTGRES_DB=panopticon",
-        "POSTGRES_USER=panopticon",
-        `POSTGRES_PASSWORD=${PASSWORD}`,
-      ]),
-    );
-    expect(judge.inputs.envs).toEqual(expect.objectContaining({ value: env })); // secret wrapper
-    expect(env).toEqual([...env].sort());
+    for (const svc of SERVICES) {
+      expect(Number(containerOf(run, svc).plainInputs.stopTimeout)).toBeGreaterThanOrEqual(60);
+    }
   });
 
   test("images are pinned by RemoteImage.imageId and kept locally", () => {
@@ -178,14 +152,7 @@ describe.each(["volume", "bind"] as const)("dev stack, storageMode %s", (mode) =
     expect(images.every((i) => i.plainInputs.keepLocally === true)).toBe(true);
   });
 
-  test("outputs: endpoints on loopback, volumes, secret connection string, protection summary", () => {
-    expect(run.outputs.endpoints).toEqual({
-      postgres: "127.0.0.1:5432",
-      "judge-service": "127.0.0.1:8001",
-      "query-storage": "127.0.0.1:8002",
-      "evaluation-storage": "127.0.0.1:8003",
-      "model-registry": "127.0.0.1:8004",
-    });
+  test("outputs: volumes, secret connection string as role postgres, protection summary", () => {
     const vols = run.outputs.volumes as Record<string, { backend: string; source: string }>;
     expect(Object.keys(vols).sort()).toEqual([
       "evaluation",
@@ -196,7 +163,7 @@ describe.each(["volume", "bind"] as const)("dev stack, storageMode %s", (mode) =
     ]);
     expect(vols.judge.backend).toBe(mode);
     expect(run.outputs.connectionString).toBe(
-      `postgresql://panopticon:${PASSWORD}@127.0.0.1:5432/panopticon`,
+      `postgresql://postgres:${PASSWORD}@127.0.0.1:5432/panopticon`,
     );
     expect(run.secretOutputs).toEqual(["connectionString"]);
     expect(String(run.outputs.protection)).toContain("retained");
@@ -205,37 +172,37 @@ describe.each(["volume", "bind"] as const)("dev stack, storageMode %s", (mode) =
 
 describe("names, ports and passwords across stacks and settings", () => {
   test("another stack on the same host shares no physical name", async () => {
-    const dev = await runProgram({ stack: "dev" });
-    const staging = await runProgram({ stack: "staging" });
+    const devRun = await runProgram({ stack: "dev", config: dev() });
+    const staging = await runProgram({ stack: "staging", config: dev() });
     const names = (r: ProgramRun) =>
       r.resources
         .filter((x) => x.custom && x.type !== IMAGE && typeof x.plainInputs.name === "string")
         .map((x) => x.plainInputs.name as string);
-    const shared = names(dev).filter((n) => names(staging).includes(n));
+    const shared = names(devRun).filter((n) => names(staging).includes(n));
     expect(shared).toEqual([]);
     expect(stackScopedNames("staging")(staging.resources)).toEqual([]);
   });
 
   test("a generated password is never plain in any input", async () => {
-    const run = await runProgram({ stack: "dev" });
+    const run = await runProgram({ stack: "dev", config: dev() });
     const pw = run.byType("random:index/randomPassword:RandomPassword");
     expect(pw).toHaveLength(1);
-    const generated = String(run.outputs.connectionString).match(/panopticon:([^@]+)@/)![1];
+    const generated = String(run.outputs.connectionString).match(/postgres:([^@]+)@/)![1];
     expect(generated.length).toBeGreaterThan(10);
     expect(noPlainSecret(generated)(run.resources)).toEqual([]);
   });
 
   test("bindAddress from config replaces loopback, and the loopback rule catches it", async () => {
-    const run = await runProgram({ stack: "dev", config: { bindAddress: "0.0.0.0" } });
+    const run = await runProgram({ stack: "dev", config: dev({ bindAddress: "0.0.0.0" }) });
     const pg = run.resources.find((r) => r.plainInputs.name === "panopticon-dev-postgres")!;
     expect((pg.plainInputs.ports as Array<{ ip: string }>)[0].ip).toBe("0.0.0.0");
-    expect(LOCAL_RULES.loopbackPorts(run.resources)).toHaveLength(5);
+    expect(LOCAL_RULES.loopbackPorts(run.resources)).toHaveLength(7);
   });
 
   test("hostPort false publishes nothing", async () => {
     const run = await runProgram({
       stack: "dev",
-      config: { services: { postgres: { hostPort: false } } },
+      config: dev({ services: { ...devServices(), postgres: { hostPort: false } } }),
     });
     const pg = run.resources.find((r) => r.plainInputs.name === "panopticon-dev-postgres")!;
     expect(pg.plainInputs.ports).toEqual([]);
@@ -253,7 +220,7 @@ describe("adopting compose-era data", () => {
   };
 
   test("adoptComposeVolumes re-uses the compose volume names, retained", async () => {
-    const run = await runProgram({ stack: "dev", config: { adoptComposeVolumes: true } });
+    const run = await runProgram({ stack: "dev", config: dev({ adoptComposeVolumes: true }) });
     if (run.error) throw run.error;
     const vols = run.byType(VOLUME);
     expect(vols.map((v) => v.plainInputs.name).sort()).toEqual(Object.values(COMPOSE).sort());
@@ -266,7 +233,7 @@ describe("adopting compose-era data", () => {
   test("volumeNames points single data sets at existing volumes", async () => {
     const run = await runProgram({
       stack: "dev",
-      config: { volumeNames: { postgres: "legacy_pg", judge: "legacy_judge" } },
+      config: dev({ volumeNames: { postgres: "legacy_pg", judge: "legacy_judge" } }),
     });
     if (run.error) throw run.error;
     const names = run.byType(VOLUME).map((v) => v.plainInputs.name);
@@ -278,7 +245,7 @@ describe("adopting compose-era data", () => {
   test("bind mode adopts existing ./data directories through dataDir", async () => {
     const run = await runProgram({
       stack: "dev",
-      config: { storageMode: "bind", dataDir: "/srv/panopticon/data" },
+      config: dev({ storageMode: "bind", dataDir: "/srv/panopticon/data" }),
     });
     if (run.error) throw run.error;
     const pg = run.resources.find((r) => r.plainInputs.name === "panopticon-dev-postgres")!;
@@ -286,6 +253,58 @@ describe("adopting compose-era data", () => {
     const init = run.resources.find((r) => r.plainInputs.name === "panopticon-dev-postgres-init")!;
     // An existing directory keeps its owner and content: creation is conditional.
     expect((init.plainInputs.command as string[])[2]).toMatch(/^set -eu; if \[ ! -d /);
+  });
+});
+
+describe("services by config: the compliant twins of the refusals below", () => {
+  test("a new service declares its persist variable and gets it set to its mount", async () => {
+    const run = await runProgram({
+      stack: "dev",
+      config: dev({
+        services: {
+          ...devServices(),
+          notes: {
+            image: "notes:1",
+            port: 8000,
+            data: { path: "/srv/notes", persistEnv: "NOTES_DIR" },
+            healthcheck: { test: ["CMD", "true"] },
+          },
+        },
+      }),
+    });
+    if (run.error) throw run.error;
+    const notes = containerOf(run, "notes");
+    expect(mountsOf(notes)).toEqual([
+      { type: "volume", source: "panopticon-dev-notes-data", target: "/srv/notes" },
+    ]);
+    expect(notes.plainInputs.envs).toContain("NOTES_DIR=/srv/notes");
+  });
+
+  test("a service removed by config is gone, with nothing pointing at it", async () => {
+    const run = await runProgram({
+      stack: "dev",
+      config: dev({ services: { ...devServices(), "visualization-service": false } }),
+    });
+    if (run.error) throw run.error;
+    const names = serviceContainers(run.resources).map((c) => c.plainInputs.name);
+    expect(names).not.toContain("panopticon-dev-visualization-service");
+    expect(names).toHaveLength(6);
+  });
+
+  test("LOG_LEVEL and the storage switches are settable per stack", async () => {
+    const run = await runProgram({
+      stack: "dev",
+      config: dev({
+        logLevel: "DEBUG",
+        services: withServices({ "judge-service": { env: { JUDGE_STORAGE_TYPE: "postgres" } } }),
+      }),
+    });
+    if (run.error) throw run.error;
+    const judge = containerOf(run, "judge-service").plainInputs.envs as string[];
+    expect(judge).toEqual(
+      expect.arrayContaining(["LOG_LEVEL=DEBUG", "JUDGE_STORAGE_TYPE=postgres"]),
+    );
+    expect(containerOf(run, "main-app").plainInputs.envs).toContain("LOG_LEVEL=DEBUG");
   });
 });
 
@@ -309,7 +328,56 @@ describe("bad config registers nothing", () => {
     [
       "missing image",
       { services: { extra: { port: 80 } } },
-      /services\.extra\.image = \(missing\): expected a container image/,
+      /services\.extra\.image = \(missing\): a service that is not in the catalogue needs an image or build\.dockerfile/,
+    ],
+    [
+      "a persist variable pointed away from its mount",
+      { services: { "query-storage": { env: { CHROMA_PERSIST_DIRECTORY: "/app/data/chroma" } } } },
+      /services\.query-storage\.env\.CHROMA_PERSIST_DIRECTORY = "\/app\/data\/chroma": CHROMA_PERSIST_DIRECTORY must be the data mount "\/app\/query_storage_data"/,
+    ],
+    [
+      "a fixed-path data set mounted where its image does not read",
+      { services: { "model-registry": { data: { path: "/app/models" } } } },
+      /services\.model-registry\.data\.path = "\/app\/models": model-registry reads its data at "\/app\/model_registry_data"/,
+    ],
+    [
+      "a new service with data but no persist variable",
+      {
+        services: {
+          notes: {
+            image: "notes:1",
+            port: 8000,
+            data: { path: "/srv/notes" },
+            healthcheck: { test: ["CMD", "true"] },
+          },
+        },
+      },
+      /services\.notes\.data\.persistEnv = \(missing\): expected the variable that names the service's data directory/,
+    ],
+    [
+      "an API key in plain env",
+      { services: { "judge-service": { env: { OPENAI_API_KEY: "sk-plain" } } } },
+      /services\.judge-service\.env\.OPENAI_API_KEY = \(hidden\): OPENAI_API_KEY is a secret; remove it here and run `pulumi config set --secret openaiApiKey <value>`/,
+    ],
+    [
+      "an API key as plain config",
+      { apiKey: "plain-text-key" },
+      /panopticon:apiKey is set in plain text: expected a secret/,
+    ],
+    [
+      "a URL to a service the stack does not have",
+      { services: { "main-app": { urls: { JUDGE_SERVICE_URL: "judge" } } } },
+      /services\.main-app\.urls\.JUDGE_SERVICE_URL = "judge": no service "judge" in this stack/,
+    ],
+    [
+      "removing a service that others call",
+      { services: { "query-storage": false } },
+      /services\.main-app\.urls\.QUERY_STORAGE_URL = "query-storage": no service "query-storage"/,
+    ],
+    [
+      "a start order that never starts",
+      { services: { "evaluation-storage": { dependsOn: ["main-app"] } } },
+      /dependsOn forms a cycle/,
     ],
     [
       "empty image",
@@ -355,7 +423,14 @@ describe("bad config registers nothing", () => {
   ];
 
   test.each(BAD)("%s", async (_label, config, message) => {
-    const run = await runProgram({ stack: "dev", config });
+    const services = config.services as Record<string, unknown> | undefined;
+    const run = await runProgram({
+      stack: "dev",
+      config: dev({
+        ...config,
+        ...(services ? { services: { ...devServices(), ...services } } : {}),
+      }),
+    });
     expect(run.error?.name).toBe("ConfigError");
     expect(run.error?.message).toMatch(message);
     expect(run.error?.message).toContain('stack "dev" (nothing was created or changed)');

@@ -9,6 +9,7 @@ import { EFS_MOUNT_OPTIONS, efsDataSetPath, nfsDriverOpts } from "../components/
 import { scriptHasSecretAssignment } from "../policy/secrets";
 import { STATEFUL_TYPES } from "../policy/stateful";
 import {
+  FIXTURE_SOURCE,
   isSecretWrapper,
   plainStrings,
   PROJECT_DIR,
@@ -210,7 +211,9 @@ const noPostgresContainer: Rule = (resources) =>
     .filter(
       (r) =>
         (r.type === CONTAINER && /postgres/.test(String(inputs(r).name))) ||
-        (r.type === IMAGE && /(^|\/)postgres[:@]/.test(String(inputs(r).name))),
+        // A published postgres/pgvector image, or one built from a checkout's postgres/Dockerfile.
+        (r.type === IMAGE &&
+          /(^|\/)(postgres|pgvector)[:@]|-postgres:built$/.test(String(inputs(r).name))),
     )
     .map((r) => `${r.name}: a postgres container or image in an AWS stack`);
 
@@ -256,7 +259,10 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
     expect(staging.byType(T.rds)).toHaveLength(1);
     expect(inputs(only(staging, T.rds)).identifier).toBe("panopticon-staging-postgres");
 
-    const devNamedProd = await runProgram({ stack: "prod", config: DEV_FILE.config });
+    const devNamedProd = await runProgram({
+      stack: "prod",
+      config: { ...DEV_FILE.config, "panopticon:appSource": FIXTURE_SOURCE },
+    });
     if (devNamedProd.error) throw devNamedProd.error;
     expect(devNamedProd.resources.filter((r) => r.type.startsWith("aws:"))).toEqual([]);
     // ...and the AWS rule catches its postgres container and image.
@@ -367,10 +373,13 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
     expect(apps.map((c) => inputs(c).name).sort()).toEqual([
       "panopticon-prod-evaluation-storage",
       "panopticon-prod-judge-service",
+      "panopticon-prod-main-app",
       "panopticon-prod-model-registry",
       "panopticon-prod-query-storage",
+      "panopticon-prod-visualization-service",
     ]);
-    for (const c of apps) {
+    // compose gives main-app no database settings.
+    for (const c of apps.filter((a) => inputs(a).name !== "panopticon-prod-main-app")) {
       const envs = inputs(c).envs as string[];
       expect(envs).toContain(`POSTGRES_HOST=${address}`);
       expect(envs).toContain("POSTGRES_PORT=5432");
@@ -502,7 +511,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       ["evaluation-storage", "evaluation_storage"],
     ]) {
       expect(byService[`panopticon-prod-${svc}`]).toEqual([
-        { type: "bind", source: `/mnt/panopticon-data/prod/${dir}`, target: "/app/data" },
+        { type: "bind", source: `/mnt/panopticon-data/prod/${dir}`, target: `/app/${dir}_data` },
       ]);
     }
     const init = run
@@ -511,7 +520,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
     expect(inputs(init).volumes).toEqual([
       { hostPath: "/mnt/panopticon-data/prod", containerPath: "/host" },
     ]);
-    expect((inputs(init).command as string[])[2]).toContain("chown 1000:1000");
+    expect((inputs(init).command as string[])[2]).toContain("chown 0:0"); // compose images run as root
   });
 
   test("EFS: encrypted, backed up, mount targets in both private subnets, NFS only from the host", () => {
@@ -554,7 +563,11 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       (c) => inputs(c).name === "panopticon-prod-model-registry",
     )!;
     expect(inputs(svc).mounts).toEqual([
-      { type: "volume", source: "panopticon-prod-model-registry-data", target: "/app/models" },
+      {
+        type: "volume",
+        source: "panopticon-prod-model-registry-data",
+        target: "/app/model_registry_data",
+      },
     ]);
     // The directory exists (with the service's owner) before the service mounts it.
     const init = run
@@ -571,7 +584,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       },
     ]);
     expect((inputs(init).command as string[])[2]).toContain(
-      'mkdir -p "/efs/prod/model_registry" && chown 1000:1000',
+      'mkdir -p "/efs/prod/model_registry" && chown 0:0',
     );
     expect(svc.dependencies).toEqual(expect.arrayContaining([init.urn, vol.urn]));
     // NFS mounts only once the mount targets exist: volume and initialiser wait for them.
@@ -658,6 +671,9 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         IMAGE,
         "docker:index/network:Network",
         "aws:kms/alias:Alias",
+        // The ECR repositories stay (protected); their lifecycle rule and the host's pull grant go.
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+        "aws:iam/rolePolicy:RolePolicy",
         "aws:ec2/routeTable:RouteTable",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
         T.nat,

@@ -108,13 +108,13 @@ describe("planPromotion", () => {
   });
 
   it("refuses a default service the source leaves at its tag-only built-in image", () => {
-    const dev = DEV.replace(
-      `    model-registry:\n      image: ${pinned("model-registry:1.0.0", "4")}\n      env:\n        LOG_LEVEL: info\n`,
-      "",
-    );
-    const plan = planPromotion(view("dev", dev), view("prod", PROD));
+    // Only postgres has a built-in image (the apps are built from source); a local
+    // target runs the postgres container, so its tag-only default cannot be promoted.
+    const dev = DEV.replace(/ {4}postgres:\n {6}image: .*\n/, "");
+    expect(dev).not.toContain("postgres:16.4");
+    const plan = planPromotion(view("dev", dev), view("staging", DEV));
     expect(plan.problems.join("\n")).toContain(
-      '"ghcr.io/panopticon-ai/model-registry:1.0.0" in Pulumi.dev.yaml (the built-in default',
+      '"pgvector/pgvector:0.8.0-pg15-bookworm" in Pulumi.dev.yaml (the built-in default',
     );
   });
 });

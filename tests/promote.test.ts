@@ -186,7 +186,7 @@ describe("promote dev -> prod", () => {
   it("leaves a service only prod has alone and says so", () => {
     const prod = replaced(PROD, [
       "  other:setting: keep-me\n",
-      "    metrics:\n      image: grafana/agent:v0.40.0\n      port: 9090\n  other:setting: keep-me\n",
+      "    metrics:\n      image: grafana/agent:v0.40.0\n      port: 9090\n      healthcheck: {test: [CMD, 'true']}\n  other:setting: keep-me\n",
     ]);
     const dir = project({ "Pulumi.dev.yaml": DEV, "Pulumi.prod.yaml": prod });
     const r = run(dir, { write: true });
@@ -333,16 +333,14 @@ describe("promote refuses, and writes nothing", () => {
   });
 
   it("a change for a service whose block prod lacks (adding a block is an environment change)", () => {
-    const prod = replaced(PROD, [
-      `    model-registry:\n      image: ghcr.io/panopticon-ai/model-registry:1.0.0@${digest("4")}\n      env:\n          LOG_LEVEL: info\n      data: {uid: 1000}\n`,
-      "",
-    ]);
-    const dir = project({ "Pulumi.dev.yaml": DEV, "Pulumi.prod.yaml": prod });
+    // Every catalogue app needs its block to be valid at all; a service only dev has is the case.
+    const dev = `${DEV}    notes:\n      image: ghcr.io/panopticon-ai/notes:1.0.0@${digest("4")}\n      port: 8000\n      healthcheck: {test: [CMD, "true"]}\n`;
+    const dir = project({ "Pulumi.dev.yaml": dev, "Pulumi.prod.yaml": PROD });
     expectRefused(
       dir,
       EXIT.refused,
-      "panopticon:services.model-registry: Pulumi.prod.yaml has no block for this service",
-      'add "model-registry:"',
+      "panopticon:services.notes: Pulumi.prod.yaml has no block for this service",
+      'add "notes:"',
     );
   });
 

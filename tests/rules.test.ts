@@ -1,4 +1,4 @@
-import { RecordedResource, runProgram } from "./harness";
+import { cliStackConfig, RecordedResource, runProgram } from "./harness";
 import { LOCAL_RULES, noPlainSecret, stackScopedNames } from "./rules";
 
 /*
@@ -8,7 +8,11 @@ import { LOCAL_RULES, noPlainSecret, stackScopedNames } from "./rules";
 
 let base: RecordedResource[];
 beforeAll(async () => {
-  const run = await runProgram({ stack: "dev", secrets: { postgresPassword: "pw-rules-123456" } });
+  const run = await runProgram({
+    stack: "dev",
+    config: cliStackConfig("dev"),
+    secrets: { postgresPassword: "pw-rules-123456" },
+  });
   if (run.error) throw run.error;
   base = run.resources;
 });

@@ -99,3 +99,38 @@ export const LOCAL_RULES: Record<string, Rule> = {
   wellRunContainers,
   imagesKeptLocally,
 };
+
+/** The variables through which Panopticon's services (and Postgres) find their data. */
+export const PERSIST_VARIABLES = [
+  "CHROMA_PERSIST_DIRECTORY",
+  "EVALUATION_PERSIST_DIRECTORY",
+  "JUDGE_PERSIST_DIRECTORY",
+  "PGDATA",
+];
+
+/**
+ * Data is where the app reads it: a persist variable equals a mount target (else the
+ * service starts empty, or writes into its container layer), and a container labelled
+ * with a data set mounts it.
+ */
+export const dataWhereRead: Rule = (resources) =>
+  serviceContainers(resources).flatMap((c) => {
+    const mounts = (c.plainInputs.mounts as Array<{ target: string }> | undefined) ?? [];
+    const targets = mounts.map((m) => m.target);
+    const env = (c.plainInputs.envs as string[] | undefined) ?? [];
+    const labels = (c.plainInputs.labels as Array<{ label: string }> | undefined) ?? [];
+    const out: string[] = [];
+    for (const line of env) {
+      const k = line.slice(0, line.indexOf("="));
+      const v = line.slice(line.indexOf("=") + 1);
+      if (PERSIST_VARIABLES.includes(k) && !targets.includes(v)) {
+        out.push(
+          `${c.name}: ${k} = ${JSON.stringify(v)} but the data set is mounted at ${JSON.stringify(targets[0] ?? "(nothing)")}`,
+        );
+      }
+    }
+    if (labels.some((l) => l.label === "com.panopticon.data-set") && mounts.length === 0) {
+      out.push(`${c.name}: labelled with a data set but mounts nothing`);
+    }
+    return out;
+  });

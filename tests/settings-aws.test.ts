@@ -12,6 +12,7 @@ import {
   rdsIdentifier,
 } from "../components/settings-aws";
 import { PROJECT_DIR } from "./harness";
+import { withAppImages } from "./app-images";
 
 /*
  * The `panopticon:aws` block: what Pulumi.prod.yaml resolves to, the defaults, and
@@ -24,7 +25,10 @@ const PROD = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "
 const ctx = { stack: "prod", baseDir: "/work/project" };
 
 function withAws(aws: Record<string, unknown>, extra: Record<string, unknown> = {}): Settings {
-  return parseSettings({ environment: "aws", aws: { region: "eu-west-1", ...aws }, ...extra }, ctx);
+  return parseSettings(
+    withAppImages({ environment: "aws", aws: { region: "eu-west-1", ...aws }, ...extra }),
+    ctx,
+  );
 }
 
 function problems(aws: Record<string, unknown>, extra: Record<string, unknown> = {}): string[] {
@@ -73,7 +77,7 @@ describe("Pulumi.prod.yaml", () => {
     expect(s.aws?.rds).toMatchObject({
       multiAz: true,
       backupRetentionDays: 14,
-      engineVersion: "16",
+      engineVersion: "15",
       preferredBackupWindow: "03:00-04:00",
     });
     expect(s.aws?.adminCidrs).toEqual([]);

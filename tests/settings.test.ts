@@ -4,12 +4,15 @@ import fc from "fast-check";
 import { parse } from "yaml";
 import { volumeName, containerName, physicalName } from "../components/naming";
 import { cliStackConfig } from "./harness";
+import { withAppImages } from "./app-images";
+import { postgresMajorOf } from "../components/settings-services";
 import { protectionPolicy } from "../components/protection";
 import {
+  CATALOGUE,
   ConfigError,
-  DEFAULT_SERVICES,
   DEFAULTS,
   parseSettings,
+  plainSecretKeys,
   rawFromPulumiConfig,
   rawFromStackFile,
 } from "../components/settings";
@@ -19,7 +22,7 @@ const ctx = { stack: "dev", baseDir: "/proj" };
 
 function problems(raw: Record<string, unknown>): string[] {
   try {
-    parseSettings(raw, ctx);
+    parseSettings(withAppImages(raw), ctx);
   } catch (e) {
     expect(e).toBeInstanceOf(ConfigError);
     return [...(e as ConfigError).problems];
@@ -40,6 +43,7 @@ test("Pulumi.yaml declares the same defaults as the schema", () => {
   const { storageMode, ...rest } = DEFAULTS;
   expect(storageMode).toBe("volume");
   expect(declared).toEqual({ ...rest, storageMode: undefined, adoptComposeVolumes: false });
+  expect(DEFAULTS.postgresUser).toBe("postgres"); // the only login role of compose-era data
 });
 
 test.each(["dev", "prod"])(
@@ -60,12 +64,12 @@ test("Pulumi.dev.yaml is valid and local", () => {
   const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
   const s = parseSettings(rawFromStackFile(doc.config), { stack: "dev", baseDir: ROOT });
   expect(s.environment).toBe("local");
-  expect(s.services.map((x) => x.name)).toEqual(Object.keys(DEFAULT_SERVICES).sort());
+  expect(s.services.map((x) => x.name)).toEqual(Object.keys(CATALOGUE).sort());
 });
 
-test("defaults: five services, five stack-scoped volumes, loopback, 90 s grace", () => {
-  const s = parseSettings({}, ctx);
-  expect(s.services).toHaveLength(5);
+test("defaults: seven services, five stack-scoped volumes, loopback, 90 s grace", () => {
+  const s = parseSettings(withAppImages(), ctx);
+  expect(s.services).toHaveLength(7);
   expect(s.dataSets.map((d) => d.volumeName)).toEqual([
     "panopticon-dev-evaluation-data",
     "panopticon-dev-judge-data",
@@ -79,7 +83,7 @@ test("defaults: five services, five stack-scoped volumes, loopback, 90 s grace",
 });
 
 test("bind mode resolves ./data/<service> against the project directory", () => {
-  const s = parseSettings({ storageMode: "bind" }, ctx);
+  const s = parseSettings(withAppImages({ storageMode: "bind" }), ctx);
   expect(s.dataSets.map((d) => d.hostPath)).toEqual([
     "/proj/data/evaluation_storage",
     "/proj/data/judge_service",
@@ -92,23 +96,40 @@ test("bind mode resolves ./data/<service> against the project directory", () => 
 
 test("service overrides merge with defaults; env is sorted", () => {
   const s = parseSettings(
-    { services: { "judge-service": { env: { ZED: "1", ALPHA: "2" }, hostPort: 9001 } } },
+    withAppImages({
+      services: { "judge-service": { env: { ZED: "1", ALPHA: "2" }, hostPort: 9001 } },
+    }),
     ctx,
   );
   const judge = s.services.find((x) => x.name === "judge-service")!;
   expect(judge.hostPort).toBe(9001);
-  expect(judge.image).toBe(DEFAULT_SERVICES["judge-service"].image);
+  expect(judge.image).toBe("registry.test/panopticon/judge-service:1.0.0");
   expect(judge.env.map(([k]) => k)).toEqual([
     "ALPHA",
-    "CHROMA_PERSIST_DIRECTORY",
+    "EVALUATION_STORAGE_URL",
+    "JUDGE_PERSIST_DIRECTORY",
+    "JUDGE_STORAGE_TYPE",
     "LOG_LEVEL",
+    "MODEL_DEFAULT_TEMPERATURE",
+    "MODEL_REGISTRY_URL",
+    "PYTHONPATH",
+    "QUERY_STORAGE_URL",
     "ZED",
   ]);
 });
 
 test("extra services with data add data sets", () => {
   const s = parseSettings(
-    { services: { "extra-1": { image: "busybox:1", port: 80, data: { path: "/d", uid: 5 } } } },
+    withAppImages({
+      services: {
+        "extra-1": {
+          image: "busybox:1",
+          port: 80,
+          data: { path: "/d", persistEnv: "DATA", uid: 5 },
+          healthcheck: { test: ["CMD", "true"] },
+        },
+      },
+    }),
     ctx,
   );
   const ds = s.dataSets.find((d) => d.key === "extra_1")!;
@@ -223,4 +244,48 @@ describe("names (property-based)", () => {
       ),
     );
   });
+});
+
+describe("Postgres major of an image reference", () => {
+  test.each<[string, number | undefined]>([
+    ["pgvector/pgvector:0.8.0-pg15-bookworm", 15],
+    ["pgvector/pgvector:pg15", 15],
+    ["pgvector/pgvector:0.7.4-pg16@sha256:" + "a".repeat(64), 16],
+    ["postgres:15", 15],
+    ["postgres:16.4-bookworm", 16],
+    ["registry.example/team/postgres:15.8", 15],
+    ["panopticon-test/postgres:15", 15],
+    ["postgres:latest", undefined],
+    ["busybox:1.36.1", undefined],
+    ["registry.example/pg15tools:1.0", undefined],
+  ])("%s -> %s", (ref, major) => {
+    expect(postgresMajorOf(ref)).toBe(major);
+  });
+
+  test("an unreadable major is refused unless postgresMajor names it", () => {
+    const raw = { services: { postgres: { image: "registry.example/db:latest" } } };
+    expect(problems(raw).join("\n")).toMatch(
+      /services\.postgres\.image = "registry\.example\/db:latest": its Postgres major cannot be read.*set panopticon:postgresMajor/,
+    );
+    const s = parseSettings(withAppImages({ ...raw, postgresMajor: 15 }), ctx);
+    expect(s.postgres.major).toBe(15);
+  });
+
+  test("the default is Postgres 15 with pgvector, role postgres, database panopticon", () => {
+    const s = parseSettings(withAppImages(), ctx);
+    expect(s.postgres).toEqual({ database: "panopticon", user: "postgres", major: 15 });
+    expect(s.services.find((x) => x.kind === "postgres")!.image).toMatch(/^pgvector\/pgvector:/);
+  });
+});
+
+test("plainSecretKeys names secret keys stored in plain text, and only those", () => {
+  const all = {
+    "panopticon:apiKey": "plain",
+    "panopticon:openaiApiKey": "ciphertext-as-the-cli-decrypts-it",
+    "panopticon:postgresPassword": "plain-too",
+    "panopticon:logLevel": "INFO",
+  };
+  const secret = new Set(["panopticon:openaiApiKey"]);
+  expect(plainSecretKeys(all, (k) => secret.has(k))).toEqual(["postgresPassword", "apiKey"]);
+  expect(plainSecretKeys(all, () => true)).toEqual([]);
 });

@@ -63,7 +63,7 @@ export class ServiceImage extends pulumi.ComponentResource {
     if ("push" in dest) {
       this.pushed = true;
       this.image = new dockerBuild.Image(
-        `${name}-build`,
+        `${name}-image`,
         {
           ...common,
           push: false,
@@ -78,11 +78,12 @@ export class ServiceImage extends pulumi.ComponentResource {
     } else {
       this.pushed = false;
       this.image = new dockerBuild.Image(
-        `${name}-build`,
+        `${name}-image`,
         { ...common, push: false, load: true, tags: [dest.localTag] },
         { parent: this },
       );
-      this.ref = pulumi.output(dest.localTag);
+      // Derived from the build, so nothing reads the tag before the build made it.
+      this.ref = this.image.contextHash.apply(() => dest.localTag);
     }
     this.triggers = pulumi
       .all([this.image.contextHash, this.image.digest])

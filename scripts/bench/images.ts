@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { parseSettings, rawFromStackFile } from "../../components/settings";
 import { buildContextHash } from "../lib/context-hash";
-import { ProjectInfo, pulumiConfig, readStackConfig } from "./project";
+import { FIXTURE_SOURCE, ProjectInfo, pulumiConfig, readStackConfig } from "./project";
 import { ProgramStarter } from "./runner";
 import { median } from "./stats";
 import { ms, times } from "./table";
@@ -19,34 +19,9 @@ import { ms, times } from "./table";
 /** The build resources may make the start at most this much slower (issue 11). */
 export const BUILD_START_LIMIT = 1.5;
 
-/** A Panopticon-shaped checkout shipped with the tests, for machines without one. */
-export const FIXTURE_SOURCE = path.join(
-  __dirname,
-  "..",
-  "..",
-  "tests",
-  "fixtures",
-  "panopticon-src",
-);
-
 const KEY = "panopticon:appSource";
 const SERVICES = "panopticon:services";
-
-/**
- * The stack config with an appSource that exists: the configured checkout when it
- * is there, else the test fixture (reported), so a stack that builds can start here.
- */
-export function withAvailableAppSource(
-  dir: string,
-  stackConfig: Record<string, unknown>,
-  progress?: (line: string) => void,
-): Record<string, unknown> {
-  const configured = stackConfig[KEY];
-  if (typeof configured !== "string") return stackConfig;
-  if (fs.existsSync(path.resolve(dir, configured))) return stackConfig;
-  progress?.(`${KEY} ${configured} is not checked out here: using ${FIXTURE_SOURCE}`);
-  return { ...stackConfig, [KEY]: FIXTURE_SOURCE };
-}
+export { FIXTURE_SOURCE };
 
 /** The same stack with every built service pinned to a prebuilt image, and no appSource. */
 export function pinnedTwin(
@@ -87,7 +62,7 @@ export async function measureImageStart(
   runs: number,
   progress: (line: string) => void,
 ): Promise<ImageStartResult> {
-  const buildConfig = withAvailableAppSource(project.dir, stackConfig, progress);
+  const buildConfig = stackConfig;
   const twin = pinnedTwin(stack, project.dir, buildConfig);
   if (twin.built.length === 0) {
     throw new Error(`${stack}: ${KEY} builds no service; nothing to compare`);
@@ -229,7 +204,7 @@ export async function imageCases(
   runs: number,
   progress: (line: string) => void,
 ): Promise<ImageCases> {
-  const own = withAvailableAppSource(project.dir, readStackConfig(project.dir, stack), progress);
+  const own = readStackConfig(project.dir, stack);
   const start = await measureImageStart(project, stack, own, runs, progress);
   const settings = parseSettings(rawFromStackFile(own), { stack, baseDir: project.dir });
   const source = settings.images.appSource ?? FIXTURE_SOURCE;

@@ -4,7 +4,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { ChildResult } from "./child";
-import { withAvailableAppSource } from "./images";
 import { ProjectInfo, pulumiConfig, readStackConfig, withServices } from "./project";
 import { ProgramStarter, Way, WAYS } from "./runner";
 import { linearity, Linearity, median } from "./stats";
@@ -140,10 +139,7 @@ export async function measureStartup(
   const errors = new Map<string, string>();
   try {
     const configs = new Map(
-      stacks.map((s) => {
-        const own = withAvailableAppSource(project.dir, readStackConfig(project.dir, s), progress);
-        return [s, pulumiConfig(project, own)] as const;
-      }),
+      stacks.map((s) => [s, pulumiConfig(project, readStackConfig(project.dir, s))] as const),
     );
     for (const [s, c] of configs) {
       if (c.skippedSecrets.length > 0) {
@@ -229,7 +225,7 @@ export async function measureScaling(
 ): Promise<{ rows: ScalingRow[]; program: Linearity; registration: Linearity }> {
   const starter = new ProgramStarter();
   const caches = new CacheDirs(cache);
-  const base = withAvailableAppSource(project.dir, readStackConfig(project.dir, stack));
+  const base = readStackConfig(project.dir, stack);
   const configs = counts.map((n) => pulumiConfig(project, withServices(project, base, n)).config);
   const samples: ChildResult[][] = counts.map(() => []);
   try {

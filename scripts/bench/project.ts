@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { DEFAULT_SERVICES } from "../../components/settings";
+import { CATALOGUE } from "../../components/settings";
 
 /*
  * What the Pulumi CLI and its Node.js language host would hand the program, read
@@ -154,7 +154,35 @@ export function stackFiles(dir: string): string[] {
     .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** The `config:` block of `Pulumi.<stack>.yaml`, as parsed YAML. */
+/** A Panopticon-shaped checkout shipped with the tests, for machines without one. */
+export const FIXTURE_SOURCE = path.join(
+  __dirname,
+  "..",
+  "..",
+  "tests",
+  "fixtures",
+  "panopticon-src",
+);
+
+/**
+ * The stack config with an appSource that exists: the configured checkout when it
+ * is there, else the test fixture, so a stack that builds can start here.
+ */
+export function withAvailableAppSource(
+  dir: string,
+  stackConfig: Record<string, unknown>,
+): Record<string, unknown> {
+  const key = "panopticon:appSource";
+  const configured = stackConfig[key];
+  if (typeof configured !== "string") return stackConfig;
+  if (fs.existsSync(path.resolve(dir, configured))) return stackConfig;
+  return { ...stackConfig, [key]: FIXTURE_SOURCE };
+}
+
+/**
+ * The `config:` block of `Pulumi.<stack>.yaml`, as parsed YAML; a panopticon:appSource
+ * that is not checked out here is replaced by the fixture (withAvailableAppSource).
+ */
 export function readStackConfig(dir: string, stack: string): Record<string, unknown> {
   const file = ["yaml", "yml"]
     .map((ext) => path.join(path.resolve(dir), `Pulumi.${stack}.${ext}`))
@@ -170,7 +198,7 @@ export function readStackConfig(dir: string, stack: string): Record<string, unkn
   if (!isRecord(config)) {
     throw new BenchUsageError(`${file}: config = ${JSON.stringify(config)}: expected a mapping`);
   }
-  return config;
+  return withAvailableAppSource(dir, config);
 }
 
 /**
@@ -220,7 +248,7 @@ export function withServices(
   if (!isRecord(configured)) {
     throw new BenchUsageError(`${key} = ${JSON.stringify(configured)}: expected a mapping`);
   }
-  const existing = new Set([...Object.keys(DEFAULT_SERVICES), ...Object.keys(configured)]);
+  const existing = new Set([...Object.keys(CATALOGUE), ...Object.keys(configured)]);
   if (!Number.isInteger(total) || total < existing.size) {
     throw new BenchUsageError(
       `--services: ${total} is fewer than the ${existing.size} services the stack already has; expected integers ≥ ${existing.size}`,
@@ -236,7 +264,8 @@ export function withServices(
       image: `ghcr.io/panopticon-ai/${name}:1.0.0`,
       port: 8000,
       hostPort: false,
-      data: { path: "/app/data", uid: 1000, gid: 1000 },
+      data: { path: "/app/data", persistEnv: "DATA_DIR", uid: 1000, gid: 1000 },
+      healthcheck: { test: ["CMD", "curl", "-f", "http://localhost:8000/health"] },
     };
   }
   return { ...stackConfig, [key]: services };

@@ -322,7 +322,12 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
       method,
       images: settings.services.map((s) => {
         const c = byName.get(s.containerName);
-        return { service: s.name, configured: s.image, container: c?.image, imageId: c?.imageId };
+        return {
+          service: s.name,
+          configured: s.image ?? "(built from source)",
+          container: c?.image,
+          imageId: c?.imageId,
+        };
       }),
       entries,
     };

@@ -1,4 +1,4 @@
-import { DEFAULT_SERVICES, DEFAULTS } from "../../components/settings";
+import { CATALOGUE, DEFAULTS } from "../../components/settings";
 import { DIGEST, displayKey, PROMOTABLE, PromotableField } from "./promotable";
 
 /** The parts of a stack file the plan needs. */
@@ -34,8 +34,7 @@ export interface Plan {
 }
 
 type Raw = Record<string, unknown>;
-type ServiceDefaults = { kind: string; image: string };
-const DEFAULT_BY_NAME = DEFAULT_SERVICES as unknown as Record<string, ServiceDefaults | undefined>;
+const DEFAULT_BY_NAME: Record<string, { kind: string; image?: string } | undefined> = CATALOGUE;
 
 function obj(v: unknown): Raw | undefined {
   return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Raw) : undefined;
@@ -105,9 +104,7 @@ export function planPromotion(source: StackView, target: StackView): Plan {
 
   const srcServices = servicesOf(source);
   const tgtServices = servicesOf(target);
-  const names = [...new Set([...Object.keys(DEFAULT_SERVICES), ...Object.keys(srcServices)])].sort(
-    byKey,
-  );
+  const names = [...new Set([...Object.keys(CATALOGUE), ...Object.keys(srcServices)])].sort(byKey);
 
   for (const name of names) {
     const reason = skipReason(source, target, name);

@@ -1,0 +1,179 @@
+/*
+ * The compose contract of ../shared/PANOPTICON.md, written out again by hand so the
+ * tests check components/catalogue.ts instead of reading it back. Each row is one
+ * service of Panopticon's docker-compose.yml (rbownes/Argus, bind-mount commit).
+ */
+
+export interface ContractData {
+  readonly set: string;
+  readonly path: string;
+  /** Variable that must equal `path`; undefined where the image reads a fixed path. */
+  readonly persistEnv?: string;
+  readonly composeVolume: string;
+  readonly bindDir: string;
+}
+
+export interface ContractRow {
+  readonly hostPort: number;
+  readonly port: number;
+  readonly data?: ContractData;
+  /** Plain variables and their compose values. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly secrets: readonly string[];
+  readonly database: boolean;
+  readonly dependsOn: readonly string[];
+  readonly cpus: string;
+  readonly memoryMb: number;
+  /** Healthcheck command and timings (interval, timeout, retries, start period). */
+  readonly health: {
+    readonly test: RegExp;
+    readonly timings: readonly [string, string, number, string];
+  };
+}
+
+const APP_HEALTH = {
+  test: /^CMD curl -f http:\/\/localhost:8000\/health$/,
+  timings: ["30s", "10s", 5, "15s"],
+} as const;
+const BASE_ENV = { PYTHONPATH: "/app", LOG_LEVEL: "INFO" };
+
+export const CONTRACT: Readonly<Record<string, ContractRow>> = {
+  "main-app": {
+    hostPort: 8000,
+    port: 8000,
+    env: {
+      ...BASE_ENV,
+      QUERY_STORAGE_URL: "http://query-storage:8000",
+      EVALUATION_STORAGE_URL: "http://evaluation-storage:8000",
+      JUDGE_SERVICE_URL: "http://judge-service:8000",
+    },
+    secrets: ["API_KEY"],
+    database: false,
+    dependsOn: ["query-storage", "evaluation-storage"],
+    cpus: "0.5",
+    memoryMb: 512,
+    health: APP_HEALTH,
+  },
+  "query-storage": {
+    hostPort: 8001,
+    port: 8000,
+    data: {
+      set: "query",
+      path: "/app/query_storage_data",
+      persistEnv: "CHROMA_PERSIST_DIRECTORY",
+      composeVolume: "panopticon_query_data",
+      bindDir: "query_storage",
+    },
+    env: { ...BASE_ENV, QUERY_STORAGE_TYPE: "postgres" },
+    secrets: ["API_KEY"],
+    database: true,
+    dependsOn: ["postgres"],
+    cpus: "0.5",
+    memoryMb: 512,
+    health: APP_HEALTH,
+  },
+  "evaluation-storage": {
+    hostPort: 8002,
+    port: 8000,
+    data: {
+      set: "evaluation",
+      path: "/app/evaluation_storage_data",
+      persistEnv: "EVALUATION_PERSIST_DIRECTORY",
+      composeVolume: "panopticon_evaluation_data",
+      bindDir: "evaluation_storage",
+    },
+    env: { ...BASE_ENV, EVALUATION_STORAGE_TYPE: "chroma" },
+    secrets: ["API_KEY"],
+    database: true,
+    dependsOn: [],
+    cpus: "0.5",
+    memoryMb: 512,
+    health: APP_HEALTH,
+  },
+  "judge-service": {
+    hostPort: 8003,
+    port: 8000,
+    data: {
+      set: "judge",
+      path: "/app/judge_service_data",
+      persistEnv: "JUDGE_PERSIST_DIRECTORY",
+      composeVolume: "panopticon_judge_data",
+      bindDir: "judge_service",
+    },
+    env: {
+      ...BASE_ENV,
+      JUDGE_STORAGE_TYPE: "chroma",
+      MODEL_DEFAULT_TEMPERATURE: "0.7",
+      QUERY_STORAGE_URL: "http://query-storage:8000",
+      EVALUATION_STORAGE_URL: "http://evaluation-storage:8000",
+      MODEL_REGISTRY_URL: "http://model-registry:8000",
+    },
+    secrets: ["API_KEY", "OPENAI_API_KEY", "GOOGLE_API_KEY", "ANTHROPIC_API_KEY"],
+    database: true,
+    dependsOn: ["postgres", "query-storage", "evaluation-storage"],
+    cpus: "1",
+    memoryMb: 1024,
+    health: APP_HEALTH,
+  },
+  "visualization-service": {
+    hostPort: 8004,
+    port: 8000,
+    env: BASE_ENV,
+    secrets: ["API_KEY"],
+    database: true,
+    dependsOn: ["postgres", "judge-service"],
+    cpus: "0.5",
+    memoryMb: 512,
+    health: APP_HEALTH,
+  },
+  "model-registry": {
+    hostPort: 8005,
+    port: 8000,
+    data: {
+      set: "model_registry",
+      path: "/app/model_registry_data",
+      composeVolume: "panopticon_model_registry_data",
+      bindDir: "model_registry",
+    },
+    env: { ...BASE_ENV, LITELLM_MODEL_DEFAULT_TEMPERATURE: "0.7" },
+    secrets: [
+      "API_KEY",
+      "LITELLM_API_KEY",
+      "OPENAI_API_KEY",
+      "GOOGLE_API_KEY",
+      "ANTHROPIC_API_KEY",
+    ],
+    database: true,
+    dependsOn: ["postgres"],
+    cpus: "0.5",
+    memoryMb: 512,
+    health: APP_HEALTH,
+  },
+  postgres: {
+    hostPort: 5432,
+    port: 5432,
+    data: {
+      set: "postgres",
+      path: "/var/lib/postgresql/data",
+      persistEnv: "PGDATA",
+      composeVolume: "panopticon_postgres_data",
+      bindDir: "postgres",
+    },
+    env: { POSTGRES_USER: "postgres", POSTGRES_DB: "panopticon" },
+    secrets: [],
+    database: false,
+    dependsOn: [],
+    cpus: "1",
+    memoryMb: 1024,
+    health: { test: /^CMD-SHELL pg_isready .*-U postgres\b/, timings: ["10s", "5s", 5, "10s"] },
+  },
+};
+
+export const CONTRACT_SERVICES = Object.keys(CONTRACT).sort();
+export const SECRET_VARIABLES = [
+  "API_KEY",
+  "OPENAI_API_KEY",
+  "GOOGLE_API_KEY",
+  "ANTHROPIC_API_KEY",
+  "LITELLM_API_KEY",
+];

@@ -1,0 +1,249 @@
+import * as path from "path";
+import { cliStackConfig, PROJECT_DIR, ProgramRun, RecordedResource, runProgram } from "./harness";
+import { CONTRACT, CONTRACT_SERVICES, SECRET_VARIABLES } from "./compose-contract";
+import { BUILD } from "./image-rules";
+import {
+  CONTAINER,
+  dataWhereRead,
+  IMAGE,
+  LOCAL_RULES,
+  noPlainSecret,
+  serviceContainers,
+} from "./rules";
+
+/*
+ * The dev program against the compose contract (tests/compose-contract.ts), service
+ * by service, in the three ways a stack finds its data: new stack-scoped volumes,
+ * the compose-era external volumes (DB_PERSISTENCE.md), and an old checkout's
+ * ./data directories (BIND_MOUNT_README.md).
+ */
+
+const PASSWORD = "compose-era-pw-7Qx";
+const KEYS: Record<string, string> = {
+  apiKey: "api-key-secret-1",
+  openaiApiKey: "sk-openai-secret-2",
+  googleApiKey: "google-secret-3",
+  anthropicApiKey: "anthropic-secret-4",
+  // litellmApiKey left unset: declared empty, as compose does.
+};
+const VALUE_OF: Record<string, string> = {
+  API_KEY: KEYS.apiKey,
+  OPENAI_API_KEY: KEYS.openaiApiKey,
+  GOOGLE_API_KEY: KEYS.googleApiKey,
+  ANTHROPIC_API_KEY: KEYS.anthropicApiKey,
+  LITELLM_API_KEY: "",
+};
+const OLD_CHECKOUT = "../old-panopticon/data";
+
+const MODES = {
+  volume: { config: {}, source: (set: string) => `panopticon-dev-${set.replace(/_/g, "-")}-data` },
+  "compose volumes": {
+    config: { adoptComposeVolumes: true },
+    source: (set: string) =>
+      Object.values(CONTRACT).find((r) => r.data?.set === set)!.data!.composeVolume,
+  },
+  bind: {
+    config: { storageMode: "bind", dataDir: OLD_CHECKOUT },
+    source: (set: string) =>
+      path.resolve(
+        PROJECT_DIR,
+        OLD_CHECKOUT,
+        Object.values(CONTRACT).find((r) => r.data?.set === set)!.data!.bindDir,
+      ),
+  },
+} as const;
+
+/** Pulumi.dev.yaml as the CLI hands it over, with the mode's keys on top. */
+function devConfig(over: Record<string, unknown>): Record<string, unknown> {
+  const prefixed = Object.fromEntries(Object.entries(over).map(([k, v]) => [`panopticon:${k}`, v]));
+  return { ...cliStackConfig("dev"), ...prefixed };
+}
+
+function container(run: ProgramRun, service: string): RecordedResource {
+  const found = serviceContainers(run.resources).filter(
+    (c) => c.plainInputs.name === `panopticon-dev-${service}`,
+  );
+  expect(found).toHaveLength(1);
+  return found[0];
+}
+
+const envOf = (c: RecordedResource) =>
+  Object.fromEntries(
+    (c.plainInputs.envs as string[]).map((l) => [
+      l.slice(0, l.indexOf("=")),
+      l.slice(l.indexOf("=") + 1),
+    ]),
+  );
+
+describe.each(Object.entries(MODES))("dev stack, %s: the compose contract", (_mode, m) => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram({
+      stack: "dev",
+      config: devConfig(m.config),
+      secrets: { postgresPassword: PASSWORD, ...KEYS },
+    });
+    if (run.error) throw run.error;
+  });
+
+  test("exactly the seven compose services, each reachable by its compose name", () => {
+    const names = serviceContainers(run.resources).map((c) => c.plainInputs.name);
+    expect(names.sort()).toEqual(CONTRACT_SERVICES.map((s) => `panopticon-dev-${s}`));
+    for (const s of CONTRACT_SERVICES) {
+      expect(container(run, s).plainInputs.networksAdvanced).toEqual([
+        { name: "panopticon-dev-net", aliases: [s] },
+      ]);
+    }
+  });
+
+  test.each(CONTRACT_SERVICES)(
+    "%s: ports, restart, limits and healthcheck as compose has them",
+    (s) => {
+      const row = CONTRACT[s];
+      const c = container(run, s).plainInputs;
+      expect(c.ports).toEqual([
+        { internal: row.port, external: row.hostPort, ip: "127.0.0.1", protocol: "tcp" },
+      ]);
+      expect(c.restart).toBe("unless-stopped");
+      expect(c.cpus).toBe(row.cpus);
+      expect(c.memory).toBe(row.memoryMb);
+      const hc = c.healthcheck as {
+        tests: string[];
+        interval: string;
+        timeout: string;
+        retries: number;
+        startPeriod: string;
+      };
+      expect(hc.tests.join(" ")).toMatch(row.health.test);
+      expect([hc.interval, hc.timeout, hc.retries, hc.startPeriod]).toEqual(row.health.timings);
+    },
+  );
+
+  test.each(CONTRACT_SERVICES)(
+    "%s: its data set is mounted where it reads, from the mode's source",
+    (s) => {
+      const row = CONTRACT[s];
+      const c = container(run, s);
+      const mounts = c.plainInputs.mounts as Array<{
+        type: string;
+        source: string;
+        target: string;
+      }>;
+      if (row.data === undefined) {
+        expect(mounts).toEqual([]);
+        return;
+      }
+      expect(mounts).toEqual([
+        {
+          type: _mode === "bind" ? "bind" : "volume",
+          source: m.source(row.data.set),
+          target: row.data.path,
+        },
+      ]);
+      if (row.data.persistEnv) expect(envOf(c)[row.data.persistEnv]).toBe(row.data.path);
+    },
+  );
+
+  test.each(CONTRACT_SERVICES)(
+    "%s: compose's variables, URLs and secrets; the database only where compose gives it",
+    (s) => {
+      const row = CONTRACT[s];
+      const c = container(run, s);
+      const env = envOf(c);
+      for (const [k, v] of Object.entries(row.env)) expect({ [k]: env[k] }).toEqual({ [k]: v });
+      for (const v of SECRET_VARIABLES) {
+        expect({ [v]: env[v] }).toEqual({ [v]: row.secrets.includes(v) ? VALUE_OF[v] : undefined });
+      }
+      if (s !== "postgres") {
+        const dbKeys = [
+          "DATABASE_URL",
+          "POSTGRES_HOST",
+          "POSTGRES_PORT",
+          "POSTGRES_USER",
+          "POSTGRES_PASSWORD",
+          "POSTGRES_DB",
+        ];
+        for (const k of dbKeys) expect({ [k]: k in env }).toEqual({ [k]: row.database });
+        if (row.database) {
+          expect(env.DATABASE_URL).toBe(
+            `postgresql://postgres:${PASSWORD}@postgres:5432/panopticon`,
+          );
+        }
+      } else {
+        expect(env.POSTGRES_PASSWORD).toBe(PASSWORD);
+      }
+      // Anything secret makes the whole env list a secret in state.
+      if (row.secrets.length > 0 || row.database || s === "postgres") {
+        expect(c.inputs.envs).toEqual(expect.objectContaining({ value: c.plainInputs.envs }));
+      }
+    },
+  );
+
+  test.each(CONTRACT_SERVICES)("%s: starts after what compose's depends_on names", (s) => {
+    const c = container(run, s);
+    for (const dep of CONTRACT[s].dependsOn) {
+      expect({ dep, waits: c.dependencies.includes(container(run, dep).urn) }).toEqual({
+        dep,
+        waits: true,
+      });
+    }
+  });
+
+  test("postgres is 15 with pgvector, healthy first, labelled with its major", () => {
+    const pg = container(run, "postgres");
+    expect(pg.plainInputs.wait).toBe(true);
+    expect(pg.plainInputs.stopSignal).toBe("SIGINT");
+    const image = run.byType(IMAGE).find((i) => i.name === "panopticon-postgres-image")!;
+    // Dev builds from a checkout: Postgres too, from compose's postgres/Dockerfile
+    // (postgres:15 + pgvector), and the container runs that build.
+    const build = run.byType(BUILD).find((b) => image.dependencies.includes(b.urn));
+    expect(build?.plainInputs.dockerfile).toEqual({
+      location: expect.stringMatching(/\/postgres\/Dockerfile$/),
+    });
+    expect(pg.plainInputs.labels).toEqual(
+      expect.arrayContaining([{ label: "com.panopticon.postgres-major", value: "15" }]),
+    );
+  });
+
+  test("safety rules hold, and no secret is plain anywhere", () => {
+    for (const [rule, check] of Object.entries({ ...LOCAL_RULES, dataWhereRead })) {
+      expect({ rule, violations: check(run.resources) }).toEqual({ rule, violations: [] });
+    }
+    for (const v of [PASSWORD, ...Object.values(KEYS)]) {
+      expect(noPlainSecret(v)(run.resources)).toEqual([]);
+    }
+  });
+
+  test("outputs an endpoint for each of the seven services", () => {
+    expect(run.outputs.endpoints).toEqual(
+      Object.fromEntries(CONTRACT_SERVICES.map((s) => [s, `127.0.0.1:${CONTRACT[s].hostPort}`])),
+    );
+    expect(JSON.stringify(run.outputs)).not.toMatch(/secret-\d/);
+  });
+});
+
+test("a container that reads its data elsewhere than its mount breaks dataWhereRead", async () => {
+  const run = await runProgram({
+    stack: "dev",
+    config: devConfig({}),
+    secrets: { postgresPassword: PASSWORD },
+  });
+  const broken = run.resources.map((r) =>
+    r.type === CONTAINER && r.plainInputs.name === "panopticon-dev-query-storage"
+      ? {
+          ...r,
+          plainInputs: {
+            ...r.plainInputs,
+            envs: (r.plainInputs.envs as string[]).map((l) =>
+              l.startsWith("CHROMA_PERSIST_DIRECTORY=")
+                ? "CHROMA_PERSIST_DIRECTORY=/app/data/chroma"
+                : l,
+            ),
+          },
+        }
+      : r,
+  );
+  expect(dataWhereRead(broken)).toEqual([
+    'panopticon-query-storage-container: CHROMA_PERSIST_DIRECTORY = "/app/data/chroma" but the data set is mounted at "/app/query_storage_data"',
+  ]);
+});
