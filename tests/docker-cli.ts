@@ -126,6 +126,7 @@ const BUILD_HANDLED = new Set([
   "load",
   "tags",
   "exports",
+  "network",
 ]);
 
 /**
@@ -143,6 +144,8 @@ export function imageBuildArgs(i: Inputs): string[] {
   const ctx = (i.context as { location: string }).location;
   const df = (i.dockerfile as { location: string } | undefined)?.location;
   const a = ["build", "--quiet"];
+  // docker-build sends its default "default"; anything else is the RUN steps' network.
+  if (i.network !== undefined && i.network !== "default") a.push("--network", String(i.network));
   if (df) a.push("--file", df);
   for (const t of (i.tags as string[] | undefined) ?? []) a.push("--tag", t);
   for (const [k, v] of Object.entries((i.buildArgs as Record<string, string>) ?? {}).sort())
