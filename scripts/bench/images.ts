@@ -32,11 +32,15 @@ export function pinnedTwin(
   const settings = parseSettings(rawFromStackFile(stackConfig), { stack, baseDir: dir });
   const built = settings.images.services.filter((s) => s.from === "build").map((s) => s.service);
   const services = { ...((stackConfig[SERVICES] as Record<string, unknown>) ?? {}) };
+  const postgres = new Set(
+    settings.services.filter((s) => s.kind === "postgres").map((s) => s.name),
+  );
   built.forEach((name, i) => {
     const block = services[name];
     services[name] = {
       ...(block && typeof block === "object" ? block : {}),
-      image: `registry.example/panopticon/${name}@sha256:${String(i).padStart(64, "a")}`,
+      // Postgres keeps a tag its major can be read from, as a pinned Postgres must.
+      image: `registry.example/panopticon/${name}:${postgres.has(name) ? "pg15" : "1.0.0"}@sha256:${String(i).padStart(64, "a")}`,
     };
   });
   const config: Record<string, unknown> = { ...stackConfig, [SERVICES]: services };
@@ -179,7 +183,9 @@ export function measureNoChangeRebuild(
     const again = buildAll();
     const cachedRebuildMs = performance.now() - t;
     return {
-      builder: buildx ? "BuildKit (docker buildx)" : "classic (no docker buildx on this machine)",
+      builder: buildx
+        ? "BuildKit (docker buildx)"
+        : "classic builder: no docker buildx on this machine",
       services: dockerfiles.length,
       firstBuildMs,
       contextHashMs,
