@@ -193,6 +193,19 @@ describe("bad appSource or registry: refused before anything is registered", () 
       /panopticon:registry = "ghcr\.io\/acme\/panopticon:latest": expected a registry URL/,
     ));
 
+  it("a registry on a stack that builds nothing", () => {
+    const pinned = Object.fromEntries(
+      Object.keys(DOCKERFILES).map((svc) => [
+        svc,
+        { image: `registry.example/panopticon/${svc}:pg15@sha256:${"c".repeat(64)}` },
+      ]),
+    );
+    return refused(
+      { "panopticon:services": pinned, "panopticon:registry": REGISTRY },
+      /panopticon:registry = "registry\.example:5000\/panopticon": nothing is built/,
+    );
+  });
+
   it("an empty appSource", () =>
     refused(
       { "panopticon:appSource": "" },

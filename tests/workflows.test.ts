@@ -173,6 +173,17 @@ describe("deploy and promotion workflows", () => {
     expect(pr.steps[open].with).toMatchObject({ "add-paths": "Pulumi.prod.yaml" });
   });
 
+  it("PR previews of dev have the Panopticon checkout dev builds from", () => {
+    const steps = load("preview.yml").jobs.preview.steps;
+    const clone = steps.findIndex((s) =>
+      /git clone .*rbownes\/Argus \.\.\/Argus/.test(s.run ?? ""),
+    );
+    const preview = steps.findIndex((s) => s.with?.command === "preview");
+    expect(clone).toBeGreaterThan(-1);
+    expect(clone).toBeLessThan(preview);
+    expect(steps[clone].if).toBe("matrix.stack == 'dev'");
+  });
+
   it("prod: refuses, before pulumi up, a stack file that would build instead of running digests", () => {
     const update = load("promote-prod.yml").jobs.update;
     const i = update.steps.findIndex((s) => /panopticon:appSource/.test(s.run ?? ""));
