@@ -52,6 +52,7 @@ const app = platform
         externalDatabase: platform.database,
         nfsDriverOpts: platform.nfsDriverOpts,
         imageRepositories: platform.imageRepositories,
+        imageProvider: platform.imageProvider,
       },
       { providers: [platform.dockerProvider] },
     )

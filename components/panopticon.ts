@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DataVolume } from "./data-volume";
-import { RegistryAuth, ServiceImage } from "./image/service-image";
+import { ServiceImage } from "./image/service-image";
 import { kebab, physicalName, TYPES } from "./naming";
 import { postgresPassword } from "./postgres-password";
 import { protectionSummary } from "./protection";
@@ -39,13 +39,17 @@ export interface PanopticonArgs {
    * when panopticon:registry is set, else none: the build stays on the local engine
    */
   readonly imageRepositories?: Readonly<Record<string, ImageRepository>>;
+  /**
+   * The Docker provider images are pulled with (one that can log in to the stack's
+   * registry); containers and volumes keep the component's provider. @default that one
+   */
+  readonly imageProvider?: docker.Provider;
 }
 
 /** Where one built service image is pushed (an ECR repository on AWS). */
 export interface ImageRepository {
   /** `host/path`, no tag. */
   readonly url: pulumi.Input<string>;
-  readonly auth?: RegistryAuth;
 }
 
 export interface DataVolumeOutput {
@@ -141,8 +145,9 @@ export class Panopticon extends pulumi.ComponentResource {
         {
           build: src.build,
           buildOnPreview: s.images.buildOnPreview,
+          protection: s.protection,
           destination: repo
-            ? { push: repo.url, auth: repo.auth }
+            ? { push: repo.url }
             : { localTag: `${physicalName(s.project, s.stack, src.service)}:built` },
         },
         { parent: this },
@@ -172,6 +177,7 @@ export class Panopticon extends pulumi.ComponentResource {
           ...containerDefaults,
           service: pg,
           image: imageOf(pg.name),
+          imageProvider: args.imageProvider,
           mount: mountOf(pg.name),
           extraEnv: {
             POSTGRES_DB: s.postgres.database,
@@ -225,6 +231,7 @@ export class Panopticon extends pulumi.ComponentResource {
           ...containerDefaults,
           service: svc,
           image: imageOf(svc.name),
+          imageProvider: args.imageProvider,
           mount: mountOf(svc.name),
           extraEnv: { ...(svc.database ? connectionEnv : {}), ...secretEnv(svc) },
           startAfter: after,

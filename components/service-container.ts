@@ -16,6 +16,8 @@ export interface ServiceContainerArgs {
     readonly name: pulumi.Input<string>;
     readonly pullTriggers?: pulumi.Input<pulumi.Input<string>[]>;
   };
+  /** Provider the image is pulled with. @default the component's Docker provider */
+  readonly imageProvider?: docker.Provider;
   /** Name of the Docker network the container joins. */
   readonly networkName: pulumi.Input<string>;
   /** The data set's mount, if the service has one. @default none */
@@ -78,7 +80,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
     this.image = new docker.RemoteImage(
       `${name}-image`,
       { name: image.name, keepLocally: true, pullTriggers: args.image?.pullTriggers },
-      { parent: this },
+      { parent: this, provider: args.imageProvider },
     );
 
     const env = pulumi

@@ -44,6 +44,10 @@ export function buildsSafe(buildOnPreview = false): Rule {
         const out: string[] = [];
         if (i.buildOnPreview !== buildOnPreview)
           out.push(`${b.name}: buildOnPreview ${i.buildOnPreview}, expected ${buildOnPreview}`);
+        if (!b.retainOnDelete)
+          out.push(`${b.name}: not retained: deleting the build would delete its pushed image`);
+        if (i.registries !== undefined)
+          out.push(`${b.name}: registry credentials in the inputs change every run (ECR tokens)`);
         if (!(i.buildArgs as Record<string, string> | undefined)?.SOURCE_DATE_EPOCH)
           out.push(`${b.name}: no SOURCE_DATE_EPOCH: an unchanged rebuild would get a new digest`);
         const img = resources.find(

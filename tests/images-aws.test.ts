@@ -3,8 +3,10 @@ import * as path from "path";
 import { parse } from "yaml";
 import { lifecyclePolicy } from "../components/aws/image-repositories";
 import { PROJECT_DIR, ProgramRun, RecordedResource, runProgram } from "./harness";
+import { CONTAINER, IMAGE, VOLUME } from "./rules";
 import {
   BUILD,
+  buildsSafe,
   ECR_LIFECYCLE,
   ECR_REPO,
   ecrLifecycleKeeps,
@@ -80,20 +82,14 @@ describe("an AWS stack that builds: pushed to its own ECR repositories", () => {
     expect(run.byType(BUILD)).toHaveLength(APPS.length);
   });
 
-  it("builds push to the repository by digest with ECR credentials; containers run the digest", () => {
+  it("builds push to the repository by digest (deployer's docker login); containers run the digest", () => {
     for (const b of run.byType(BUILD)) {
       const exp = (b.plainInputs.exports as Array<{ registry: { names: string[] } }>)[0];
       expect(exp.registry.names[0]).toMatch(
         /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/panopticon\/prod\//,
       );
-      expect(b.plainInputs.registries).toEqual([
-        {
-          address: "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
-          username: "AWS",
-          password: "mock-ecr-token",
-        },
-      ]);
     }
+    expect(buildsSafe()(run.resources)).toEqual([]);
     expect(
       pushedDigestsRun("123456789012.dkr.ecr.eu-west-1.amazonaws.com/panopticon/prod")(
         run.resources,
@@ -101,11 +97,20 @@ describe("an AWS stack that builds: pushed to its own ECR repositories", () => {
     ).toEqual([]);
   });
 
-  it("the Docker provider pulls from ECR with the token", () => {
-    const p = run.byType("pulumi:providers:docker")[0];
-    expect(JSON.stringify(p.plainInputs.registryAuth)).toMatch(
-      /123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com/,
-    );
+  it("images are pulled through their own provider, which logs in to the ECR registry; containers keep theirs", () => {
+    const providers = run.byType("pulumi:providers:docker");
+    const images = providers.find((p) => p.name === "panopticon-aws-docker-images")!;
+    const main = providers.find((p) => p.name === "panopticon-aws-docker")!;
+    expect(JSON.parse(String(images.plainInputs.registryAuth))).toEqual([
+      { address: "123456789012.dkr.ecr.eu-west-1.amazonaws.com" },
+    ]);
+    expect(main.plainInputs.registryAuth).toBeUndefined();
+    // The service images; the one-shot initialisers' image stays with the containers' provider.
+    for (const img of run.byType(IMAGE).filter((i) => !i.name.endsWith("-init-image")))
+      expect(img.provider.startsWith(`${images.urn}::`)).toBe(true);
+    for (const c of run.byType(CONTAINER))
+      expect(c.provider.startsWith(`${main.urn}::`)).toBe(true);
+    for (const v of run.byType(VOLUME)) expect(v.provider.startsWith(`${main.urn}::`)).toBe(true);
   });
 
   it("immutable tags, scan on push, the stack's KMS key, protected and retained", () => {

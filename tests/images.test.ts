@@ -87,15 +87,21 @@ describe("built from the checkout, no registry", () => {
     expect(view(again)).toEqual(view(run));
   });
 
-  it("buildsSafe catches a build that would run on every preview, or that nothing re-reads", () => {
+  it("buildsSafe catches a build run on every preview, not retained, with credentials, or unread", () => {
     const twin = run.resources.map((r) =>
       r.type === BUILD && r.name.includes("query-storage")
         ? { ...r, plainInputs: { ...r.plainInputs, buildOnPreview: true } }
-        : r.type === IMAGE && r.name.includes("judge-service")
-          ? { ...r, plainInputs: { ...r.plainInputs, pullTriggers: [] } }
-          : r,
+        : r.type === BUILD && r.name.includes("main-app")
+          ? { ...r, retainOnDelete: false, plainInputs: { ...r.plainInputs, registries: [{}] } }
+          : r.type === IMAGE && r.name.includes("judge-service")
+            ? { ...r, plainInputs: { ...r.plainInputs, pullTriggers: [] } }
+            : r,
     );
     const found = buildsSafe()(twin).join("\n");
+    expect(found).toMatch(
+      /main-app.*not retained: deleting the build would delete its pushed image/,
+    );
+    expect(found).toMatch(/main-app.*registry credentials in the inputs/);
     expect(found).toMatch(/query-storage.*buildOnPreview true/);
     expect(found).toMatch(/judge-service.*no pullTriggers/);
   });

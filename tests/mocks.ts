@@ -107,13 +107,6 @@ export const programMocks: pulumi.runtime.Mocks = {
           arn: "arn:aws:iam::123456789012:user/test",
           userId: "test",
         };
-      case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-        return {
-          proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com",
-          userName: "AWS",
-          password: "mock-ecr-token",
-          authorizationToken: "QVdTOm1vY2stZWNyLXRva2Vu",
-        };
       case "aws:index/getRegion:getRegion":
         return { name: "eu-west-1", region: "eu-west-1", id: "eu-west-1" };
       case "aws:ec2/getSubnet:getSubnet":

@@ -93,6 +93,9 @@ const only = (run: ProgramRun, type: string) => {
   expect(found).toHaveLength(1);
   return found[0];
 };
+/** The Docker provider of the containers and volumes (images may use their own). */
+const mainDocker = (run: ProgramRun) =>
+  run.byType(T.dockerProvider).find((p) => p.name === "panopticon-aws-docker")!;
 /** A copy of a recording with some inputs or options changed: the "broken" case of a rule. */
 function doctor(
   r: RecordedResource,
@@ -635,16 +638,22 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
   test("providers: every AWS resource uses the stack's provider, every Docker resource the host's", () => {
     const awsProvider = only(run, T.awsProvider);
     expect(inputs(awsProvider).region).toBe("eu-west-1");
-    const docker = only(run, T.dockerProvider);
-    expect(inputs(docker).host).toBe("ssh://ec2-user@panopticon-prod-docker");
-    expect(docker.dependencies).toEqual(
-      expect.arrayContaining([only(run, T.instance).urn, only(run, T.attachment).urn]),
-    );
+    // Two Docker providers on the one host: the containers' and volumes', and the one
+    // service images are pulled with (it logs in to the stack's ECR registry).
+    const dockers = run.byType(T.dockerProvider);
+    const docker = mainDocker(run);
+    for (const d of dockers) {
+      expect(inputs(d).host).toBe("ssh://ec2-user@panopticon-prod-docker");
+      expect(d.dependencies).toEqual(
+        expect.arrayContaining([only(run, T.instance).urn, only(run, T.attachment).urn]),
+      );
+    }
     for (const r of run.resources.filter((x) => x.custom && x.type.startsWith("aws:"))) {
       expect(r.provider.startsWith(`${awsProvider.urn}::`)).toBe(true);
     }
     for (const r of run.resources.filter((x) => x.custom && x.type.startsWith("docker:"))) {
-      expect(r.provider.startsWith(`${docker.urn}::`)).toBe(true);
+      const allowed = r.type === IMAGE ? dockers : [docker];
+      expect(allowed.some((d) => r.provider.startsWith(`${d.urn}::`))).toBe(true);
     }
   });
 
@@ -656,8 +665,9 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       (STATEFUL_TYPES as readonly string[]).includes(x.type),
     ))
       expect(kept.has(r)).toBe(true);
-    for (const t of [T.instance, T.attachment, T.dockerProvider, T.rdsSubnets])
+    for (const t of [T.instance, T.attachment, T.rdsSubnets])
       expect(kept.has(only(run, t))).toBe(true);
+    expect(kept.has(mainDocker(run))).toBe(true);
     // Backups keep running for the retained data, and the host stays manageable (SSM).
     for (const t of [T.dlm, T.efsBackup, T.mountTarget])
       expect(run.byType(t).every((r) => kept.has(r))).toBe(true);
@@ -671,9 +681,11 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         IMAGE,
         "docker:index/network:Network",
         "aws:kms/alias:Alias",
-        // The ECR repositories stay (protected); their lifecycle rule and the host's pull grant go.
+        // The ECR repositories stay (protected); their lifecycle rule, the host's pull grant
+        // and the provider images are pulled with go, with the images.
         "aws:ecr/lifecyclePolicy:LifecyclePolicy",
         "aws:iam/rolePolicy:RolePolicy",
+        T.dockerProvider,
         "aws:ec2/routeTable:RouteTable",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
         T.nat,
@@ -773,7 +785,7 @@ describe("prod variants", () => {
       mounts.every((m) => m.type === "bind" && String(m.source).startsWith("/srv/data/prod/")),
     ).toBe(true);
     expect(String(inputs(host).userData)).toContain("RequiresMountsFor=/srv/data");
-    expect(inputs(only(run, T.dockerProvider)).host).toBe("ssh://ec2-user@10.42.1.10");
+    expect(inputs(mainDocker(run)).host).toBe("ssh://ec2-user@10.42.1.10");
     const schedule = ((inputs(only(run, T.dlm)).policyDetails as Json).schedules as Json[])[0];
     expect(schedule).toMatchObject({ createRule: { times: "23:30" }, retainRule: { count: 30 } });
     for (const rule of Object.values(PROD_RULES)) expect(rule(run.resources)).toEqual([]);

@@ -59,6 +59,8 @@ export class AwsEnvironment extends pulumi.ComponentResource {
   public readonly images?: ImageRepositories;
   /** Per built service, where the Panopticon component pushes it. */
   public readonly imageRepositories?: Record<string, ImageRepository>;
+  /** The Docker provider images are pulled with (logs in to the ECR registry). */
+  public readonly imageProvider?: docker.Provider;
   /** Connection settings for the app services (password is secret). */
   public readonly database: ExternalDatabase;
   /** NFS options of one efs-backed data set's volume. */
@@ -213,17 +215,28 @@ export class AwsEnvironment extends pulumi.ComponentResource {
       );
       this.imageRepositories = this.images.forPanopticon;
     }
-    const registryAuth = this.images ? [this.images.auth] : undefined;
 
     // A stable host name (aws.dockerHost, e.g. an ~/.ssh/config alias that goes through
     // SSM) keeps the provider's configuration fixed when the instance changes.
     const dockerHost = a.dockerHost ?? pulumi.interpolate`ssh://ec2-user@${this.host.privateIp}`;
     this.dockerProvider = new docker.Provider(
       `${name}-docker`,
-      { host: dockerHost, registryAuth },
+      { host: dockerHost },
       // Nothing may be created on the host before it exists with its data disk attached.
       { parent: this, dependsOn: [this.host.instance, this.host.attachment] },
     );
+
+    // Images are pulled through a provider of their own that logs in to the stack's ECR
+    // registry with the deployer's docker credentials (registryAuth names only the
+    // address). Its configuration can change without touching the containers' and
+    // volumes' provider: at worst the stateless RemoteImages are read again.
+    if (this.images) {
+      this.imageProvider = new docker.Provider(
+        `${name}-docker-images`,
+        { host: dockerHost, registryAuth: [{ address: this.images.registryAddress }] },
+        { parent: this, dependsOn: [this.host.instance, this.host.attachment] },
+      );
+    }
 
     this.outputs = pulumi.output({
       region: a.region,

@@ -46,12 +46,16 @@ export function lifecyclePolicy(count: number): string {
  */
 export class ImageRepositories extends pulumi.ComponentResource {
   public readonly repositories: Record<string, aws.ecr.Repository>;
-  /** Per service: the repository URL and push credentials of the account's registry. */
+  /** Per service: where the Panopticon component pushes a build. */
   public readonly forPanopticon: Record<string, ImageRepository>;
   /** Service → repository URL (`<account>.dkr.ecr.<region>.amazonaws.com/panopticon/<stack>/<service>`). */
   public readonly repositoryUrls: pulumi.Output<Record<string, string>>;
-  /** Credentials the Docker provider pulls with (the registry of these repositories). */
-  public readonly auth: pulumi.Output<{ address: string; username: string; password: string }>;
+  /**
+   * The account's registry host (`<account>.dkr.ecr.<region>.amazonaws.com`). No token
+   * is kept here: a 12-hour ECR token in an input would change every run. Pushing and
+   * pulling use the deployer's `docker login` (docs/images.md).
+   */
+  public readonly registryAddress: pulumi.Output<string>;
 
   constructor(name: string, args: ImageRepositoriesArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPES.ImageRepositories, name, {}, opts);
@@ -79,26 +83,10 @@ export class ImageRepositories extends pulumi.ComponentResource {
       this.repositories[svc] = repo;
     }
 
-    const token = aws.ecr.getAuthorizationTokenOutput({}, child);
-    this.auth = pulumi.secret(
-      token.apply((t) => ({
-        address: t.proxyEndpoint.replace(/^https:\/\//, ""),
-        username: t.userName,
-        password: t.password,
-      })),
-    );
+    const first = Object.values(this.repositories)[0];
+    this.registryAddress = first.repositoryUrl.apply((u) => u.split("/")[0]);
     this.forPanopticon = Object.fromEntries(
-      Object.entries(this.repositories).map(([svc, repo]) => [
-        svc,
-        {
-          url: repo.repositoryUrl,
-          auth: {
-            address: this.auth.address,
-            username: this.auth.username,
-            password: this.auth.password,
-          },
-        },
-      ]),
+      Object.entries(this.repositories).map(([svc, repo]) => [svc, { url: repo.repositoryUrl }]),
     );
 
     const arns = Object.values(this.repositories).map((r) => r.arn);
@@ -123,6 +111,9 @@ export class ImageRepositories extends pulumi.ComponentResource {
     this.repositoryUrls = pulumi.all(
       Object.fromEntries(Object.entries(this.repositories).map(([s, r]) => [s, r.repositoryUrl])),
     );
-    this.registerOutputs({ repositoryUrls: this.repositoryUrls });
+    this.registerOutputs({
+      repositoryUrls: this.repositoryUrls,
+      registryAddress: this.registryAddress,
+    });
   }
 }

@@ -1,27 +1,26 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { TYPES } from "../naming";
+import { ProtectionPolicy } from "../protection";
 import { ImageBuild } from "../settings-images";
-
-/** Credentials for pushing to a registry (ECR's come from its authorization token). */
-export interface RegistryAuth {
-  readonly address: pulumi.Input<string>;
-  readonly username: pulumi.Input<string>;
-  readonly password: pulumi.Input<string>;
-}
 
 export interface ServiceImageArgs {
   /** compose's build of the service: context, dockerfile, args (absolute paths). */
   readonly build: ImageBuild;
   /**
    * Where the image goes: a repository (`host/path/service`, no tag) it is pushed to
-   * by digest, or a local tag (`panopticon-dev-query-storage:built`) it is loaded under.
+   * by digest with the deployer's `docker login` (no expiring token in the inputs, so
+   * nothing changes between runs), or a local tag it is loaded under.
    */
-  readonly destination:
-    | { readonly push: pulumi.Input<string>; readonly auth?: RegistryAuth }
-    | { readonly localTag: string };
+  readonly destination: { readonly push: pulumi.Input<string> } | { readonly localTag: string };
   /** Build during `pulumi preview` too. @default false */
   readonly buildOnPreview?: boolean;
+  /**
+   * The stack's protection policy. Its retainOnDelete keeps a replaced or destroyed
+   * build's image: docker-build deletes a pushed image from its registry on delete,
+   * and prod may run that very digest (pulumi/pulumi-docker-build#606).
+   */
+  readonly protection: ProtectionPolicy;
 }
 
 /**
@@ -68,9 +67,8 @@ export class ServiceImage extends pulumi.ComponentResource {
           ...common,
           push: false,
           exports: [{ registry: { names: [dest.push], pushByDigest: true } }],
-          registries: dest.auth ? [dest.auth] : undefined,
         },
-        { parent: this },
+        { parent: this, retainOnDelete: args.protection.retainOnDelete },
       );
       this.ref = pulumi
         .all([dest.push, this.image.digest])
@@ -80,7 +78,7 @@ export class ServiceImage extends pulumi.ComponentResource {
       this.image = new dockerBuild.Image(
         `${name}-image`,
         { ...common, push: false, load: true, tags: [dest.localTag] },
-        { parent: this },
+        { parent: this, retainOnDelete: args.protection.retainOnDelete },
       );
       // Derived from the build, so nothing reads the tag before the build made it.
       this.ref = this.image.contextHash.apply(() => dest.localTag);
