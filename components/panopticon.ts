@@ -153,6 +153,17 @@ export class Panopticon extends pulumi.ComponentResource {
         { parent: this },
       );
     }
+    // Pushed images are pulled by digest from the registry, logged in with the deployer's
+    // Docker credentials; a provider of their own keeps the containers' one unchanged.
+    const imageProvider =
+      args.imageProvider ??
+      (s.images.registry !== undefined
+        ? new docker.Provider(
+            `${name}-images`,
+            { registryAuth: [{ address: s.images.registry.split("/")[0] }] },
+            { parent: this },
+          )
+        : undefined);
     const imageOf = (svcName: string) => {
       const b = this.builds[svcName];
       return b ? { name: b.ref, pullTriggers: b.triggers } : undefined;
@@ -177,7 +188,7 @@ export class Panopticon extends pulumi.ComponentResource {
           ...containerDefaults,
           service: pg,
           image: imageOf(pg.name),
-          imageProvider: args.imageProvider,
+          imageProvider,
           mount: mountOf(pg.name),
           extraEnv: {
             POSTGRES_DB: s.postgres.database,
@@ -231,7 +242,7 @@ export class Panopticon extends pulumi.ComponentResource {
           ...containerDefaults,
           service: svc,
           image: imageOf(svc.name),
-          imageProvider: args.imageProvider,
+          imageProvider,
           mount: mountOf(svc.name),
           extraEnv: { ...(svc.database ? connectionEnv : {}), ...secretEnv(svc) },
           startAfter: after,

@@ -150,6 +150,15 @@ describe("with a registry", () => {
       expect(ref).toMatch(new RegExp(`^${REGISTRY}/${svc}@sha256:[0-9a-f]{64}$`));
   });
 
+  it("images are pulled through a provider logged in to the registry; containers keep the default", () => {
+    const [p] = run.byType("pulumi:providers:docker");
+    expect(JSON.parse(String(p.plainInputs.registryAuth))).toEqual([
+      { address: "registry.example:5000" },
+    ]);
+    for (const img of run.byType(IMAGE)) expect(img.provider.startsWith(`${p.urn}::`)).toBe(true);
+    for (const c of run.byType(CONTAINER)) expect(c.provider).toBe("");
+  });
+
   it("pushedDigestsRun catches a container that runs the local tag instead", async () => {
     const local = ok(await dev());
     expect(pushedDigestsRun(REGISTRY)(local.resources).join("\n")).toMatch(/not a pushed digest/);
