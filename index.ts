@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
+import type * as ecsRuntime from "./components/aws/ecs/runtime";
 import { Panopticon } from "./components/panopticon";
 import {
   ConfigError,
@@ -43,25 +44,44 @@ const platform =
       )
     : undefined;
 
-const app = platform
-  ? new Panopticon(
-      "panopticon",
-      {
-        settings,
-        secrets,
-        externalDatabase: platform.database,
-        nfsDriverOpts: platform.nfsDriverOpts,
-        imageRepositories: platform.imageRepositories,
-        imageProvider: platform.imageProvider,
-      },
-      { providers: [platform.dockerProvider] },
-    )
-  : new Panopticon("panopticon", { settings, secrets, postgresPassword });
+// Three runtimes: the local Docker engine, the EC2 Docker host (panopticon:aws.runtime
+// docker-host, the default) and ECS Fargate (ecs), all on the same data. ECS keeps
+// only the configured API keys (in Secrets Manager); an unset one is left unset.
+const app =
+  platform?.runtime === "ecs"
+    ? new (require("./components/aws/ecs/runtime") as typeof ecsRuntime).EcsRuntime(
+        "panopticon",
+        {
+          settings,
+          platform,
+          secretValues: Object.fromEntries(
+            settings.secrets.flatMap((s) => {
+              const value = config.getSecret(s.configKey);
+              return value === undefined ? [] : [[s.env, value]];
+            }),
+          ),
+        },
+        { providers: [platform.provider] },
+      )
+    : platform
+      ? new Panopticon(
+          "panopticon",
+          {
+            settings,
+            secrets,
+            externalDatabase: platform.database,
+            nfsDriverOpts: platform.nfsDriverOpts,
+            imageRepositories: platform.imageRepositories,
+            imageProvider: platform.imageProvider,
+          },
+          { providers: [platform.dockerProvider!] },
+        )
+      : new Panopticon("panopticon", { settings, secrets, postgresPassword });
 
 export const endpoints = app.endpoints;
 export const volumes = app.volumes;
 /** Service → the image it runs (`repo@sha256:...` when pushed); `npm run promote` reads it. */
-export const images = app.images;
+export const images = app instanceof Panopticon ? app.images : undefined;
 export const connectionString = app.connectionString;
 export const protection = app.protectionSummary;
 /** AWS stacks only: instance id (for SSM), RDS, KMS, EBS and EFS ids (for re-adoption). */

@@ -22,6 +22,11 @@ export const TYPES = {
   DataDisk: "panopticon:aws:DataDisk",
   EfsStorage: "panopticon:aws:EfsStorage",
   SnapshotPolicy: "panopticon:aws:SnapshotPolicy",
+  EcsRuntime: "panopticon:ecs:Runtime",
+  EcsCluster: "panopticon:ecs:Cluster",
+  EcsService: "panopticon:ecs:Service",
+  EcsSecrets: "panopticon:ecs:Secrets",
+  InternalAlb: "panopticon:ecs:InternalAlb",
 } as const;
 
 /**

@@ -27,6 +27,11 @@ export interface RdsPostgresArgs {
   readonly subnetIds: pulumi.Input<string>[];
   /** The only security group allowed to reach 5432 (the Docker host's). */
   readonly clientSecurityGroupId: pulumi.Input<string>;
+  /**
+   * Description of the client's ingress rule (updated in place). The group's own
+   * description is fixed: changing it would replace the group. @default "Postgres from the Docker host"
+   */
+  readonly clientDescription?: string;
   /** KMS key ARN (never an alias: an alias diffs forever and replaces the instance). */
   readonly kmsKeyArn: pulumi.Input<string>;
   readonly instanceClass: string;
@@ -79,7 +84,7 @@ export class RdsPostgres extends pulumi.ComponentResource {
         vpcId: args.vpcId,
         ingress: [
           {
-            description: "Postgres from the Docker host",
+            description: args.clientDescription ?? "Postgres from the Docker host",
             protocol: "tcp",
             fromPort: 5432,
             toPort: 5432,

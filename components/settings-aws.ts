@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { physicalName } from "./naming";
+import { ecsSchema, RUNTIMES } from "./settings-ecs";
 
 /*
  * The `panopticon:aws` block of an `environment: aws` stack. Every key here is
@@ -40,6 +41,12 @@ export const awsSchema = z
     region: z
       .string({ error: "expected an AWS region such as eu-west-1" })
       .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "expected an AWS region such as eu-west-1"),
+    /** Where the services run: containers on one EC2 Docker host, or ECS on Fargate. */
+    runtime: z
+      .enum(RUNTIMES, { error: `expected one of ${RUNTIMES.map((r) => `"${r}"`).join(", ")}` })
+      .default("docker-host"),
+    /** Settings of the ECS runtime (components/settings-ecs.ts); required when runtime is ecs. */
+    ecs: ecsSchema.optional(),
     /** An existing VPC; omit to create a minimal private one. */
     vpc: z
       .object({
@@ -171,6 +178,27 @@ export const awsSchema = z
   })
   .strict()
   .superRefine((a, ctx) => {
+    if (a.runtime === "ecs" && a.ecs === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ecs"],
+        message: 'expected the ecs settings (at least certificateArn) for runtime "ecs"',
+      });
+    }
+    if (a.ecs !== undefined && a.ecs.certificateArn.split(":")[3] !== a.region) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ecs", "certificateArn"],
+        message: `expected a certificate in the stack's region ${a.region} (a load balancer uses only its own region's)`,
+      });
+    }
+    if (a.runtime !== "ecs" && a.ecs !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ecs"],
+        message: `applies to runtime "ecs" only (runtime is "${a.runtime}"): set aws.runtime to ecs or remove the block`,
+      });
+    }
     if (a.kmsKeyArn !== undefined && a.adopt.kmsKeyId !== undefined) {
       ctx.addIssue({
         code: "custom",

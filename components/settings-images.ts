@@ -106,7 +106,12 @@ function hasBuild(svc: ImageInputs): boolean {
 export function resolveImages(
   raw: RawImages & { services?: Record<string, { image?: string } | false | undefined> },
   services: readonly ImageInputs[],
-  ctx: { readonly baseDir: string; readonly environment: "local" | "aws" },
+  ctx: {
+    readonly baseDir: string;
+    readonly environment: "local" | "aws";
+    /** panopticon:aws.runtime; ECS runs prebuilt images only. */
+    readonly runtime?: string;
+  },
   problems: string[],
 ): ImageSettings {
   const appSource =
@@ -146,6 +151,11 @@ export function resolveImages(
     }
   }
   const builds = out.some((s) => s.from === "build");
+  if (builds && ctx.runtime === "ecs") {
+    problems.push(
+      `${key("appSource")} = ${JSON.stringify(raw.appSource)}: the ECS runtime (${key("aws.runtime")} = "ecs") runs prebuilt images only: pin services.<name>.image to digests promoted into this stack's ECR repositories, or remove the key`,
+    );
+  }
   if (registry !== undefined && !builds) {
     problems.push(
       `${key("registry")} = ${JSON.stringify(raw.registry)}: nothing is built (set ${key("appSource")} to a Panopticon checkout), so nothing would be pushed; remove the key`,

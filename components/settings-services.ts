@@ -139,9 +139,11 @@ export interface ResolvedService {
   readonly env: ReadonlyArray<readonly [string, string]>;
   /** Services this one calls through its URL variables. */
   readonly connectsTo: readonly string[];
-  /** Secret variables, sorted; always declared on the container. */
+  /** Secret variables (API_KEY, ...), sorted; always declared, empty when unset. */
   readonly secretEnv: readonly string[];
+  /** Receives POSTGRES_HOST/PORT/USER/PASSWORD/DB and DATABASE_URL. */
   readonly database: boolean;
+  /** compose depends_on: these start first (Postgres healthy first). */
   readonly dependsOn: readonly string[];
   readonly healthcheck: Healthcheck;
   readonly limits: { readonly cpus: number; readonly memoryMb: number };

@@ -6,13 +6,14 @@ import { DEFAULTS } from "./defaults";
 import { CATALOGUE, SECRET_CONFIG_KEYS } from "./catalogue";
 import {
   dependencyCycle,
-  Healthcheck,
   image,
   postgresMajorOf,
+  ResolvedService,
   resolveServices,
   servicesSchema,
 } from "./settings-services";
 import { ImageSettings, imagesSchema, resolveImages } from "./settings-images";
+import { ecsServiceInput, EcsPlan, planEcs } from "./aws/ecs/plan";
 
 export { CATALOGUE, DEFAULTS, SECRET_CONFIG_KEYS };
 
@@ -99,30 +100,9 @@ export interface DataSetSettings {
   readonly adopted: boolean;
 }
 
-export interface ServiceSettings {
-  readonly name: string;
-  readonly kind: ServiceKind;
+/** A resolved service (components/settings-services.ts) with its physical name and storage. */
+export interface ServiceSettings extends Omit<ResolvedService, "data"> {
   readonly containerName: string;
-  /** A prebuilt image; undefined when it is to be built from source (catalogue `build`). */
-  readonly image?: string;
-  /** compose's build: context and dockerfile, relative to a Panopticon checkout. */
-  readonly build: { readonly context: string; readonly dockerfile: string };
-  readonly port: number;
-  readonly hostPort: number | false;
-  readonly stopSignal: string;
-  /** Plain environment, sorted by key: compose's, overrides, persist variable, service URLs. */
-  readonly env: ReadonlyArray<readonly [string, string]>;
-  /** Services this one calls through its URL variables. */
-  readonly connectsTo: readonly string[];
-  /** Secret variables (API_KEY, ...), sorted; always declared, empty when unset. */
-  readonly secretEnv: readonly string[];
-  /** Receives POSTGRES_HOST/PORT/USER/PASSWORD/DB and DATABASE_URL. */
-  readonly database: boolean;
-  /** compose depends_on: these start first (Postgres healthy first). */
-  readonly dependsOn: readonly string[];
-  readonly healthcheck: Healthcheck;
-  readonly limits: { readonly cpus: number; readonly memoryMb: number };
-  readonly command?: readonly string[];
   readonly dataSet?: DataSetSettings;
 }
 
@@ -154,6 +134,8 @@ export interface Settings {
   readonly aws?: AwsSettings;
   /** Per service: built from panopticon:appSource or prebuilt (components/settings-images.ts). */
   readonly images: ImageSettings;
+  /** The ECS deployment (`aws.runtime: ecs` only). */
+  readonly ecs?: EcsPlan;
 }
 
 export interface LoadContext {
@@ -383,7 +365,17 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     "published port",
     problems,
   );
-  const images = resolveImages(r, services, { baseDir: ctx.baseDir, environment }, problems);
+  const images = resolveImages(
+    r,
+    services,
+    { baseDir: ctx.baseDir, environment, runtime: r.aws?.runtime },
+    problems,
+  );
+  const ecs =
+    r.aws?.ecs !== undefined && r.aws.runtime === "ecs"
+      ? planEcs(ctx.stack, services.map(ecsServiceInput), r.aws.ecs)
+      : undefined;
+  problems.push(...(ecs?.problems ?? []));
   if (problems.length > 0) throw new ConfigError(ctx.stack, problems);
 
   return {
@@ -403,6 +395,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     dataSets: [...dataSets].sort((a, b) => (a.key < b.key ? -1 : 1)),
     aws: r.aws,
     images,
+    ecs: ecs?.plan,
   };
 }
 

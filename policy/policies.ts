@@ -5,6 +5,7 @@ import type {
 } from "@pulumi/policy";
 import { environmentConfigSchema, Environment, resolveEnvironment } from "./environment";
 import { markPlainSecrets, scriptHasSecretAssignment, unwrapPolicyProxy } from "./secrets";
+import { ecsPolicies } from "./ecs";
 import { isStatefulType, STATEFUL_LABELS, StatefulType } from "./stateful";
 
 /*
@@ -253,6 +254,7 @@ export function createPolicies(opts: PackOptions = {}): ResourceValidationPolicy
         return found.length > 0 ? props : undefined;
       },
     },
+    ...ecsPolicies(),
   ];
 }
 

@@ -5,6 +5,9 @@
  *
  * Containers are deliberately absent: their data lives on volumes, so replacing
  * a container loses nothing. RDS clusters are not used by this project.
+ * The ECS runtime adds what it keeps: secrets (and their values), image
+ * repositories and the load balancer's access-log bucket. ECS services, task
+ * definitions, the cluster and the load balancer hold no data and are absent.
  */
 export const STATEFUL_TYPES = [
   "docker:index/volume:Volume",
@@ -12,8 +15,10 @@ export const STATEFUL_TYPES = [
   "aws:efs/fileSystem:FileSystem",
   "aws:ebs/volume:Volume",
   "aws:kms/key:Key",
-  // A promoted digest must stay pullable: prod may run what only this repository holds.
+  "aws:secretsmanager/secret:Secret",
+  "aws:secretsmanager/secretVersion:SecretVersion",
   "aws:ecr/repository:Repository",
+  "aws:s3/bucket:Bucket",
 ] as const;
 
 export type StatefulType = (typeof STATEFUL_TYPES)[number];
@@ -29,5 +34,8 @@ export const STATEFUL_LABELS: Record<StatefulType, string> = {
   "aws:efs/fileSystem:FileSystem": "EFS file system",
   "aws:ebs/volume:Volume": "EBS volume",
   "aws:kms/key:Key": "KMS key (data encrypted with it becomes unreadable)",
-  "aws:ecr/repository:Repository": "ECR repository (the images prod runs by digest)",
+  "aws:secretsmanager/secret:Secret": "Secrets Manager secret",
+  "aws:secretsmanager/secretVersion:SecretVersion": "secret value",
+  "aws:ecr/repository:Repository": "ECR repository (its images)",
+  "aws:s3/bucket:Bucket": "S3 bucket (access logs)",
 };

@@ -15,7 +15,7 @@ export interface FakeResource {
   config?: Record<string, unknown>;
 }
 
-class NotApplicable extends Error {}
+export class NotApplicable extends Error {}
 
 export function fakeArgs(r: FakeResource): ResourceValidationArgs {
   const name = r.name ?? "res";

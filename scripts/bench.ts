@@ -58,15 +58,18 @@ function intList(v: string): number[] {
   return ns.sort((a, b) => a - b);
 }
 
-function nameList(v: string): string[] {
-  const parts = v.split(",").map((s) => s.trim());
-  if (parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p))) {
-    throw new InvalidArgumentError(
-      `--stacks = ${JSON.stringify(v)}: expected comma-separated stack names, e.g. dev,prod`,
-    );
-  }
-  return parts;
-}
+const stackList =
+  (option: string) =>
+  (v: string): string[] => {
+    const parts = v.split(",").map((s) => s.trim());
+    if (parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p))) {
+      throw new InvalidArgumentError(
+        `${option} = ${JSON.stringify(v)}: expected comma-separated stack names, e.g. dev,prod`,
+      );
+    }
+    return parts;
+  };
+const nameList = stackList("--stacks");
 
 function cacheMode(v: string): CacheMode {
   const mode = CACHE_MODES.find((m) => m === v);
@@ -82,7 +85,7 @@ interface Options {
   runs: number;
   services: number[];
   stacks?: string[];
-  scaleStack?: string;
+  scaleStack?: string[];
   cache: CacheMode;
   dir: string;
   typecheck: boolean;
@@ -99,7 +102,11 @@ async function main(argv: string[]): Promise<void> {
     .option("--runs <n>", "runs per case; medians are reported", positiveInt("--runs", 50), 5)
     .option("--services <list>", "service counts for the scaling table", intList, [7, 50, 200])
     .option("--stacks <list>", "stacks to start (default: every Pulumi.<stack>.yaml)", nameList)
-    .option("--scale-stack <stack>", "stack whose config the scaling table grows (default: dev)")
+    .option(
+      "--scale-stack <list>",
+      "stacks whose config the scaling tables grow (default: dev, and prod-ecs when present)",
+      stackList("--scale-stack"),
+    )
     .option(
       "--cache <mode>",
       "ts-node cache: cold (empty per run), warm (reused), edit (reused, index.ts changed)",
@@ -132,23 +139,30 @@ async function main(argv: string[]): Promise<void> {
     }
   }
   if (stacks.length === 0) throw new BenchUsageError(`no Pulumi.<stack>.yaml in ${project.dir}`);
-  const scaleStack = opts.scaleStack ?? (available.includes("dev") ? "dev" : stacks[0]);
-  if (!available.includes(scaleStack)) {
-    throw new BenchUsageError(
-      `--scale-stack: ${JSON.stringify(scaleStack)} has no Pulumi.${scaleStack}.yaml`,
-    );
-  }
-  if (opts.scaling) {
-    // Refuse impossible service counts before spending minutes on the start-up runs.
-    const base = readStackConfig(project.dir, scaleStack);
-    for (const n of opts.services) withServices(project, base, n);
+  // The local stack, and the ECS runtime (a service there registers a dozen resources).
+  const defaultScale = ["dev", "prod-ecs"].filter((s) => available.includes(s));
+  const scaleStacks = opts.scaleStack ?? (defaultScale.length > 0 ? defaultScale : [stacks[0]]);
+  for (const scaleStack of scaleStacks) {
+    if (!available.includes(scaleStack)) {
+      throw new BenchUsageError(
+        `--scale-stack: ${JSON.stringify(scaleStack)} has no Pulumi.${scaleStack}.yaml`,
+      );
+    }
+    if (opts.scaling) {
+      // Refuse impossible service counts before spending minutes on the start-up runs.
+      const base = readStackConfig(project.dir, scaleStack);
+      for (const n of opts.services) withServices(project, base, n);
+    }
   }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
 
   const startup = await measureStartup(project, stacks, opts.runs, opts.cache, progress);
-  const scaling = opts.scaling
-    ? await measureScaling(project, scaleStack, opts.services, opts.runs, opts.cache, progress)
-    : undefined;
+  const scalings: Array<{ stack: string } & Awaited<ReturnType<typeof measureScaling>>> = [];
+  for (const stack of opts.scaling ? scaleStacks : []) {
+    const m = await measureScaling(project, stack, opts.services, opts.runs, opts.cache, progress);
+    scalings.push({ stack, ...m });
+  }
+  const scaling = opts.scaling ? scalings : undefined;
   const typecheck = opts.typecheck ? measureTypecheck(project) : undefined;
   if (opts.images && !available.includes(opts.imagesStack)) {
     throw new BenchUsageError(
@@ -239,10 +253,10 @@ async function main(argv: string[]): Promise<void> {
         `(target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? "met" : "NOT met"})`,
     );
   }
-  if (scaling) {
+  for (const scaling of scalings) {
     out.push("");
     out.push(
-      `Scaling (${scaleStack} + generated app services, project's way): ` +
+      `Scaling (${scaling.stack} + generated app services, project's way): ` +
         "program = entry point required → every registration finished; " +
         "registration = first registration sent → last answered",
     );

@@ -1,30 +1,208 @@
 #!/usr/bin/env bash
-# One command to set up and deploy a stack: ./scripts/deploy.sh dev
-# Checks prerequisites, installs dependencies, selects (or creates) the stack,
-# makes sure the Postgres password is a stable config secret, then runs `pulumi up`.
+# One command to set up and deploy a stack: ./scripts/deploy.sh dev [pulumi up flags]
+#
+# 1. Checks everything the stack needs and lists each missing thing on its own line
+#    (exit 2, nothing run): Node >= 22.6, the Pulumi CLI, a running Docker engine
+#    (local stacks) or AWS credentials (AWS stacks), and where the app images come
+#    from (panopticon:appSource, a Panopticon checkout, or a pinned image per app service).
+# 2. With no Pulumi backend logged in, logs in to Pulumi's file backend inside this
+#    project (.pulumi-state/, git-ignored). An existing login is never changed.
+# 3. On a backend that encrypts secrets with a passphrase, creates one per stack once
+#    (mode 0600, path printed) and hands it over through PULUMI_CONFIG_PASSPHRASE_FILE;
+#    later runs reuse it. A passphrase already set in the environment wins.
+# 4. npm install, pulumi stack select --create, the Postgres password stored once as a
+#    config secret, then `pulumi up` with the remaining arguments (e.g. --yes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+project_dir=$PWD
+
+# App services of the built-in catalogue (components/catalogue.ts). Each needs a
+# pinned image or a checkout to build from. tests/deploy.test.ts keeps the list
+# equal to the catalogue's.
+CATALOGUE_APPS="main-app query-storage evaluation-storage judge-service visualization-service model-registry"
+
+say() { printf 'deploy: %s\n' "$*" >&2; }
+
 stack=${1:-}
 shift || true
-if [ -z "$stack" ] || [ ! -f "Pulumi.$stack.yaml" ]; then
-  echo "usage: scripts/deploy.sh STACK [pulumi up flags]; STACK must have a Pulumi.STACK.yaml (got '${stack}')" >&2
+if [ -z "$stack" ] || [ "${stack#-}" != "$stack" ] || [ ! -f "Pulumi.$stack.yaml" ]; then
+  known=
+  for f in Pulumi.*.yaml; do
+    [ -f "$f" ] || continue
+    name=${f#Pulumi.}
+    known+="${name%.yaml} "
+  done
+  echo "usage: scripts/deploy.sh STACK [pulumi up flags]; STACK = '${stack}': expected a stack with a Pulumi.STACK.yaml here (${known})" >&2
   exit 2
 fi
-# Node >= 22.6: Pulumi.yaml starts the program with --no-experimental-strip-types.
-if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 6) ? 0 : 1)' 2>/dev/null; then
-  echo "Node.js >= 22.6 is required (found $(node --version 2>/dev/null || echo none))" >&2
-  exit 2
-fi
-command -v pulumi >/dev/null || { echo "the Pulumi CLI is required: https://www.pulumi.com/docs/install/" >&2; exit 2; }
-if grep -q 'panopticon:environment: local' "Pulumi.$stack.yaml"; then
-  docker info >/dev/null 2>&1 || { echo "stack $stack is local: a running Docker engine is required" >&2; exit 2; }
+stack_file="Pulumi.$stack.yaml"
+
+# ---------------------------------------------------------------- prerequisites
+missing=()
+need() { missing+=("$1"); }
+
+node_ok=false
+if node_version=$(node --version 2>/dev/null); then
+  IFS=. read -r major minor _ <<<"${node_version#v}"
+  # Node's own type stripping must be switchable off (Pulumi.yaml nodeargs): 22.6 or later.
+  if [ "${major:-0}" -gt 22 ] 2>/dev/null || { [ "${major:-0}" -eq 22 ] && [ "${minor:-0}" -ge 6 ]; } 2>/dev/null; then
+    node_ok=true
+  else
+    need "Node.js >= 22.6 is required (found $node_version): install a current Node.js, e.g. from https://nodejs.org or with nvm"
+  fi
+else
+  need "Node.js >= 22.6 is required (node not found on PATH): install it from https://nodejs.org or with nvm"
 fi
 
+command -v pulumi >/dev/null 2>&1 ||
+  need "the Pulumi CLI is required (pulumi not found on PATH): install it with 'curl -fsSL https://get.pulumi.com | sh', see https://www.pulumi.com/docs/install/"
+
+# The few stack-file facts the checks need, read without node_modules (which npm
+# install has not fetched yet on a fresh machine). Pulumi writes stack files in block
+# style; a flow-style services map is read as "no images" and reported, never guessed.
+environment=local
+app_source=
+apps_without_image=$CATALOGUE_APPS
+if $node_ok; then
+  facts=$(CATALOGUE_APPS="$CATALOGUE_APPS" node - "$stack_file" <<'JS'
+const fs = require("fs");
+const lines = fs.readFileSync(process.argv[2], "utf8").split(/\r?\n/);
+const values = new Map(); // "a.b.c" -> scalar text
+const stack = []; // [indent, key]
+for (const raw of lines) {
+  if (/^\s*(#|$)/.test(raw) || /^\s*-/.test(raw)) continue;
+  const m = /^(\s*)(.+?):(?:\s+(.*?))?\s*$/.exec(raw.replace(/\s+#.*$/, ""));
+  if (!m) continue;
+  const indent = m[1].length;
+  while (stack.length > 0 && stack[stack.length - 1][0] >= indent) stack.pop();
+  const key = m[2].replace(/^["']|["']$/g, "");
+  stack.push([indent, key]);
+  if (m[3] !== undefined && m[3] !== "") {
+    values.set(stack.map((s) => s[1]).join("\u0000"), m[3].replace(/^["']|["']$/g, ""));
+  }
+}
+const get = (...p) => values.get(p.join("\u0000"));
+const services = new Set(process.env.CATALOGUE_APPS.split(" "));
+const prefix = ["config", "panopticon:services"].join("\u0000") + "\u0000";
+for (const k of values.keys()) if (k.startsWith(prefix)) services.add(k.slice(prefix.length).split("\u0000")[0]);
+const bare = [...services].filter((s) => {
+  if (get("config", "panopticon:services", s) === "false") return false; // removed by config
+  const kind = get("config", "panopticon:services", s, "kind");
+  if (kind === "postgres" || (kind === undefined && s === "postgres")) return false;
+  return !get("config", "panopticon:services", s, "image");
+});
+console.log(`environment=${get("config", "panopticon:environment") ?? "local"}`);
+console.log(`app_source=${get("config", "panopticon:appSource") ?? ""}`);
+console.log(`apps_without_image=${bare.join(" ")}`);
+JS
+  ) || { say "cannot read $stack_file"; exit 2; }
+  environment=$(sed -n 's/^environment=//p' <<<"$facts")
+  app_source=$(sed -n 's/^app_source=//p' <<<"$facts")
+  apps_without_image=$(sed -n 's/^apps_without_image=//p' <<<"$facts")
+fi
+
+if [ "$environment" = local ]; then
+  if ! command -v docker >/dev/null 2>&1; then
+    need "stack $stack is local: Docker is required (docker not found on PATH): install Docker Engine, https://docs.docker.com/engine/install/"
+  elif ! docker info >/dev/null 2>&1; then
+    need "stack $stack is local: no Docker engine answers 'docker info': start it (sudo systemctl start docker) or set DOCKER_HOST"
+  fi
+elif [ "$environment" = aws ]; then
+  aws_creds=false
+  if [ -n "${AWS_ACCESS_KEY_ID:-}" ] || [ -n "${AWS_PROFILE:-}" ] || [ -n "${AWS_WEB_IDENTITY_TOKEN_FILE:-}" ] ||
+    [ -n "${AWS_CONTAINER_CREDENTIALS_FULL_URI:-}${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI:-}" ] ||
+    [ -f "${AWS_SHARED_CREDENTIALS_FILE:-$HOME/.aws/credentials}" ] || [ -f "${AWS_CONFIG_FILE:-$HOME/.aws/config}" ]; then
+    aws_creds=true
+  elif command -v aws >/dev/null 2>&1 && aws sts get-caller-identity >/dev/null 2>&1; then
+    aws_creds=true # an instance role or SSO session the files do not show
+  fi
+  $aws_creds ||
+    need "stack $stack is on AWS: no AWS credentials found: run 'aws configure' (or 'aws sso login'), or set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+fi
+
+if $node_ok && [ -n "$apps_without_image" ]; then
+  # Relative to the project directory, exactly as components/settings resolves it.
+  src=
+  [ -n "$app_source" ] && src=$(node -e 'console.log(require("path").resolve(process.argv[1]))' "$app_source")
+  if [ -z "$app_source" ]; then
+    need "stack $stack: no image for ${apps_without_image// /, } and panopticon:appSource is not set: clone https://github.com/rbownes/Argus and add 'panopticon:appSource: /path/to/Argus' to $stack_file, or pin services.<name>.image for each"
+  elif [ ! -d "$src" ]; then
+    need "stack $stack: panopticon:appSource = '$app_source': directory $src not found: clone https://github.com/rbownes/Argus there or fix the path in $stack_file"
+  fi
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  printf 'deploy: missing: %s\n' "${missing[@]}" >&2
+  say "nothing was run (${#missing[@]} thing(s) to fix above)"
+  exit 2
+fi
+
+# ---------------------------------------------------------------- backend
+backend=
+if whoami=$(pulumi whoami --verbose 2>/dev/null); then
+  backend=$(sed -n 's/^Backend URL: *//p' <<<"$whoami")
+  say "using the Pulumi backend you are logged in to: ${backend:-$(head -n1 <<<"$whoami")}"
+elif [ -n "${PULUMI_BACKEND_URL:-}" ]; then
+  # A backend chosen on purpose that does not answer: never replace it with another.
+  say "PULUMI_BACKEND_URL = '$PULUMI_BACKEND_URL' but 'pulumi whoami' fails with it: fix the backend (or unset the variable); nothing was changed"
+  exit 2
+elif pulumi_current=$(node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).current; if (!c) process.exit(1); console.log(c)' "${PULUMI_HOME:-$HOME/.pulumi}/credentials.json" 2>/dev/null); then
+  # Logged in once, unreachable now (offline, expired token): switching would hide those stacks.
+  say "you are logged in to the Pulumi backend $pulumi_current but 'pulumi whoami' fails: log in again ('pulumi login $pulumi_current') or check the network; nothing was changed"
+  exit 2
+else
+  backend="file://$project_dir/.pulumi-state"
+  mkdir -p "$project_dir/.pulumi-state"
+  say "no Pulumi backend is logged in: using Pulumi's local file backend $backend (state stays on this machine, in .pulumi-state/, which git ignores)"
+  pulumi login "$backend" >/dev/null
+fi
+
+# ---------------------------------------------------------------- passphrase
+# Pulumi Cloud encrypts secrets itself; every self-managed backend (file, s3, gs,
+# azblob) defaults to a passphrase, as does a stack file with an encryptionsalt.
+uses_passphrase=false
+case "$backend" in https://*) ;; *) uses_passphrase=true ;; esac
+grep -q '^encryptionsalt:' "$stack_file" && uses_passphrase=true
+grep -Eq '^secretsprovider: *[a-z]+://' "$stack_file" && uses_passphrase=false
+if $uses_passphrase; then
+  if [ -n "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ] || [ -n "${PULUMI_CONFIG_PASSPHRASE+set}" ]; then
+    say "using the passphrase already set in PULUMI_CONFIG_PASSPHRASE${PULUMI_CONFIG_PASSPHRASE_FILE:+_FILE ($PULUMI_CONFIG_PASSPHRASE_FILE)}"
+  else
+    pass_dir="${XDG_CONFIG_HOME:-$HOME/.config}/panopticon"
+    pass_file="$pass_dir/$stack.passphrase"
+    if [ -s "$pass_file" ]; then
+      say "using the passphrase of stack $stack in $pass_file"
+    elif grep -q '^encryptionsalt:' "$stack_file"; then
+      say "$stack_file has an encryptionsalt: stack $stack already has a passphrase, and $pass_file does not hold it: export PULUMI_CONFIG_PASSPHRASE (or _FILE) with it; nothing else was changed"
+      exit 2
+    else
+      (
+        umask 077
+        mkdir -p "$pass_dir"
+        set -o noclobber # never overwrite a passphrase, even one created meanwhile
+        node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64url") + "\n")' >"$pass_file"
+      )
+      chmod 600 "$pass_file"
+      say "created a passphrase for stack $stack in $pass_file (mode 0600): keep it, the stack's secrets cannot be read without it"
+    fi
+    export PULUMI_CONFIG_PASSPHRASE_FILE="$pass_file"
+  fi
+fi
+
+# ---------------------------------------------------------------- deploy
 npm install --ignore-scripts --no-audit --no-fund
 pulumi stack select --create "$stack"
 # A generated password would live only in stack state and be lost on `pulumi destroy`
 # while the retained database keeps the old one: store it as a config secret once.
-if ! pulumi config get postgresPassword >/dev/null 2>&1; then
-  pulumi config set --secret postgresPassword "$(node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))')"
+if ! pulumi config get --stack "$stack" postgresPassword >/dev/null 2>&1; then
+  pulumi config set --stack "$stack" --secret postgresPassword "$(node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))')"
 fi
+
+# ==== before_up: the last step before `pulumi up` changes anything ====
+# Intentionally empty for now: the pre-change backup of the stack's data goes here.
+before_up() {
+  :
+}
+before_up
+
 pulumi up --stack "$stack" "$@"

@@ -68,6 +68,24 @@ function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, unknow
         arn: "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666",
         keyId: "0a1b2c3d-1111-2222-3333-444455556666",
       };
+    case "aws:lb/loadBalancer:LoadBalancer":
+      return {
+        ...i,
+        dnsName: `internal-${i.name}-1234567890.eu-west-1.elb.amazonaws.com`,
+        arn: `arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/${i.name}/0123456789abcdef`,
+      };
+    case "aws:secretsmanager/secret:Secret":
+      return {
+        ...i,
+        arn: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${i.name}-AbCdEf`,
+      };
+    case "aws:efs/accessPoint:AccessPoint":
+      return {
+        ...i,
+        arn: `arn:aws:elasticfilesystem:eu-west-1:123456789012:access-point/fsap-0${hash(args.name).slice(0, 16)}`,
+      };
+    case "aws:ecr/repository:Repository":
+      return { ...i, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${i.name}` };
     default:
       return { ...i, arn: `arn:aws:mock:eu-west-1:123456789012:${args.type}/${args.name}` };
   }
@@ -81,6 +99,8 @@ const ID_PREFIXES: Record<string, string> = {
   "aws:ec2/subnet:Subnet": "subnet",
   "aws:ec2/vpc:Vpc": "vpc",
   "aws:efs/fileSystem:FileSystem": "fs",
+  "aws:efs/accessPoint:AccessPoint": "fsap",
+  "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
 };
 
 function mockId(args: pulumi.runtime.MockResourceArgs): string {

@@ -74,7 +74,7 @@ async function packViolations(
   return found;
 }
 
-const STACKS = ["dev", "prod"]
+const STACKS = ["dev", "prod", "prod-ecs"]
   .map((stack) => ({ stack, config: stackFile(stack) }))
   .filter(
     (s) =>

@@ -120,6 +120,50 @@ const cases: Array<{
     },
     expect: /userData assigns a credential/,
   },
+  {
+    policy: "ecs-secrets-not-in-environment",
+    compliant: {
+      type: "aws:ecs/taskDefinition:TaskDefinition",
+      props: { containerDefinitions: JSON.stringify([{ name: "a", environment: [] }]) },
+    },
+    nonCompliant: {
+      type: "aws:ecs/taskDefinition:TaskDefinition",
+      props: {
+        containerDefinitions: JSON.stringify([
+          { name: "a", environment: [{ name: "API_KEY", value: "k" }] },
+        ]),
+      },
+    },
+    expect: /API_KEY is a credential in plain environment/,
+  },
+  {
+    policy: "ecs-efs-tls-and-iam",
+    compliant: {
+      type: "aws:ecs/taskDefinition:TaskDefinition",
+      props: {
+        volumes: [
+          {
+            name: "d",
+            efsVolumeConfiguration: {
+              transitEncryption: "ENABLED",
+              authorizationConfig: { accessPointId: "fsap-1", iam: "ENABLED" },
+            },
+          },
+        ],
+      },
+    },
+    nonCompliant: {
+      type: "aws:ecs/taskDefinition:TaskDefinition",
+      props: { volumes: [{ name: "d", efsVolumeConfiguration: { fileSystemId: "fs-1" } }] },
+    },
+    expect: /transitEncryption = undefined: expected "ENABLED"/,
+  },
+  {
+    policy: "load-balancer-internal",
+    compliant: { type: "aws:lb/loadBalancer:LoadBalancer", props: { internal: true } },
+    nonCompliant: { type: "aws:lb/loadBalancer:LoadBalancer", props: { internal: false } },
+    expect: /expected an internal load balancer/,
+  },
 ];
 
 describe(`policy pack ${PACK_NAME}`, () => {
@@ -191,7 +235,7 @@ describe("environment-dependent policies", () => {
     const repo = { type: "aws:ecr/repository:Repository", name: "query-storage" };
     expect(await violations(p, { ...repo, protect: true })).toEqual([]);
     expect((await violations(p, { ...repo, protect: false }))[0]).toMatch(
-      /ECR repository \(the images prod runs by digest\) "query-storage" must have protect: true/,
+      /ECR repository \(its images\) "query-storage" must have protect: true/,
     );
   });
 

@@ -247,3 +247,100 @@ test("a container that reads its data elsewhere than its mount breaks dataWhereR
     'panopticon-query-storage-container: CHROMA_PERSIST_DIRECTORY = "/app/data/chroma" but the data set is mounted at "/app/query_storage_data"',
   ]);
 });
+
+describe("prod (Docker host on AWS): the same secrets, never plain", () => {
+  test("API keys reach the containers as secrets; no input, user data or output holds one in clear", async () => {
+    const run = await runProgram({
+      stack: "prod",
+      config: cliStackConfig("prod"),
+      secrets: KEYS,
+    });
+    if (run.error) throw run.error;
+    for (const v of Object.values(KEYS)) {
+      expect(noPlainSecret(v)(run.resources)).toEqual([]);
+      expect(JSON.stringify(run.outputs)).not.toContain(v);
+    }
+    const prodJudge = serviceContainers(run.resources).find(
+      (c) => c.plainInputs.name === "panopticon-prod-judge-service",
+    )!;
+    expect(prodJudge.plainInputs.envs).toEqual(
+      expect.arrayContaining([`OPENAI_API_KEY=${KEYS.openaiApiKey}`, "API_KEY=" + KEYS.apiKey]),
+    );
+    expect(prodJudge.inputs.envs).toEqual(
+      expect.objectContaining({ value: prodJudge.plainInputs.envs }),
+    );
+  });
+});
+
+describe("the later item-storage layout, by config alone", () => {
+  // After the seeds, query and evaluation storage become one image run twice, kept in
+  // Postgres tables, with no data volume; main-app and judge-service point at them.
+  const itemStorage = (port: number, type: string, table: string) => ({
+    image: "registry.test/panopticon/item-storage:2.0.0",
+    build: { dockerfile: "item_storage/dockerfile" },
+    port: 8000,
+    hostPort: port,
+    database: true,
+    secrets: ["API_KEY"],
+    dependsOn: ["postgres"],
+    env: { PYTHONPATH: "/app", ITEM_TYPE_NAME: type, ITEM_STORAGE_TABLE: table },
+    healthcheck: { test: ["CMD", "curl", "-f", "http://localhost:8000/health"] },
+  });
+  const urls = {
+    QUERY_STORAGE_URL: "item-storage-queries",
+    EVALUATION_STORAGE_URL: "item-storage-metrics",
+  };
+
+  test("services renamed and replaced, a data set dropped; the compose-era sets it keeps stay", async () => {
+    const dev = cliStackConfig("dev");
+    const services = (dev["panopticon:services"] ?? {}) as Record<string, Record<string, unknown>>;
+    const run = await runProgram({
+      stack: "dev",
+      config: devConfig({
+        adoptComposeVolumes: true,
+        services: {
+          ...services,
+          "query-storage": false,
+          "evaluation-storage": false,
+          "item-storage-queries": itemStorage(8001, "query", "queries"),
+          "item-storage-metrics": itemStorage(8002, "metric", "metrics"),
+          "main-app": { ...services["main-app"], urls, dependsOn: Object.values(urls) },
+          "judge-service": {
+            ...services["judge-service"],
+            urls: { ...urls, MODEL_REGISTRY_URL: "model-registry" },
+            dependsOn: ["postgres", ...Object.values(urls)],
+          },
+        },
+      }),
+      secrets: { postgresPassword: PASSWORD },
+    });
+    if (run.error) throw run.error;
+    const names = serviceContainers(run.resources).map((c) => c.plainInputs.name);
+    expect(names.sort()).toEqual(
+      [
+        "item-storage-metrics",
+        "item-storage-queries",
+        "judge-service",
+        "main-app",
+        "model-registry",
+        "postgres",
+        "visualization-service",
+      ].map((s) => `panopticon-dev-${s}`),
+    );
+    expect(envOf(container(run, "main-app"))).toMatchObject({
+      QUERY_STORAGE_URL: "http://item-storage-queries:8000",
+      EVALUATION_STORAGE_URL: "http://item-storage-metrics:8000",
+      JUDGE_SERVICE_URL: "http://judge-service:8000",
+    });
+    expect(container(run, "item-storage-queries").plainInputs.mounts).toEqual([]);
+    // The data sets it still holds are the compose-era volumes, untouched and retained.
+    const vols = run.byType("docker:index/volume:Volume");
+    expect(vols.map((v) => v.plainInputs.name).sort()).toEqual([
+      "panopticon_judge_data",
+      "panopticon_model_registry_data",
+      "panopticon_postgres_data",
+    ]);
+    expect(vols.every((v) => v.retainOnDelete)).toBe(true);
+    expect(dataWhereRead(run.resources)).toEqual([]);
+  });
+});

@@ -169,6 +169,10 @@ export class DockerHost extends pulumi.ComponentResource {
         subnetId: args.subnetId,
         vpcSecurityGroupIds: [this.securityGroup.id],
         associatePublicIpAddress: false,
+        // One-minute CloudWatch metrics (AWSGuard ec2-instance-detailed-monitoring-enabled):
+        // a host that runs every service needs to show a CPU or memory spike as it happens,
+        // not as a five-minute average. Changes in place, no restart.
+        monitoring: true,
         iamInstanceProfile: profile.name,
         keyName: args.sshKeyName,
         metadataOptions: {

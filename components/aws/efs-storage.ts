@@ -12,12 +12,25 @@ export interface EfsStorageArgs {
   readonly subnetIds: pulumi.Input<string>[];
   /** The only security group allowed to reach NFS (the Docker host's). */
   readonly clientSecurityGroupId: pulumi.Input<string>;
+  /**
+   * Description of the client's ingress rule (updated in place). The group's own
+   * description is fixed: changing it would replace the group. @default "NFS from the Docker host"
+   */
+  readonly clientDescription?: string;
   /** KMS key ARN. */
   readonly kmsKeyArn: pulumi.Input<string>;
   /** Move files to Infrequent Access after this long. @default never */
   readonly transitionToIa?: string;
   /** Import this retained file system instead of creating an empty one. @default none */
   readonly adoptFileSystemId?: string;
+  /**
+   * Clients must mount with TLS and IAM (the ECS runtime): a file system policy then
+   * refuses anonymous NFS, so each task role's grant (its own access point) is what
+   * decides. Off for the Docker host, whose NFS mount has neither. @default false
+   */
+  readonly requireTlsAndIam?: boolean;
+  /** AWS partition of the region, for the account's ARN. @default "aws" */
+  readonly partition?: string;
 }
 
 /**
@@ -63,6 +76,45 @@ export class EfsStorage extends pulumi.ComponentResource {
       { ...child, ...statefulOptions(args.protection) },
     );
 
+    if (args.requireTlsAndIam === true) {
+      const account = aws.getCallerIdentityOutput({}, child);
+      new aws.efs.FileSystemPolicy(
+        `${name}-policy`,
+        {
+          fileSystemId: this.fileSystem.id,
+          policy: pulumi.jsonStringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "TlsOnly",
+                Effect: "Deny",
+                Principal: { AWS: "*" },
+                Action: "*",
+                Resource: this.fileSystem.arn,
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+              },
+              {
+                // Delegates to IAM: a task may do what its own role grants, no more.
+                Sid: "AccountRolesThroughMountTargets",
+                Effect: "Allow",
+                Principal: {
+                  AWS: pulumi.interpolate`arn:${args.partition ?? "aws"}:iam::${account.accountId}:root`,
+                },
+                Action: [
+                  "elasticfilesystem:ClientMount",
+                  "elasticfilesystem:ClientWrite",
+                  "elasticfilesystem:ClientRootAccess",
+                ],
+                Resource: this.fileSystem.arn,
+                Condition: { Bool: { "elasticfilesystem:AccessedViaMountTarget": "true" } },
+              },
+            ],
+          }),
+        },
+        child,
+      );
+    }
+
     const sg = new aws.ec2.SecurityGroup(
       `${name}-sg`,
       {
@@ -71,7 +123,7 @@ export class EfsStorage extends pulumi.ComponentResource {
         vpcId: args.vpcId,
         ingress: [
           {
-            description: "NFS from the Docker host",
+            description: args.clientDescription ?? "NFS from the Docker host",
             protocol: "tcp",
             fromPort: 2049,
             toPort: 2049,

@@ -7,6 +7,8 @@ import { ExternalDatabase, ImageRepository } from "../panopticon";
 import { RdsPostgres } from "../rds-postgres";
 import { DataSetSettings, Settings } from "../settings";
 import { architectureOf, AwsSettings, partitionOf, rdsIdentifier } from "../settings-aws";
+import { AwsRuntime } from "../settings-ecs";
+import { physicalName } from "../naming";
 import { efsDataSetPath, nfsDriverOpts } from "../storage/efs";
 import { EbsDataDisk } from "./data-disk";
 import { DockerHost } from "./docker-host";
@@ -15,7 +17,7 @@ import { ImageRepositories } from "./image-repositories";
 import { DataKey } from "./kms-key";
 import { AwsNetwork } from "./network";
 import { EbsSnapshotPolicy } from "./snapshots";
-import { SNAPSHOT_TAG } from "./types";
+import { ALL_OUTBOUND, SNAPSHOT_TAG } from "./types";
 
 export interface AwsEnvironmentArgs {
   /** Validated settings of an `environment: aws` stack. */
@@ -26,13 +28,16 @@ export interface AwsEnvironmentArgs {
 
 export interface AwsEnvironmentOutputs {
   readonly region: string;
-  readonly dockerHostInstanceId: string;
-  readonly dockerHost: string;
+  readonly runtime: AwsRuntime;
+  /** Docker-host runtime only. */
+  readonly dockerHostInstanceId: string | undefined;
+  readonly dockerHost: string | undefined;
   readonly rdsAddress: string;
   readonly rdsIdentifier: string;
   readonly rdsFinalSnapshotIdentifier: string;
   readonly kmsKeyArn: string;
-  readonly ebsVolumeId: string;
+  /** The host's data disk: docker-host runtime, or ECS with keepHostDataDisk. */
+  readonly ebsVolumeId: string | undefined;
   readonly efsFileSystemId: string | undefined;
   readonly dataMountPath: string;
   /** Service → ECR repository URL (a dev stack's panopticon:registry may push here). */
@@ -40,22 +45,32 @@ export interface AwsEnvironmentOutputs {
 }
 
 /**
- * Everything the Panopticon services need on AWS, built from the validated
- * settings: the network, the data key, the Docker host with its EBS data disk and
- * snapshot schedule, EFS when a data set uses it, RDS Postgres, and a Docker
- * provider pointed at the host. The app itself is the same `Panopticon` component
- * as locally, given `database`, `nfsDriverOpts` and `dockerProvider` from here.
+ * The AWS pieces every runtime shares, built from the validated settings: the
+ * network, the data key, EFS when a data set uses it and RDS Postgres. With the
+ * `docker-host` runtime also the Docker host, its EBS data disk and snapshot
+ * schedule and a Docker provider pointed at the host; the app is then the same
+ * `Panopticon` component as locally. With `ecs`, a security group that the ECS tasks
+ * wear to reach RDS and EFS; the app is `EcsRuntime` (components/aws/ecs/).
+ * The shared pieces keep their names (and so their URNs) whatever the runtime, so
+ * moving between runtimes never replaces the database or the file system.
  */
 export class AwsEnvironment extends pulumi.ComponentResource {
   public readonly network: AwsNetwork;
   public readonly key: DataKey;
-  public readonly dataDisk: EbsDataDisk;
-  public readonly host: DockerHost;
+  public readonly runtime: AwsRuntime;
+  public readonly provider: aws.Provider;
+  public readonly dataDisk?: EbsDataDisk;
+  public readonly host?: DockerHost;
   public readonly efs?: EfsStorage;
   public readonly rds: RdsPostgres;
-  public readonly snapshots: EbsSnapshotPolicy;
-  public readonly dockerProvider: docker.Provider;
-  /** ECR repositories of the services built from panopticon:appSource. */
+  public readonly snapshots?: EbsSnapshotPolicy;
+  /** Docker-host runtime only. */
+  public readonly dockerProvider?: docker.Provider;
+  /** ECS runtime only: the group RDS and EFS admit; tasks that use them wear it. */
+  public readonly dataClientSecurityGroup?: aws.ec2.SecurityGroup;
+  /** The master password (secret). */
+  public readonly postgresPassword: pulumi.Output<string>;
+  /** ECR repositories of the services compose builds (promoted digests live there). */
   public readonly images?: ImageRepositories;
   /** Per built service, where the Panopticon component pushes it. */
   public readonly imageRepositories?: Record<string, ImageRepository>;
@@ -78,6 +93,8 @@ export class AwsEnvironment extends pulumi.ComponentResource {
     const stack = s.stack;
     const partition = partitionOf(a.region);
 
+    this.runtime = a.runtime;
+    const onHost = a.runtime === "docker-host";
     const provider = new aws.Provider(
       `${name}-provider`,
       {
@@ -88,6 +105,7 @@ export class AwsEnvironment extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    this.provider = provider;
     const child = { parent: this, providers: [provider] };
 
     this.network = new AwsNetwork(
@@ -105,51 +123,79 @@ export class AwsEnvironment extends pulumi.ComponentResource {
       },
       child,
     );
-    this.dataDisk = new EbsDataDisk(
-      `${name}-data-disk`,
-      {
-        stack,
-        protection: policy,
-        availabilityZone: this.network.hostAvailabilityZone,
-        sizeGb: a.dataVolumeSizeGb,
-        kmsKeyArn: this.key.arn,
-        adoptVolumeId: a.adopt.ebsVolumeId,
-      },
-      child,
-    );
-    this.snapshots = new EbsSnapshotPolicy(
-      `${name}-snapshots`,
-      {
-        stack,
-        protection: policy,
-        partition,
-        targetTags: { [SNAPSHOT_TAG]: stack },
-        time: a.ebsSnapshots.time,
-        retain: a.ebsSnapshots.retain,
-      },
-      child,
-    );
-    this.host = new DockerHost(
-      `${name}-host`,
-      {
-        stack,
-        partition,
-        vpcId: this.network.vpcId,
-        subnetId: this.network.hostSubnetId,
-        instanceType: a.instanceType,
-        architecture: architectureOf(a.instanceType),
-        amiId: a.amiId,
-        adminCidrs: a.adminCidrs,
-        sshKeyName: a.sshKeyName,
-        dataVolumeId: this.dataDisk.volumeId,
-        dataMountPath: a.dataMountPath,
-        kmsKeyArn: this.key.arn,
-      },
-      child,
-    );
+    // On ECS the disk is kept only on request (aws.ecs.keepHostDataDisk): after a move
+    // from the Docker host it holds the ChromaDB files until they are migrated.
+    const keepDisk = onHost || a.ecs?.keepHostDataDisk === true;
+    this.dataDisk = !keepDisk
+      ? undefined
+      : new EbsDataDisk(
+          `${name}-data-disk`,
+          {
+            stack,
+            protection: policy,
+            availabilityZone: this.network.hostAvailabilityZone,
+            sizeGb: a.dataVolumeSizeGb,
+            kmsKeyArn: this.key.arn,
+            adoptVolumeId: a.adopt.ebsVolumeId,
+          },
+          child,
+        );
+    this.snapshots = !keepDisk
+      ? undefined
+      : new EbsSnapshotPolicy(
+          `${name}-snapshots`,
+          {
+            stack,
+            protection: policy,
+            partition,
+            targetTags: { [SNAPSHOT_TAG]: stack },
+            time: a.ebsSnapshots.time,
+            retain: a.ebsSnapshots.retain,
+          },
+          child,
+        );
+    const dataDisk = this.dataDisk;
+    this.host =
+      !onHost || dataDisk === undefined
+        ? undefined
+        : new DockerHost(
+            `${name}-host`,
+            {
+              stack,
+              partition,
+              vpcId: this.network.vpcId,
+              subnetId: this.network.hostSubnetId,
+              instanceType: a.instanceType,
+              architecture: architectureOf(a.instanceType),
+              amiId: a.amiId,
+              adminCidrs: a.adminCidrs,
+              sshKeyName: a.sshKeyName,
+              dataVolumeId: dataDisk.volumeId,
+              dataMountPath: a.dataMountPath,
+              kmsKeyArn: this.key.arn,
+            },
+            child,
+          );
+
+    this.dataClientSecurityGroup = onHost
+      ? undefined
+      : new aws.ec2.SecurityGroup(
+          `${name}-data-clients`,
+          {
+            name: physicalName(s.project, stack, "data-clients"),
+            description: "Panopticon ECS tasks that use RDS or EFS",
+            vpcId: this.network.vpcId,
+            egress: [ALL_OUTBOUND],
+            tags: { Name: physicalName(s.project, stack, "data-clients") },
+          },
+          { parent: this, provider },
+        );
+    const clientSg = (this.host?.securityGroup ?? this.dataClientSecurityGroup)!;
 
     // EFS costs money even when empty: only when a data set is configured for it.
-    const efsDataSets = s.dataSets.filter((d) => d.backend === "efs");
+    const efsDataSets = s.ecs
+      ? s.ecs.services.filter((d) => d.fileData !== undefined)
+      : s.dataSets.filter((d) => d.backend === "efs");
     if (efsDataSets.length > 0 || a.adopt.efsFileSystemId !== undefined) {
       this.efs = new EfsStorage(
         `${name}-efs`,
@@ -158,10 +204,13 @@ export class AwsEnvironment extends pulumi.ComponentResource {
           protection: policy,
           vpcId: this.network.vpcId,
           subnetIds: this.network.privateSubnetIds,
-          clientSecurityGroupId: this.host.securityGroup.id,
+          clientSecurityGroupId: clientSg.id,
+          clientDescription: onHost ? undefined : "NFS from the ECS tasks",
           kmsKeyArn: this.key.arn,
           transitionToIa: a.efs.transitionToIa,
           adoptFileSystemId: a.adopt.efsFileSystemId,
+          requireTlsAndIam: !onHost,
+          partition,
         },
         child,
       );
@@ -174,6 +223,7 @@ export class AwsEnvironment extends pulumi.ComponentResource {
     };
 
     const password = postgresPassword(`${name}-postgres-password`, args.postgresPassword, this);
+    this.postgresPassword = password;
     this.rds = new RdsPostgres(
       `${name}-postgres`,
       {
@@ -181,7 +231,8 @@ export class AwsEnvironment extends pulumi.ComponentResource {
         protection: policy,
         vpcId: this.network.vpcId,
         subnetIds: this.network.privateSubnetIds,
-        clientSecurityGroupId: this.host.securityGroup.id,
+        clientSecurityGroupId: clientSg.id,
+        clientDescription: onHost ? undefined : "Postgres from the ECS tasks",
         kmsKeyArn: this.key.arn,
         instanceClass: a.rds.instanceClass,
         engineVersion: a.rds.engineVersion,
@@ -209,7 +260,8 @@ export class AwsEnvironment extends pulumi.ComponentResource {
           protection: policy,
           kmsKeyArn: this.key.arn,
           releasesKept: s.images.releasesKept,
-          pullRoleName: this.host.role.name,
+          // The Docker host pulls; on ECS the task execution role pulls (not granted here).
+          pullRoleName: this.host?.role.name,
         },
         child,
       );
@@ -218,35 +270,43 @@ export class AwsEnvironment extends pulumi.ComponentResource {
 
     // A stable host name (aws.dockerHost, e.g. an ~/.ssh/config alias that goes through
     // SSM) keeps the provider's configuration fixed when the instance changes.
-    const dockerHost = a.dockerHost ?? pulumi.interpolate`ssh://ec2-user@${this.host.privateIp}`;
-    this.dockerProvider = new docker.Provider(
-      `${name}-docker`,
-      { host: dockerHost },
-      // Nothing may be created on the host before it exists with its data disk attached.
-      { parent: this, dependsOn: [this.host.instance, this.host.attachment] },
-    );
+    const host = this.host;
+    const dockerHost =
+      host === undefined
+        ? undefined
+        : (a.dockerHost ?? pulumi.interpolate`ssh://ec2-user@${host.privateIp}`);
+    this.dockerProvider =
+      host === undefined
+        ? undefined
+        : new docker.Provider(
+            `${name}-docker`,
+            { host: dockerHost! },
+            // Nothing may be created on the host before it exists with its data disk attached.
+            { parent: this, dependsOn: [host.instance, host.attachment] },
+          );
 
     // Images are pulled through a provider of their own that logs in to the stack's ECR
     // registry with the deployer's docker credentials (registryAuth names only the
     // address). Its configuration can change without touching the containers' and
     // volumes' provider: at worst the stateless RemoteImages are read again.
-    if (this.images) {
+    if (this.images && host !== undefined) {
       this.imageProvider = new docker.Provider(
         `${name}-docker-images`,
-        { host: dockerHost, registryAuth: [{ address: this.images.registryAddress }] },
-        { parent: this, dependsOn: [this.host.instance, this.host.attachment] },
+        { host: dockerHost!, registryAuth: [{ address: this.images.registryAddress }] },
+        { parent: this, dependsOn: [host.instance, host.attachment] },
       );
     }
 
     this.outputs = pulumi.output({
       region: a.region,
-      dockerHostInstanceId: this.host.instanceId,
+      runtime: a.runtime,
+      dockerHostInstanceId: host?.instanceId,
       dockerHost,
       rdsAddress: this.rds.address,
       rdsIdentifier: rdsIdentifier(s.project, stack),
       rdsFinalSnapshotIdentifier: this.rds.finalSnapshotIdentifier,
       kmsKeyArn: this.key.arn,
-      ebsVolumeId: this.dataDisk.volumeId,
+      ebsVolumeId: this.dataDisk?.volumeId,
       efsFileSystemId: this.efs?.fileSystemId,
       dataMountPath: a.dataMountPath,
       imageRepositories: this.images?.repositoryUrls,

@@ -13,8 +13,8 @@ export interface ImageRepositoriesArgs {
   readonly kmsKeyArn: pulumi.Input<string>;
   /** Images kept per repository; older ones expire. */
   readonly releasesKept: number;
-  /** The Docker host's role: it may pull from these repositories, nothing else. */
-  readonly pullRoleName: pulumi.Input<string>;
+  /** The Docker host's role: it may pull from these repositories, nothing else. @default no grant */
+  readonly pullRoleName?: pulumi.Input<string>;
 }
 
 /** Read-only ECR actions: enough to pull, never to push or delete. */
@@ -90,23 +90,25 @@ export class ImageRepositories extends pulumi.ComponentResource {
     );
 
     const arns = Object.values(this.repositories).map((r) => r.arn);
-    new aws.iam.RolePolicy(
-      `${name}-pull`,
-      {
-        role: args.pullRoleName,
-        policy: pulumi.all(arns).apply((resources) =>
-          JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              // The token call cannot be scoped to a repository.
-              { Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
-              { Effect: "Allow", Action: [...ECR_PULL_ACTIONS], Resource: resources },
-            ],
-          }),
-        ),
-      },
-      child,
-    );
+    if (args.pullRoleName !== undefined) {
+      new aws.iam.RolePolicy(
+        `${name}-pull`,
+        {
+          role: args.pullRoleName,
+          policy: pulumi.all(arns).apply((resources) =>
+            JSON.stringify({
+              Version: "2012-10-17",
+              Statement: [
+                // The token call cannot be scoped to a repository.
+                { Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+                { Effect: "Allow", Action: [...ECR_PULL_ACTIONS], Resource: resources },
+              ],
+            }),
+          ),
+        },
+        child,
+      );
+    }
 
     this.repositoryUrls = pulumi.all(
       Object.fromEntries(Object.entries(this.repositories).map(([s, r]) => [s, r.repositoryUrl])),

@@ -13,3 +13,12 @@ export function assumeRolePolicy(service: string): string {
     Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
   });
 }
+
+/** Outbound to anywhere: packages, images, AWS APIs, through the NAT gateway. */
+export const ALL_OUTBOUND = {
+  description: "all outbound",
+  protocol: "-1",
+  fromPort: 0,
+  toPort: 0,
+  cidrBlocks: ["0.0.0.0/0"],
+};

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
@@ -255,18 +256,28 @@ export function withServices(
     );
   }
   const services: Record<string, unknown> = { ...configured };
+  // The ECS runtime runs images by digest and keeps file data on EFS only: each
+  // generated service is then an EFS single writer (access point, IAM grant, no scaling).
+  const awsKey = `${project.name}:aws`;
+  const aws = stackConfig[awsKey];
+  const ecs = isRecord(aws) && aws.runtime === "ecs";
+  const storage: Record<string, unknown> = ecs && isRecord(aws.storage) ? { ...aws.storage } : {};
   let i = 0;
   while (existing.size < total) {
     const name = benchServiceName(++i);
     if (existing.has(name)) continue;
     existing.add(name);
+    const set = name.replace(/-/g, "_");
+    const digest = createHash("sha256").update(name).digest("hex");
     services[name] = {
-      image: `ghcr.io/panopticon-ai/${name}:1.0.0`,
+      image: `ghcr.io/panopticon-ai/${name}:1.0.0${ecs ? `@sha256:${digest}` : ""}`,
       port: 8000,
       hostPort: false,
-      data: { path: "/app/data", persistEnv: "DATA_DIR", uid: 1000, gid: 1000 },
+      data: { set, path: "/app/data", persistEnv: "DATA_DIR", uid: 1000, gid: 1000 },
       healthcheck: { test: ["CMD", "curl", "-f", "http://localhost:8000/health"] },
     };
+    if (ecs) storage[set] = "efs";
   }
-  return { ...stackConfig, [key]: services };
+  const out = { ...stackConfig, [key]: services };
+  return ecs && isRecord(aws) ? { ...out, [awsKey]: { ...aws, storage } } : out;
 }

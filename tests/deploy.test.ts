@@ -1,0 +1,443 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parse } from "yaml";
+import { CATALOGUE } from "../components/catalogue";
+import { ConfigError, parseSettings, rawFromStackFile } from "../components/settings";
+
+/*
+ * scripts/deploy.sh with stand-ins on PATH: a `pulumi` that records every call
+ * and plays a logged-out or logged-in CLI, an `npm` that records, a `docker`
+ * whose engine answers or not. Only the script's own logic is tested here;
+ * `pulumi up` itself stays the user's. Each run gets a temp project copy and a
+ * temp HOME, and a PATH holding only the tools the script is allowed to find.
+ */
+
+const ROOT = path.join(__dirname, "..");
+const SCRIPT = fs.readFileSync(path.join(ROOT, "scripts", "deploy.sh"), "utf8");
+const SYSTEM_TOOLS = [
+  "bash",
+  "sed",
+  "grep",
+  "mkdir",
+  "chmod",
+  "cat",
+  "head",
+  "tr",
+  "ls",
+  "dirname",
+];
+
+const LOCAL_STACK = `config:
+  panopticon:environment: local
+  panopticon:appSource: ../argus
+  panopticon:services:
+    postgres:
+      image: postgres:15
+`;
+const AWS_STACK = `config:
+  panopticon:environment: aws
+  panopticon:appSource: ../argus
+`;
+const APPS = [
+  "main-app",
+  "query-storage",
+  "evaluation-storage",
+  "judge-service",
+  "visualization-service",
+  "model-registry",
+];
+const PINNED_STACK = `config:
+  panopticon:environment: local
+  panopticon:services:
+${APPS.map((a) => `    ${a}:\n      kind: app\n      image: registry.example/${a}:1@sha256:${"a".repeat(64)}`).join("\n")}
+`;
+
+// The stand-in pulumi: one line per call, arguments separated by \x1f, then the
+// passphrase variables it saw. State (login, stored password) in $STUB_STATE.
+const PULUMI_STUB = `#!/usr/bin/env bash
+printf '%s\\x1f' "$@" >>"$STUB_STATE/calls"
+printf 'PPF=%s PP=%s\\n' "\${PULUMI_CONFIG_PASSPHRASE_FILE:-}" "\${PULUMI_CONFIG_PASSPHRASE-<unset>}" >>"$STUB_STATE/calls"
+case "$1" in
+  whoami)
+    if [ -f "$STUB_STATE/backend" ]; then
+      printf 'User: alice\\nOrganizations: alice\\nBackend URL: %s\\n' "$(cat "$STUB_STATE/backend")"
+      exit 0
+    fi
+    echo "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions" >&2
+    exit 255 ;;
+  login) printf '%s' "$2" >"$STUB_STATE/backend" ;;
+  config)
+    if [ "$2" = get ]; then [ -f "$STUB_STATE/pgpass" ] && cat "$STUB_STATE/pgpass" && exit 0; exit 255; fi
+    if [ "$2" = set ]; then printf '%s' "\${@: -1}" >"$STUB_STATE/pgpass"; fi ;;
+esac
+exit 0
+`;
+const NPM_STUB = `#!/usr/bin/env bash
+printf 'npm %s\\n' "$*" >>"$STUB_STATE/npm"
+`;
+const DOCKER_STUB = `#!/usr/bin/env bash
+if [ "$1" = info ] && [ -n "\${STUB_DOCKER_DOWN:-}" ]; then
+  echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2; exit 1
+fi
+exit 0
+`;
+const OLD_NODE_STUB = `#!/usr/bin/env bash
+if [ "$1" = --version ]; then echo v20.11.1; exit 0; fi
+exec "${process.execPath}" "$@"
+`;
+
+interface Env {
+  dir: string;
+  project: string;
+  home: string;
+  state: string;
+  stub: string;
+  sys: string;
+}
+
+let env: Env;
+
+function write(file: string, text: string, mode = 0o644): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text, { mode });
+}
+
+beforeEach(() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deploy-sh-"));
+  env = {
+    dir,
+    project: path.join(dir, "project"),
+    home: path.join(dir, "home"),
+    state: path.join(dir, "state"),
+    stub: path.join(dir, "stub"),
+    sys: path.join(dir, "sys"),
+  };
+  for (const d of [env.home, env.state, env.stub, env.sys, path.join(dir, "argus")])
+    fs.mkdirSync(d, { recursive: true });
+  write(path.join(env.project, "scripts", "deploy.sh"), SCRIPT, 0o755);
+  write(path.join(env.project, "Pulumi.dev.yaml"), LOCAL_STACK);
+  write(path.join(env.project, "Pulumi.prod.yaml"), AWS_STACK);
+  for (const tool of SYSTEM_TOOLS) {
+    const found = spawnSync("bash", ["-c", `command -v ${tool}`], { encoding: "utf8" });
+    fs.symlinkSync(found.stdout.trim(), path.join(env.sys, tool));
+  }
+  fs.symlinkSync(process.execPath, path.join(env.sys, "node"));
+  write(path.join(env.stub, "pulumi"), PULUMI_STUB, 0o755);
+  write(path.join(env.stub, "npm"), NPM_STUB, 0o755);
+  write(path.join(env.stub, "docker"), DOCKER_STUB, 0o755);
+});
+afterEach(() => fs.rmSync(env.dir, { recursive: true, force: true }));
+
+function deploy(args: string[], extra: Record<string, string> = {}) {
+  const r = spawnSync(path.join(env.project, "scripts", "deploy.sh"), args, {
+    encoding: "utf8",
+    cwd: env.dir,
+    env: { PATH: `${env.stub}:${env.sys}`, HOME: env.home, STUB_STATE: env.state, ...extra },
+    timeout: 30_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** The recorded pulumi calls: args and the passphrase variables each one saw. */
+function calls(): Array<{ args: string[]; ppf: string; pp: string }> {
+  const file = path.join(env.state, "calls");
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const parts = line.split("\x1f");
+      const tail = parts.pop() ?? "";
+      const m = /^PPF=(.*) PP=(.*)$/.exec(tail);
+      return { args: parts, ppf: m?.[1] ?? "?", pp: m?.[2] ?? "?" };
+    });
+}
+const npmCalls = () =>
+  fs.existsSync(path.join(env.state, "npm"))
+    ? fs.readFileSync(path.join(env.state, "npm"), "utf8").trim().split("\n")
+    : [];
+const passFile = () => path.join(env.home, ".config", "panopticon", "dev.passphrase");
+
+describe("deploy.sh on a machine that never logged in", () => {
+  it("uses the local file backend, creates a 0600 passphrase and passes flags to pulumi up", () => {
+    const r = deploy(["dev", "--yes", "--diff"]);
+    expect([r.code, r.err]).toEqual([0, expect.any(String)]);
+    const backend = `file://${env.project}/.pulumi-state`;
+    expect(r.err).toContain(`using Pulumi's local file backend ${backend}`);
+    expect(r.err).toContain(`created a passphrase for stack dev in ${passFile()} (mode 0600)`);
+    expect(fs.statSync(passFile()).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(passFile(), "utf8")).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+    expect(fs.statSync(path.join(env.project, ".pulumi-state")).isDirectory()).toBe(true);
+
+    const c = calls();
+    expect(c.map((x) => x.args)).toEqual([
+      ["whoami", "--verbose"],
+      ["login", backend],
+      ["stack", "select", "--create", "dev"],
+      ["config", "get", "--stack", "dev", "postgresPassword"],
+      ["config", "set", "--stack", "dev", "--secret", "postgresPassword", expect.any(String)],
+      ["up", "--stack", "dev", "--yes", "--diff"],
+    ]);
+    // Every call after the passphrase exists sees it, and only through the file variable.
+    for (const x of c.slice(2)) expect([x.ppf, x.pp]).toEqual([passFile(), "<unset>"]);
+    expect(c[4].args[6]).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(npmCalls()).toEqual(["npm install --ignore-scripts --no-audit --no-fund"]);
+  });
+
+  it("a second run reuses the login, the passphrase and the stored password", () => {
+    expect(deploy(["dev", "--yes"]).code).toBe(0);
+    const passphrase = fs.readFileSync(passFile(), "utf8");
+    fs.rmSync(path.join(env.state, "calls"));
+
+    const r = deploy(["dev"]);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain(`using the passphrase of stack dev in ${passFile()}`);
+    expect(r.err).not.toContain("created a passphrase");
+    expect(fs.readFileSync(passFile(), "utf8")).toBe(passphrase);
+    const c = calls();
+    expect(c.map((x) => x.args[0])).toEqual(["whoami", "stack", "config", "up"]);
+    expect(c.find((x) => x.args[0] === "up")).toEqual({
+      args: ["up", "--stack", "dev"],
+      ppf: passFile(),
+      pp: "<unset>",
+    });
+  });
+});
+
+describe("deploy.sh never overwrites an existing login or passphrase", () => {
+  it("a Pulumi Cloud login is kept and needs no passphrase", () => {
+    write(path.join(env.state, "backend"), "https://api.pulumi.com");
+    const r = deploy(["dev"]);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain(
+      "using the Pulumi backend you are logged in to: https://api.pulumi.com",
+    );
+    expect(calls().map((x) => x.args[0])).not.toContain("login");
+    expect(calls().every((x) => x.ppf === "")).toBe(true);
+    expect(fs.existsSync(passFile())).toBe(false);
+  });
+
+  it("a self-managed backend gets a passphrase, the login stays", () => {
+    write(path.join(env.state, "backend"), "s3://team-state");
+    const r = deploy(["dev"]);
+    expect(r.code).toBe(0);
+    expect(calls().map((x) => x.args[0])).not.toContain("login");
+    expect(fs.existsSync(passFile())).toBe(true);
+  });
+
+  it.each([
+    ["PULUMI_CONFIG_PASSPHRASE", "hunter2", "PULUMI_CONFIG_PASSPHRASE"],
+    ["PULUMI_CONFIG_PASSPHRASE", "", "PULUMI_CONFIG_PASSPHRASE"],
+    ["PULUMI_CONFIG_PASSPHRASE_FILE", "/somewhere/mine", "PULUMI_CONFIG_PASSPHRASE_FILE"],
+  ])("%s=%j already set: used as is, no file created", (name, value, said) => {
+    const r = deploy(["dev"], { [name]: value });
+    expect(r.code).toBe(0);
+    expect(r.err).toContain(`using the passphrase already set in ${said}`);
+    expect(fs.existsSync(passFile())).toBe(false);
+    const up = calls().find((x) => x.args[0] === "up");
+    if (name === "PULUMI_CONFIG_PASSPHRASE") expect([up?.ppf, up?.pp]).toEqual(["", value]);
+    else expect(up?.ppf).toBe(value);
+  });
+
+  it("an existing passphrase file is never rewritten, whatever it holds", () => {
+    write(passFile(), "my own passphrase\n", 0o600);
+    expect(deploy(["dev"]).code).toBe(0);
+    expect(fs.readFileSync(passFile(), "utf8")).toBe("my own passphrase\n");
+  });
+
+  it("a stack file with an encryptionsalt but no known passphrase: exit 2, no new passphrase", () => {
+    write(path.join(env.project, "Pulumi.dev.yaml"), `encryptionsalt: v1:abc:def\n${LOCAL_STACK}`);
+    const r = deploy(["dev"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("has an encryptionsalt: stack dev already has a passphrase");
+    expect(fs.existsSync(passFile())).toBe(false);
+    expect(npmCalls()).toEqual([]);
+  });
+
+  it("PULUMI_BACKEND_URL that does not answer: exit 2, no other backend", () => {
+    const r = deploy(["dev"], { PULUMI_BACKEND_URL: "s3://gone" });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("PULUMI_BACKEND_URL = 's3://gone' but 'pulumi whoami' fails");
+    expect(calls().map((x) => x.args[0])).toEqual(["whoami"]);
+  });
+
+  it("a stored login that fails now (offline, expired): exit 2, no local login", () => {
+    write(
+      path.join(env.home, ".pulumi", "credentials.json"),
+      JSON.stringify({ current: "https://api.pulumi.com", accessTokens: {} }),
+    );
+    const r = deploy(["dev"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("logged in to the Pulumi backend https://api.pulumi.com but");
+    expect(calls().map((x) => x.args[0])).toEqual(["whoami"]);
+  });
+});
+
+describe("deploy.sh prerequisites: one line each, exit 2, nothing run", () => {
+  const cases: Array<[string, () => Record<string, string>, string]> = [
+    [
+      "Node.js missing",
+      () => (fs.rmSync(path.join(env.sys, "node")), {}),
+      "Node.js >= 22.6 is required (node not found on PATH)",
+    ],
+    [
+      "Node.js too old",
+      () => (write(path.join(env.stub, "node"), OLD_NODE_STUB, 0o755), {}),
+      "Node.js >= 22.6 is required (found v20.11.1)",
+    ],
+    [
+      "Pulumi CLI missing",
+      () => (fs.rmSync(path.join(env.stub, "pulumi")), {}),
+      "the Pulumi CLI is required (pulumi not found on PATH)",
+    ],
+    [
+      "Docker engine not running",
+      () => ({ STUB_DOCKER_DOWN: "1" }),
+      "stack dev is local: no Docker engine answers 'docker info'",
+    ],
+    [
+      "Docker missing",
+      () => (fs.rmSync(path.join(env.stub, "docker")), {}),
+      "stack dev is local: Docker is required (docker not found on PATH)",
+    ],
+    [
+      "no appSource and no images",
+      () => (write(path.join(env.project, "Pulumi.dev.yaml"), "config: {}\n"), {}),
+      `stack dev: no image for ${APPS.join(", ")} and panopticon:appSource is not set`,
+    ],
+    [
+      "appSource directory missing",
+      () => (fs.rmSync(path.join(env.dir, "argus"), { recursive: true }), {}),
+      "panopticon:appSource = '../argus': directory",
+    ],
+  ];
+
+  it.each(cases)("%s", (_name, arrange, line) => {
+    const extra = arrange();
+    const r = deploy(["dev", "--yes"], extra);
+    expect(r.code).toBe(2);
+    const missing = r.err.split("\n").filter((l) => l.startsWith("deploy: missing: "));
+    expect(missing).toHaveLength(1);
+    expect(missing[0]).toContain(line);
+    expect(r.err).toContain("nothing was run");
+    expect(calls()).toEqual([]);
+    expect(npmCalls()).toEqual([]);
+  });
+
+  it("the missing appSource line names the resolved directory", () => {
+    fs.rmSync(path.join(env.dir, "argus"), { recursive: true });
+    const r = deploy(["dev"]);
+    expect(r.err).toContain(`directory ${path.join(env.project, "../argus")} not found`);
+  });
+
+  it("AWS stack without AWS credentials (and no docker needed)", () => {
+    fs.rmSync(path.join(env.stub, "docker"));
+    const r = deploy(["prod"]);
+    expect(r.code).toBe(2);
+    expect(r.err.split("\n").filter((l) => l.startsWith("deploy: missing: "))).toEqual([
+      expect.stringContaining("stack prod is on AWS: no AWS credentials found"),
+    ]);
+    expect(calls()).toEqual([]);
+  });
+
+  it("AWS stack with credentials in the environment passes the check", () => {
+    const r = deploy(["prod"], { AWS_PROFILE: "panopticon" });
+    expect(r.code).toBe(0);
+    expect(calls().at(-1)?.args).toEqual(["up", "--stack", "prod"]);
+  });
+
+  it("every app service pinned: no appSource needed", () => {
+    write(path.join(env.project, "Pulumi.dev.yaml"), PINNED_STACK);
+    expect(deploy(["dev"]).code).toBe(0);
+  });
+
+  it("one app service left unpinned is named", () => {
+    write(
+      path.join(env.project, "Pulumi.dev.yaml"),
+      PINNED_STACK.replace(/(\n {4}model-registry:\n {6}kind: app)\n {6}image: .*/, "$1"),
+    );
+    const r = deploy(["dev"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("stack dev: no image for model-registry and panopticon:appSource");
+  });
+
+  it("everything missing at once: one line per missing thing", () => {
+    fs.rmSync(path.join(env.stub, "pulumi"));
+    fs.rmSync(path.join(env.dir, "argus"), { recursive: true });
+    const r = deploy(["dev"], { STUB_DOCKER_DOWN: "1" });
+    expect(r.code).toBe(2);
+    expect(r.err.split("\n").filter((l) => l.startsWith("deploy: missing: "))).toHaveLength(3);
+    expect(r.err).toContain("nothing was run (3 thing(s) to fix above)");
+  });
+
+  it.each([[[]], [["staging"]], [["--yes"]]])("usage error for %j: exit 2", (args) => {
+    const r = deploy(args);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("usage: scripts/deploy.sh STACK");
+    expect(r.err).toContain("(dev prod )");
+    expect(calls()).toEqual([]);
+  });
+});
+
+describe("deploy.sh structure", () => {
+  it("before_up is defined empty and is the last step before pulumi up", () => {
+    const steps = SCRIPT.split("\n").filter((l) => /^[a-z]/.test(l));
+    expect(steps.slice(-2)).toEqual(["before_up", 'pulumi up --stack "$stack" "$@"']);
+    expect(SCRIPT).toMatch(/\nbefore_up\(\) \{\n {2}:\n\}\n/);
+  });
+});
+
+describe("deploy.sh reads the stack file as the program does", () => {
+  /** Apps the program refuses for want of an image (the settings' own verdict). */
+  function programMissing(text: string): string[] {
+    const config = (parse(text) as { config?: Record<string, unknown> }).config;
+    try {
+      parseSettings(rawFromStackFile(config), { stack: "dev", baseDir: env.project });
+      return [];
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      return [...e.message.matchAll(/services\.([a-z0-9-]+)\.image = \(missing\)/g)]
+        .map((m) => m[1])
+        .sort();
+    }
+  }
+  function scriptMissing(text: string): string[] {
+    write(path.join(env.project, "Pulumi.dev.yaml"), text);
+    const r = deploy(["dev"]);
+    const m = /no image for (.*) and panopticon:appSource/.exec(r.err);
+    if (r.code === 0) return [];
+    expect(m).not.toBeNull();
+    return (m?.[1] ?? "").split(", ").sort();
+  }
+  const REPO_DEV = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
+
+  it("its list of app services is the catalogue's apps that have no prebuilt image", () => {
+    const apps = Object.entries(CATALOGUE)
+      .filter(([, s]) => s.kind === "app" && s.image === undefined)
+      .map(([n]) => n);
+    const listed = /^CATALOGUE_APPS="([^"]*)"$/m.exec(SCRIPT)?.[1].split(" ");
+    expect(listed?.sort()).toEqual(apps.sort());
+  });
+
+  it.each([
+    ["the repository's Pulumi.dev.yaml", REPO_DEV.replace(/^ {2}panopticon:appSource:.*\n/m, "")],
+    ["an empty config", "config: {}\n"],
+    [
+      "one image taken out of Pulumi.dev.yaml",
+      REPO_DEV.replace(/^ {2}panopticon:appSource:.*\n/m, "").replace(
+        /(\n {4}model-registry:)\n {6}image: .*/,
+        "$1\n      env: {}",
+      ),
+    ],
+    [
+      "a removed service and a pinned one",
+      "config:\n  panopticon:services:\n    visualization-service: false\n" +
+        `    main-app:\n      image: registry.test/main-app:1\n`,
+    ],
+  ])("%s: same apps without an image", (_name, text) => {
+    expect(scriptMissing(text)).toEqual(programMissing(text));
+  });
+});
