@@ -165,6 +165,7 @@ export function resolveImages(
     appSource: builds ? appSource : undefined,
     appSourceConfigured: raw.appSource,
     registry,
+    // One owner for both AWS runtimes (docker-host and ECS), so a move keeps them.
     repositories:
       ctx.environment === "aws"
         ? services

@@ -228,3 +228,29 @@ describe("prod as committed: runs promoted digests, builds nothing", () => {
     expect(r.resources).toEqual([]);
   });
 });
+
+describe("the ECS runtime", () => {
+  const ECS = (
+    parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod-ecs.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    }
+  ).config;
+
+  it("keeps one repository per service: its own, none twice", async () => {
+    const run = await runProgram({ stack: "prod", config: ECS });
+    if (run.error) throw run.error;
+    const names = run.byType(ECR_REPO).map((r) => String(r.plainInputs.name));
+    expect(names.length).toBeGreaterThan(0);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it("refuses appSource: it runs prebuilt images only", async () => {
+    const config: Record<string, unknown> = { ...ECS, "panopticon:appSource": SOURCE };
+    delete config["panopticon:services"];
+    const r = await runProgram({ stack: "prod", config });
+    expect(r.error?.message).toMatch(
+      /panopticon:appSource = ".*": the ECS runtime \(panopticon:aws\.runtime = "ecs"\) runs prebuilt images only/,
+    );
+    expect(r.resources).toEqual([]);
+  });
+});
