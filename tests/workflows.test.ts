@@ -169,6 +169,7 @@ describe("deploy and promotion workflows", () => {
     const open = pr.steps.findIndex((s) => s.uses === "peter-evans/create-pull-request@v7");
     expect(promote).toBeGreaterThan(-1);
     expect(open).toBeGreaterThan(promote);
+    expect(pr.steps[promote].run).toMatch(/set -o pipefail\n/);
     // The PR carries the stack file promotion edited, nothing the runner changed besides.
     expect(pr.steps[open].with).toMatchObject({ "add-paths": "Pulumi.prod.yaml" });
   });
