@@ -2,7 +2,13 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
 import type * as ecsRuntime from "./components/aws/ecs/runtime";
 import { Panopticon } from "./components/panopticon";
-import { parseSettings, plainSecretKeys, rawFromPulumiConfig } from "./components/settings";
+import {
+  ConfigError,
+  parseSettings,
+  plainSecretKeys,
+  rawFromPulumiConfig,
+} from "./components/settings";
+import { checkAppSource } from "./components/settings-images";
 // isConfigSecret is internal to the SDK; it reads the CLI's list of secret keys.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
@@ -16,6 +22,9 @@ const settings = parseSettings(rawFromPulumiConfig(allConfig), {
   baseDir: process.cwd(),
   plainSecrets: plainSecretKeys(allConfig, isConfigSecret),
 });
+// The checkout images are built from must exist before anything is registered.
+const sourceProblems = checkAppSource(settings.images);
+if (sourceProblems.length > 0) throw new ConfigError(settings.stack, sourceProblems);
 const config = new pulumi.Config();
 // A configured secret, or (when absent) a password the components generate.
 const postgresPassword = config.getSecret("postgresPassword");
@@ -62,6 +71,8 @@ const app =
             secrets,
             externalDatabase: platform.database,
             nfsDriverOpts: platform.nfsDriverOpts,
+            imageRepositories: platform.imageRepositories,
+            imageProvider: platform.imageProvider,
           },
           { providers: [platform.dockerProvider!] },
         )
@@ -69,6 +80,8 @@ const app =
 
 export const endpoints = app.endpoints;
 export const volumes = app.volumes;
+/** Service → the image it runs (`repo@sha256:...` when pushed); `npm run promote` reads it. */
+export const images = app instanceof Panopticon ? app.images : undefined;
 export const connectionString = app.connectionString;
 export const protection = app.protectionSummary;
 /** AWS stacks only: instance id (for SSM), RDS, KMS, EBS and EFS ids (for re-adoption). */
