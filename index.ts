@@ -35,7 +35,7 @@ const secrets = Object.fromEntries(
 
 // The environment comes from config (panopticon:environment), never from the stack's name.
 // The AWS components (and @pulumi/aws with them) are loaded only for AWS stacks:
-// a local stack's preview starts without paying for them (README, Performance).
+// a local stack's preview starts without paying for them (docs/performance.md).
 const platform =
   settings.environment === "aws"
     ? new (require("./components/aws/environment") as typeof awsEnvironment).AwsEnvironment(
