@@ -3,7 +3,13 @@ import type * as awsEnvironment from "./components/aws/environment";
 import type * as ecsRuntime from "./components/aws/ecs/runtime";
 import { Panopticon } from "./components/panopticon";
 import { assertPgVersionMatches } from "./components/pg-version";
-import { parseSettings, plainSecretKeys, rawFromPulumiConfig } from "./components/settings";
+import {
+  ConfigError,
+  parseSettings,
+  plainSecretKeys,
+  rawFromPulumiConfig,
+} from "./components/settings";
+import { checkAppSource } from "./components/settings-images";
 // isConfigSecret is internal to the SDK; it reads the CLI's list of secret keys.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
@@ -17,6 +23,9 @@ const settings = parseSettings(rawFromPulumiConfig(allConfig), {
   baseDir: process.cwd(),
   plainSecrets: plainSecretKeys(allConfig, isConfigSecret),
 });
+// The checkout images are built from must exist before anything is registered.
+const sourceProblems = checkAppSource(settings.images);
+if (sourceProblems.length > 0) throw new ConfigError(settings.stack, sourceProblems);
 // A bind-mode Postgres directory of another major is refused before anything is registered.
 const pgVersionWarning = assertPgVersionMatches(settings, {
   dockerHost: allConfig["docker:host"] ?? process.env.DOCKER_HOST,
@@ -32,7 +41,7 @@ const secrets = Object.fromEntries(
 
 // The environment comes from config (panopticon:environment), never from the stack's name.
 // The AWS components (and @pulumi/aws with them) are loaded only for AWS stacks:
-// a local stack's preview starts without paying for them (README, Performance).
+// a local stack's preview starts without paying for them (docs/performance.md).
 const platform =
   settings.environment === "aws"
     ? new (require("./components/aws/environment") as typeof awsEnvironment).AwsEnvironment(
@@ -68,6 +77,8 @@ const app =
             secrets,
             externalDatabase: platform.database,
             nfsDriverOpts: platform.nfsDriverOpts,
+            imageRepositories: platform.imageRepositories,
+            imageProvider: platform.imageProvider,
           },
           { providers: [platform.dockerProvider!] },
         )
@@ -75,6 +86,8 @@ const app =
 
 export const endpoints = app.endpoints;
 export const volumes = app.volumes;
+/** Service → the image it runs (`repo@sha256:...` when pushed); `npm run promote` reads it. */
+export const images = app instanceof Panopticon ? app.images : undefined;
 export const connectionString = app.connectionString;
 export const protection = app.protectionSummary;
 /** AWS stacks only: instance id (for SSM), RDS, KMS, EBS and EFS ids (for re-adoption). */

@@ -13,6 +13,8 @@ export const TYPES = {
   PostgresContainer: "panopticon:database:PostgresContainer",
   RdsPostgres: "panopticon:database:RdsPostgres",
   ServiceContainer: "panopticon:app:ServiceContainer",
+  ServiceImage: "panopticon:app:ServiceImage",
+  ImageRepositories: "panopticon:aws:ImageRepositories",
   AwsEnvironment: "panopticon:aws:Environment",
   AwsNetwork: "panopticon:aws:Network",
   DockerHost: "panopticon:aws:DockerHost",

@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DataVolume } from "./data-volume";
-import { kebab, TYPES } from "./naming";
+import { ServiceImage } from "./image/service-image";
+import { kebab, physicalName, TYPES } from "./naming";
 import { postgresPassword } from "./postgres-password";
 import { protectionSummary } from "./protection";
 import { ServiceContainer } from "./service-container";
@@ -33,6 +34,22 @@ export interface PanopticonArgs {
   readonly nfsDriverOpts?: (
     dataSet: DataSetSettings,
   ) => pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * The repository each built service is pushed to. @default `<registry>/<service>`
+   * when panopticon:registry is set, else none: the build stays on the local engine
+   */
+  readonly imageRepositories?: Readonly<Record<string, ImageRepository>>;
+  /**
+   * The Docker provider images are pulled with (one that can log in to the stack's
+   * registry); containers and volumes keep the component's provider. @default that one
+   */
+  readonly imageProvider?: docker.Provider;
+}
+
+/** Where one built service image is pushed (an ECR repository on AWS). */
+export interface ImageRepository {
+  /** `host/path`, no tag. */
+  readonly url: pulumi.Input<string>;
 }
 
 export interface DataVolumeOutput {
@@ -49,6 +66,13 @@ export class Panopticon extends pulumi.ComponentResource {
   public readonly network: docker.Network;
   public readonly dataVolumes: Record<string, DataVolume>;
   public readonly services: Record<string, ServiceContainer>;
+  public readonly builds: Record<string, ServiceImage>;
+  /**
+   * What each service runs: `repo@sha256:...` for pushed builds and digest-pinned
+   * images, the engine-local image id (`sha256:...`) for unpushed builds, else the
+   * configured reference. Promotion accepts only the first kind.
+   */
+  public readonly images: pulumi.Output<Record<string, string>>;
   public readonly endpoints: pulumi.Output<Record<string, string>>;
   public readonly volumes: Record<string, DataVolumeOutput>;
   /** `postgresql://` URL reachable from the host running `pulumi up`; secret. */
@@ -108,6 +132,43 @@ export class Panopticon extends pulumi.ComponentResource {
       return ds ? this.dataVolumes[ds.key].mount : undefined;
     };
 
+    this.builds = {};
+    for (const src of s.images.services) {
+      if (src.from !== "build") continue;
+      const repo =
+        args.imageRepositories?.[src.service] ??
+        (s.images.registry !== undefined
+          ? { url: `${s.images.registry}/${src.service}` }
+          : undefined);
+      this.builds[src.service] = new ServiceImage(
+        `${name}-${src.service}-build`,
+        {
+          build: src.build,
+          buildOnPreview: s.images.buildOnPreview,
+          protection: s.protection,
+          destination: repo
+            ? { push: repo.url }
+            : { localTag: `${physicalName(s.project, s.stack, src.service)}:built` },
+        },
+        { parent: this },
+      );
+    }
+    // Pushed images are pulled by digest from the registry, logged in with the deployer's
+    // Docker credentials; a provider of their own keeps the containers' one unchanged.
+    const imageProvider =
+      args.imageProvider ??
+      (s.images.registry !== undefined
+        ? new docker.Provider(
+            `${name}-images`,
+            { registryAuth: [{ address: s.images.registry.split("/")[0] }] },
+            { parent: this },
+          )
+        : undefined);
+    const imageOf = (svcName: string) => {
+      const b = this.builds[svcName];
+      return b ? { name: b.ref, pullTriggers: b.triggers } : undefined;
+    };
+
     this.services = {};
     const pg = s.services.find((svc) => svc.kind === "postgres");
     let dbHost: pulumi.Input<string>;
@@ -126,6 +187,8 @@ export class Panopticon extends pulumi.ComponentResource {
         {
           ...containerDefaults,
           service: pg,
+          image: imageOf(pg.name),
+          imageProvider,
           mount: mountOf(pg.name),
           extraEnv: {
             POSTGRES_DB: s.postgres.database,
@@ -178,6 +241,8 @@ export class Panopticon extends pulumi.ComponentResource {
         {
           ...containerDefaults,
           service: svc,
+          image: imageOf(svc.name),
+          imageProvider,
           mount: mountOf(svc.name),
           extraEnv: { ...(svc.database ? connectionEnv : {}), ...secretEnv(svc) },
           startAfter: after,
@@ -194,11 +259,20 @@ export class Panopticon extends pulumi.ComponentResource {
       .apply((pairs) =>
         Object.fromEntries(pairs.filter((p): p is readonly [string, string] => p[1] !== undefined)),
       );
+    this.images = pulumi.all(
+      Object.fromEntries(
+        Object.entries(this.services).map(([n, c]) => {
+          const b = this.builds[n];
+          return [n, b ? (b.pushed ? b.ref : c.image.imageId) : c.image.name];
+        }),
+      ),
+    ) as pulumi.Output<Record<string, string>>;
     this.connectionString = url(hostSideAddress, hostSidePort);
     this.protectionSummary = protectionSummary(s.protection, s.environment);
     this.registerOutputs({
       endpoints: this.endpoints,
       volumes: this.volumes,
+      images: this.images,
       connectionString: this.connectionString,
       protectionSummary: this.protectionSummary,
     });

@@ -7,6 +7,17 @@ import { DataMount } from "./storage/types";
 export interface ServiceContainerArgs {
   /** The resolved service: image, ports, env, stop signal, healthcheck. */
   readonly service: ServiceSettings;
+  /**
+   * The image to run when it is not the service's configured one: a build's
+   * reference and the values that make the engine read it again (ServiceImage).
+   * @default `service.image`, read once
+   */
+  readonly image?: {
+    readonly name: pulumi.Input<string>;
+    readonly pullTriggers?: pulumi.Input<pulumi.Input<string>[]>;
+  };
+  /** Provider the image is pulled with. @default the component's Docker provider */
+  readonly imageProvider?: docker.Provider;
   /** Name of the Docker network the container joins. */
   readonly networkName: pulumi.Input<string>;
   /** The data set's mount, if the service has one. @default none */
@@ -59,15 +70,17 @@ export class ServiceContainer extends pulumi.ComponentResource {
     super(TYPES.ServiceContainer, name, {}, opts);
     const svc = args.service;
     const bindAddress = args.bindAddress ?? "127.0.0.1";
-    if (svc.image === undefined) {
+    // keepLocally: destroying the stack must not delete images a restore may need.
+    // The container runs the image id, never a name, so it is replaced only when
+    // the bytes change (PITFALLS.md).
+    const image = args.image ?? { name: svc.image };
+    if (image.name === undefined) {
       throw new Error(`service "${svc.name}" has no image (settings must refuse this first)`);
     }
-
-    // keepLocally: destroying the stack must not delete images a restore may need.
     this.image = new docker.RemoteImage(
       `${name}-image`,
-      { name: svc.image, keepLocally: true },
-      { parent: this },
+      { name: image.name, keepLocally: true, pullTriggers: args.image?.pullTriggers },
+      { parent: this, provider: args.imageProvider },
     );
 
     const env = pulumi

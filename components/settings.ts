@@ -12,6 +12,7 @@ import {
   resolveServices,
   servicesSchema,
 } from "./settings-services";
+import { ImageSettings, imagesSchema, resolveImages } from "./settings-images";
 import { ecsServiceInput, EcsPlan, planEcs } from "./aws/ecs/plan";
 
 export { CATALOGUE, DEFAULTS, SECRET_CONFIG_KEYS };
@@ -69,6 +70,7 @@ const rawSchema = z
     ),
     adoptComposeVolumes: z.boolean({ error: "expected true or false" }),
     aws: awsSchema,
+    ...imagesSchema,
   })
   .partial()
   .strict();
@@ -130,6 +132,8 @@ export interface Settings {
   /** All data sets, sorted by key. */
   readonly dataSets: readonly DataSetSettings[];
   readonly aws?: AwsSettings;
+  /** Per service: built from panopticon:appSource or prebuilt (components/settings-images.ts). */
+  readonly images: ImageSettings;
   /** The ECS deployment (`aws.runtime: ecs` only). */
   readonly ecs?: EcsPlan;
 }
@@ -302,11 +306,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
       };
     }
     if (environment === "aws" && svc.kind === "postgres") continue; // RDS replaces the container
-    if (svc.image === undefined) {
-      problems.push(
-        `${PROJECT}:services.${svc.name}.image = (missing): expected a prebuilt image; compose builds ${svc.name} from ${svc.build.dockerfile} and publishes none`,
-      );
-    }
+    // A service without an image is built from panopticon:appSource (resolveImages).
     if (dataSet) dataSets.push(dataSet);
     const { data: _data, ...rest } = svc;
     services.push({ ...rest, containerName: containerName(project, ctx.stack, svc.name), dataSet });
@@ -365,6 +365,12 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     "published port",
     problems,
   );
+  const images = resolveImages(
+    r,
+    services,
+    { baseDir: ctx.baseDir, environment, runtime: r.aws?.runtime },
+    problems,
+  );
   const ecs =
     r.aws?.ecs !== undefined && r.aws.runtime === "ecs"
       ? planEcs(ctx.stack, services.map(ecsServiceInput), r.aws.ecs)
@@ -388,6 +394,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     services,
     dataSets: [...dataSets].sort((a, b) => (a.key < b.key ? -1 : 1)),
     aws: r.aws,
+    images,
     ecs: ecs?.plan,
   };
 }

@@ -258,5 +258,5 @@ export function createPolicies(opts: PackOptions = {}): ResourceValidationPolicy
   ];
 }
 
-/** Names of every policy, in pack order (used by tests and the README). */
+/** Names of every policy, in pack order (used by tests and docs/guard.md). */
 export const POLICY_NAMES = createPolicies().map((p) => p.name);

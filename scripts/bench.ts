@@ -14,15 +14,18 @@ import {
   stackFiles,
   withServices,
 } from "./bench/project";
+import { formatImageCases, imageCases } from "./bench/images";
 import { mib, ms, renderTable, times } from "./bench/table";
 
 /*
  * npm run bench -- [--runs 5] [--services 5,50,200] [--stacks dev,prod] [--cache cold|warm|edit]
- *                  [--typecheck] [--json]
+ *                  [--typecheck] [--json] [--no-images] [--images-stack dev]
  *
  * Prints how fast Pulumi gets this program to "every resource registered" (under
  * Pulumi's mocks), this project's way against Pulumi's default TypeScript start
- * (ts-node with type-checking), and how the cost grows with the number of services.
+ * (ts-node with type-checking), and how the cost grows with the number of services;
+ * then the image cases (scripts/bench/images.ts): start with appSource against the
+ * same stack pinned to images, and a no-change rebuild on the real engine.
  * A report, not a test: nothing here asserts a time.
  */
 
@@ -89,6 +92,8 @@ interface Options {
   json: boolean;
   projectDefaults: boolean;
   scaling: boolean;
+  images: boolean;
+  imagesStack: string;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -110,6 +115,8 @@ async function main(argv: string[]): Promise<void> {
     )
     .option("--dir <path>", "project directory", process.cwd())
     .option("--no-scaling", "skip the scaling table")
+    .option("--no-images", "skip the image cases (appSource start, no-change rebuild)")
+    .option("--images-stack <stack>", "stack whose appSource the image cases use", "dev")
     .option("--typecheck", "also time the full type-check (tsc) once", false)
     .option("--json", "print the results as JSON instead of tables", false)
     .option(
@@ -157,6 +164,14 @@ async function main(argv: string[]): Promise<void> {
   }
   const scaling = opts.scaling ? scalings : undefined;
   const typecheck = opts.typecheck ? measureTypecheck(project) : undefined;
+  if (opts.images && !available.includes(opts.imagesStack)) {
+    throw new BenchUsageError(
+      `--images-stack: ${JSON.stringify(opts.imagesStack)} has no Pulumi.${opts.imagesStack}.yaml`,
+    );
+  }
+  const images = opts.images
+    ? await imageCases(project, opts.imagesStack, opts.runs, progress)
+    : undefined;
 
   const ratios = stacks.map((stack) => {
     const p = startup.find((r) => r.stack === stack && r.way === "project")!;
@@ -186,6 +201,7 @@ async function main(argv: string[]): Promise<void> {
           ratios,
           scaling,
           typecheck,
+          images,
         },
         null,
         2,
@@ -284,6 +300,7 @@ async function main(argv: string[]): Promise<void> {
         `${ms(typecheck.ms)} ms${typecheck.ok ? "" : " (reported errors)"}`,
     );
   }
+  if (images) out.push("", ...formatImageCases(images));
   process.stdout.write(`${out.join("\n")}\n`);
 }
 

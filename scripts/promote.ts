@@ -4,11 +4,13 @@ import { promote } from "./promote/run";
 import { EXIT } from "./promote/stack-file";
 
 /*
- * npm run promote -- --from dev --to prod [--write | --check] [--dir <project>]
+ * npm run promote -- --from dev --to prod [--write | --check] [--from-outputs FILE] [--dir <project>]
  *
- * Copies the release (digest-pinned images and app env) from one committed stack
- * file into another, never the environment. Needs no Pulumi CLI or credentials:
- * it edits Pulumi.<to>.yaml in place and the pull request's preview checks it.
+ * Copies the release (digest-pinned images and app env) into Pulumi.<to>.yaml,
+ * never the environment. When the source builds its images (panopticon:appSource),
+ * the images are the ones it ran: its stack output `images`, read with the Pulumi
+ * CLI or from a saved copy (--from-outputs); otherwise the ones its stack file
+ * pins. It edits Pulumi.<to>.yaml in place and the pull request's preview checks it.
  * Exit codes: 0 ok, 1 refused, 2 bad arguments or stack files, 3 (--check) differs.
  */
 
@@ -22,6 +24,10 @@ function main(argv: readonly string[]): number {
     .requiredOption("--to <stack>", "target stack, e.g. prod")
     .addOption(new Option("--write", "apply the change to Pulumi.<to>.yaml").conflicts("check"))
     .option("--check", "exit 3 when the target differs from the source (for CI)")
+    .option(
+      "--from-outputs <file>",
+      "a saved `pulumi stack output images --stack <from> --json` (instead of asking Pulumi)",
+    )
     .option("--dir <path>", "directory holding the stack files", path.resolve(__dirname, ".."))
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
@@ -41,9 +47,17 @@ function main(argv: readonly string[]): number {
     to: string;
     write?: boolean;
     check?: boolean;
+    fromOutputs?: string;
     dir: string;
   }>();
-  const result = promote({ from: o.from, to: o.to, dir: o.dir, write: o.write, check: o.check });
+  const result = promote({
+    from: o.from,
+    to: o.to,
+    dir: o.dir,
+    write: o.write,
+    check: o.check,
+    fromOutputs: o.fromOutputs,
+  });
   for (const line of result.stdout) process.stdout.write(line + "\n");
   for (const line of result.stderr) process.stderr.write(line + "\n");
   return result.exitCode;

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from "child_process";
+import { buildContextHash } from "../scripts/lib/context-hash";
 import { RecordedResource } from "./harness";
 
 /*
@@ -9,8 +10,15 @@ import { RecordedResource } from "./harness";
  * one fails the test instead of being silently dropped.
  */
 
-export function docker(args: string[], opts: { allowFail?: boolean; input?: string } = {}): string {
-  const r = spawnSync("docker", args, { encoding: "utf8", input: opts.input });
+export function docker(
+  args: string[],
+  opts: { allowFail?: boolean; input?: string; env?: NodeJS.ProcessEnv } = {},
+): string {
+  const r = spawnSync("docker", args, {
+    encoding: "utf8",
+    input: opts.input,
+    env: opts.env ? { ...process.env, ...opts.env } : undefined,
+  });
   if (r.status !== 0 && !opts.allowFail) {
     throw new Error(`docker ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
   }
@@ -107,6 +115,90 @@ export function containerCreateArgs(i: Inputs, image: string): string[] {
   return a;
 }
 
+export const BUILD_TYPE = "docker-build:index:Image";
+
+const BUILD_HANDLED = new Set([
+  "context",
+  "dockerfile",
+  "buildArgs",
+  "buildOnPreview",
+  "push",
+  "load",
+  "tags",
+  "exports",
+  "network",
+]);
+
+/**
+ * `docker build` arguments equivalent to a recorded docker-build Image. This
+ * machine has no buildx, so the replay uses the classic builder, which also never
+ * looks for a base image in a registry. Pushing is not replayed: no registry is
+ * reachable here (the mock tests check what a push would register).
+ */
+export function imageBuildArgs(i: Inputs): string[] {
+  const unknown = Object.keys(i).filter((k) => !BUILD_HANDLED.has(k));
+  if (unknown.length > 0) throw new Error(`image build inputs not replayed: ${unknown.join(", ")}`);
+  const exports = (i.exports as unknown[] | undefined) ?? [];
+  if (i.push === true || exports.length > 0) throw new Error("a push is not replayed");
+  if (i.load !== true) throw new Error("an image that is not loaded is not replayed");
+  const ctx = (i.context as { location: string }).location;
+  const df = (i.dockerfile as { location: string } | undefined)?.location;
+  const a = ["build", "--quiet"];
+  // docker-build sends its default "default"; anything else is the RUN steps' network.
+  if (i.network !== undefined && i.network !== "default") a.push("--network", String(i.network));
+  if (df) a.push("--file", df);
+  for (const t of (i.tags as string[] | undefined) ?? []) a.push("--tag", t);
+  for (const [k, v] of Object.entries((i.buildArgs as Record<string, string>) ?? {}).sort())
+    a.push("--build-arg", `${k}=${v}`);
+  a.push(ctx);
+  return a;
+}
+
+/** Builds a recorded Image with the classic builder; returns the image id. */
+export function buildImage(i: Inputs): string {
+  docker(imageBuildArgs(i), { env: { DOCKER_BUILDKIT: "0" } });
+  const tag = ((i.tags as string[] | undefined) ?? [])[0];
+  return docker(["image", "inspect", "--format", "{{.Id}}", tag]);
+}
+
+/** The replay's stand-in for docker-build's context hash (scripts/lib/context-hash.ts). */
+export function contextHash(i: Inputs): string {
+  return buildContextHash(
+    (i.context as { location: string }).location,
+    (i.dockerfile as { location?: string } | undefined)?.location,
+  );
+}
+
+/**
+ * The image name a recorded container runs: the name of the RemoteImage its
+ * `image` input came from (found among its dependencies).
+ */
+export function remoteImageOf(
+  resources: readonly RecordedResource[],
+  containerName: string,
+): string | undefined {
+  const c = resources.find(
+    (r) => r.type === "docker:index/container:Container" && r.plainInputs.name === containerName,
+  );
+  const img = resources.find(
+    (r) => r.type === "docker:index/remoteImage:RemoteImage" && c?.dependencies.includes(r.urn),
+  );
+  return img ? String(img.plainInputs.name) : undefined;
+}
+
+/** Creates and starts one recorded container, as `up` does. */
+export function createAndStart(i: Inputs, image: string): void {
+  docker(containerCreateArgs(i, image));
+  if (i.attach === true) {
+    const code = docker(["start", "--attach", String(i.name)], { allowFail: true });
+    const exit = docker(["inspect", "--format", "{{.State.ExitCode}}", String(i.name)]);
+    if (exit !== "0") throw new Error(`${i.name} exited ${exit}: ${code}`);
+  } else {
+    docker(["start", String(i.name)]);
+    if (i.wait === true) waitHealthy(String(i.name), Number(i.waitTimeout ?? 60) * 1000);
+  }
+}
+
 export function waitHealthy(name: string, timeoutMs: number): void {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -142,17 +234,10 @@ export function up(resources: readonly RecordedResource[], imageFor: (c: Inputs)
       String(v.plainInputs.driver),
       String(v.plainInputs.name),
     ]);
+  for (const b of resources.filter((r) => r.type === BUILD_TYPE)) buildImage(b.plainInputs);
   for (const c of resources.filter((r) => r.type === "docker:index/container:Container")) {
     const i = c.plainInputs;
-    docker(containerCreateArgs(i, imageFor(i)));
-    if (i.attach === true) {
-      const code = docker(["start", "--attach", String(i.name)], { allowFail: true });
-      const exit = docker(["inspect", "--format", "{{.State.ExitCode}}", String(i.name)]);
-      if (exit !== "0") throw new Error(`${i.name} exited ${exit}: ${code}`);
-    } else {
-      docker(["start", String(i.name)]);
-      if (i.wait === true) waitHealthy(String(i.name), Number(i.waitTimeout ?? 60) * 1000);
-    }
+    createAndStart(i, imageFor(i));
   }
 }
 
@@ -165,7 +250,9 @@ export function destroy(resources: readonly RecordedResource[]): string[] {
   const kept: string[] = [];
   for (const r of [...resources].reverse()) {
     const name = String(r.plainInputs.name);
-    if (!r.custom || r.type === "docker:index/remoteImage:RemoteImage") continue;
+    // Images are kept: RemoteImage has keepLocally, and a build is a cache, not data.
+    if (!r.custom || r.type === "docker:index/remoteImage:RemoteImage" || r.type === BUILD_TYPE)
+      continue;
     if (r.retainOnDelete || r.protect) {
       kept.push(name);
       continue;
@@ -195,5 +282,8 @@ export function purgeAll(resources: readonly RecordedResource[]): void {
       docker(["network", "rm", name], { allowFail: true });
     if (r.type === "docker:index/volume:Volume")
       docker(["volume", "rm", "-f", name], { allowFail: true });
+    if (r.type === BUILD_TYPE)
+      for (const t of (r.plainInputs.tags as string[] | undefined) ?? [])
+        docker(["image", "rm", t], { allowFail: true });
   }
 }

@@ -337,6 +337,28 @@ describe("--state (what pulumi destroy would do)", () => {
     expect(guard("--state", fx("state-prod.json")).exitCode).toBe(0);
   });
 
+  it("ECR repositories count as stateful: unprotected and unretained, a destroy deletes them", () => {
+    const doc = JSON.parse(fs.readFileSync(fx("state-prod.json"), "utf8"));
+    const key = doc.deployment.resources.find(
+      (r: { type: string }) => r.type === "aws:kms/key:Key",
+    );
+    const repo = (name: string, protect: boolean) => ({
+      ...key,
+      urn: `urn:pulumi:prod::panopticon::panopticon:aws:ImageRepositories$aws:ecr/repository:Repository::${name}`,
+      type: "aws:ecr/repository:Repository",
+      id: name,
+      protect,
+      retainOnDelete: undefined,
+    });
+    doc.deployment.resources.push(repo("repo-kept", true), repo("repo-lost", false));
+    const s = parseStateExport(JSON.stringify(doc), "state-ecr.json");
+    const cls = Object.fromEntries(
+      classifyState(s).verdicts.map((v) => [v.name, v.classification]),
+    );
+    expect(cls["repo-kept"]).toBe("blocked-by-protect");
+    expect(cls["repo-lost"]).toBe("deleted-destroyed");
+  });
+
   it("pending operations make the state incomplete", () => {
     const doc = JSON.parse(fs.readFileSync(fx("state-dev.json"), "utf8"));
     doc.deployment.pending_operations = [

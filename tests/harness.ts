@@ -13,10 +13,15 @@ const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as {
 export const PROGRAM = path.resolve(__dirname, "..", "index.ts");
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 
+/** The Panopticon-shaped checkout the tests build from (a stack's appSource stands for it). */
+export const FIXTURE_SOURCE = path.join(__dirname, "fixtures", "panopticon-src");
+
 /**
  * The config the Pulumi CLI hands the program for a stack: Pulumi.yaml's declared
  * defaults (applied to every stack, as `panopticon:<key>`) under the stack file's
- * own values. Secure values are left out (pass them as `secrets`).
+ * own values. Secure values are left out (pass them as `secrets`). A stack that builds
+ * from a checkout (`panopticon:appSource`) gets the fixture checkout instead, so the
+ * tests neither need a clone of Panopticon nor depend on which commit it is at.
  */
 export function cliStackConfig(stack: string, dir = PROJECT_DIR): Record<string, unknown> {
   const project = parseYaml(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as {
@@ -33,6 +38,7 @@ export function cliStackConfig(stack: string, dir = PROJECT_DIR): Record<string,
     if (typeof v === "object" && v !== null && "secure" in v) continue;
     out[k.includes(":") ? k : `panopticon:${k}`] = v;
   }
+  if (typeof out["panopticon:appSource"] === "string") out["panopticon:appSource"] = FIXTURE_SOURCE;
   return out;
 }
 

@@ -24,6 +24,17 @@ function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, unknow
         imageId: `sha256:${hash(String(i.name))}`,
         repoDigest: `${i.name}@sha256:${hash(String(i.name))}`,
       };
+    case "docker-build:index:Image": {
+      // The build's content is its inputs here: same inputs, same digest.
+      const digest = `sha256:${hash(JSON.stringify(i))}`;
+      return { ...i, digest, contextHash: hash(JSON.stringify(i.context)), ref: "" };
+    }
+    case "aws:ecr/repository:Repository":
+      return {
+        ...i,
+        arn: `arn:aws:ecr:eu-west-1:123456789012:repository/${i.name}`,
+        repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${i.name}`,
+      };
     case "random:index/randomPassword:RandomPassword":
       return { ...i, result: `generated-${args.name}-${hash(args.name).slice(0, 12)}` };
     case "random:index/randomId:RandomId":

@@ -5,7 +5,14 @@ import { parse } from "yaml";
 import { createPolicies } from "../policy/policies";
 import { isStatefulType } from "../policy/stateful";
 import { violations } from "../policy/testing";
-import { isSecretWrapper, PROJECT_DIR, ProgramRun, RecordedResource, runProgram } from "./harness";
+import {
+  FIXTURE_SOURCE,
+  isSecretWrapper,
+  PROJECT_DIR,
+  ProgramRun,
+  RecordedResource,
+  runProgram,
+} from "./harness";
 
 /*
  * The policy pack over what the real programs register (under mocks), per
@@ -20,6 +27,9 @@ function stackFile(stack: string): Record<string, unknown> | undefined {
   const file = path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(file)) return undefined;
   const doc = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+  // A stack that builds from a checkout builds from the fixture one here.
+  if (typeof doc?.config?.["panopticon:appSource"] === "string")
+    return { ...doc.config, "panopticon:appSource": FIXTURE_SOURCE };
   return doc?.config;
 }
 

@@ -230,6 +230,15 @@ describe("environment-dependent policies", () => {
     );
   });
 
+  it("ECR repositories are stateful: unprotected in prod is a violation, protected is not", async () => {
+    const p = byName(aws, "stateful-protected-in-prod");
+    const repo = { type: "aws:ecr/repository:Repository", name: "query-storage" };
+    expect(await violations(p, { ...repo, protect: true })).toEqual([]);
+    expect((await violations(p, { ...repo, protect: false }))[0]).toMatch(
+      /ECR repository \(its images\) "query-storage" must have protect: true/,
+    );
+  });
+
   it("policy config overrides the stack's environment", async () => {
     const policies = createPolicies({ stackEnvironment: "local" });
     const res = { type: "docker:index/volume:Volume", config: { environment: "aws" } };

@@ -1,6 +1,7 @@
 import * as path from "path";
 import { cliStackConfig, PROJECT_DIR, ProgramRun, RecordedResource, runProgram } from "./harness";
 import { CONTRACT, CONTRACT_SERVICES, SECRET_VARIABLES } from "./compose-contract";
+import { BUILD } from "./image-rules";
 import {
   CONTAINER,
   dataWhereRead,
@@ -193,7 +194,12 @@ describe.each(Object.entries(MODES))("dev stack, %s: the compose contract", (_mo
     expect(pg.plainInputs.wait).toBe(true);
     expect(pg.plainInputs.stopSignal).toBe("SIGINT");
     const image = run.byType(IMAGE).find((i) => i.name === "panopticon-postgres-image")!;
-    expect(String(image.plainInputs.name)).toMatch(/^pgvector\/pgvector:[0-9.]+-pg15(-bookworm)?$/);
+    // Dev builds from a checkout: Postgres too, from compose's postgres/Dockerfile
+    // (postgres:15 + pgvector), and the container runs that build.
+    const build = run.byType(BUILD).find((b) => image.dependencies.includes(b.urn));
+    expect(build?.plainInputs.dockerfile).toEqual({
+      location: expect.stringMatching(/\/postgres\/Dockerfile$/),
+    });
     expect(pg.plainInputs.labels).toEqual(
       expect.arrayContaining([{ label: "com.panopticon.postgres-major", value: "15" }]),
     );
@@ -287,7 +293,7 @@ describe("the later item-storage layout, by config alone", () => {
 
   test("services renamed and replaced, a data set dropped; the compose-era sets it keeps stay", async () => {
     const dev = cliStackConfig("dev");
-    const services = dev["panopticon:services"] as Record<string, Record<string, unknown>>;
+    const services = (dev["panopticon:services"] ?? {}) as Record<string, Record<string, unknown>>;
     const run = await runProgram({
       stack: "dev",
       config: devConfig({

@@ -9,6 +9,7 @@ import { EFS_MOUNT_OPTIONS, efsDataSetPath, nfsDriverOpts } from "../components/
 import { scriptHasSecretAssignment } from "../policy/secrets";
 import { STATEFUL_TYPES } from "../policy/stateful";
 import {
+  FIXTURE_SOURCE,
   isSecretWrapper,
   plainStrings,
   PROJECT_DIR,
@@ -92,6 +93,9 @@ const only = (run: ProgramRun, type: string) => {
   expect(found).toHaveLength(1);
   return found[0];
 };
+/** The Docker provider of the containers and volumes (images may use their own). */
+const mainDocker = (run: ProgramRun) =>
+  run.byType(T.dockerProvider).find((p) => p.name === "panopticon-aws-docker")!;
 /** A copy of a recording with some inputs or options changed: the "broken" case of a rule. */
 function doctor(
   r: RecordedResource,
@@ -210,7 +214,9 @@ const noPostgresContainer: Rule = (resources) =>
     .filter(
       (r) =>
         (r.type === CONTAINER && /postgres/.test(String(inputs(r).name))) ||
-        (r.type === IMAGE && /(^|\/)(postgres|pgvector)[:@]/.test(String(inputs(r).name))),
+        // A published postgres/pgvector image, or one built from a checkout's postgres/Dockerfile.
+        (r.type === IMAGE &&
+          /(^|\/)(postgres|pgvector)[:@]|-postgres:built$/.test(String(inputs(r).name))),
     )
     .map((r) => `${r.name}: a postgres container or image in an AWS stack`);
 
@@ -256,7 +262,10 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
     expect(staging.byType(T.rds)).toHaveLength(1);
     expect(inputs(only(staging, T.rds)).identifier).toBe("panopticon-staging-postgres");
 
-    const devNamedProd = await runProgram({ stack: "prod", config: DEV_FILE.config });
+    const devNamedProd = await runProgram({
+      stack: "prod",
+      config: { ...DEV_FILE.config, "panopticon:appSource": FIXTURE_SOURCE },
+    });
     if (devNamedProd.error) throw devNamedProd.error;
     expect(devNamedProd.resources.filter((r) => r.type.startsWith("aws:"))).toEqual([]);
     // ...and the AWS rule catches its postgres container and image.
@@ -629,16 +638,22 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
   test("providers: every AWS resource uses the stack's provider, every Docker resource the host's", () => {
     const awsProvider = only(run, T.awsProvider);
     expect(inputs(awsProvider).region).toBe("eu-west-1");
-    const docker = only(run, T.dockerProvider);
-    expect(inputs(docker).host).toBe("ssh://ec2-user@panopticon-prod-docker");
-    expect(docker.dependencies).toEqual(
-      expect.arrayContaining([only(run, T.instance).urn, only(run, T.attachment).urn]),
-    );
+    // Two Docker providers on the one host: the containers' and volumes', and the one
+    // service images are pulled with (it logs in to the stack's ECR registry).
+    const dockers = run.byType(T.dockerProvider);
+    const docker = mainDocker(run);
+    for (const d of dockers) {
+      expect(inputs(d).host).toBe("ssh://ec2-user@panopticon-prod-docker");
+      expect(d.dependencies).toEqual(
+        expect.arrayContaining([only(run, T.instance).urn, only(run, T.attachment).urn]),
+      );
+    }
     for (const r of run.resources.filter((x) => x.custom && x.type.startsWith("aws:"))) {
       expect(r.provider.startsWith(`${awsProvider.urn}::`)).toBe(true);
     }
     for (const r of run.resources.filter((x) => x.custom && x.type.startsWith("docker:"))) {
-      expect(r.provider.startsWith(`${docker.urn}::`)).toBe(true);
+      const allowed = r.type === IMAGE ? dockers : [docker];
+      expect(allowed.some((d) => r.provider.startsWith(`${d.urn}::`))).toBe(true);
     }
   });
 
@@ -650,8 +665,9 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       (STATEFUL_TYPES as readonly string[]).includes(x.type),
     ))
       expect(kept.has(r)).toBe(true);
-    for (const t of [T.instance, T.attachment, T.dockerProvider, T.rdsSubnets])
+    for (const t of [T.instance, T.attachment, T.rdsSubnets])
       expect(kept.has(only(run, t))).toBe(true);
+    expect(kept.has(mainDocker(run))).toBe(true);
     // Backups keep running for the retained data, and the host stays manageable (SSM).
     for (const t of [T.dlm, T.efsBackup, T.mountTarget])
       expect(run.byType(t).every((r) => kept.has(r))).toBe(true);
@@ -665,6 +681,11 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         IMAGE,
         "docker:index/network:Network",
         "aws:kms/alias:Alias",
+        // The ECR repositories stay (protected); their lifecycle rule, the host's pull grant
+        // and the provider images are pulled with go, with the images.
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+        "aws:iam/rolePolicy:RolePolicy",
+        T.dockerProvider,
         "aws:ec2/routeTable:RouteTable",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
         T.nat,
@@ -764,7 +785,7 @@ describe("prod variants", () => {
       mounts.every((m) => m.type === "bind" && String(m.source).startsWith("/srv/data/prod/")),
     ).toBe(true);
     expect(String(inputs(host).userData)).toContain("RequiresMountsFor=/srv/data");
-    expect(inputs(only(run, T.dockerProvider)).host).toBe("ssh://ec2-user@10.42.1.10");
+    expect(inputs(mainDocker(run)).host).toBe("ssh://ec2-user@10.42.1.10");
     const schedule = ((inputs(only(run, T.dlm)).policyDetails as Json).schedules as Json[])[0];
     expect(schedule).toMatchObject({ createRule: { times: "23:30" }, retainRule: { count: 30 } });
     for (const rule of Object.values(PROD_RULES)) expect(rule(run.resources)).toEqual([]);

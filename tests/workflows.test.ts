@@ -146,6 +146,70 @@ describe("deploy and promotion workflows", () => {
     });
   });
 
+  it("dev: builds from the Panopticon checkout and pushes, then opens the promotion PR", () => {
+    const w = load("deploy-dev.yml");
+    const steps = w.jobs.up.steps;
+    const source = steps.findIndex((s) =>
+      /git clone .*rbownes\/Argus \.\.\/Argus/.test(s.run ?? ""),
+    );
+    const preview = steps.findIndex((s) => /pulumi preview/.test(s.run ?? ""));
+    expect(source).toBeGreaterThan(-1);
+    expect(source).toBeLessThan(preview);
+    expect(steps[source].run).toMatch(
+      /pulumi config set panopticon:registry "\$DEV_IMAGE_REGISTRY"/,
+    );
+    const dev = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")).config;
+    expect(dev["panopticon:appSource"]).toBe("../Argus");
+
+    const pr = w.jobs["promotion-pr"];
+    expect(pr.needs).toBe("up");
+    const promote = pr.steps.findIndex((s) =>
+      /npm run --silent promote -- --from dev --to prod --write/.test(s.run ?? ""),
+    );
+    const open = pr.steps.findIndex((s) => s.uses === "peter-evans/create-pull-request@v7");
+    expect(promote).toBeGreaterThan(-1);
+    expect(open).toBeGreaterThan(promote);
+    expect(pr.steps[promote].run).toMatch(/set -o pipefail\n/);
+    // The PR carries the stack file promotion edited, nothing the runner changed besides.
+    expect(pr.steps[open].with).toMatchObject({ "add-paths": "Pulumi.prod.yaml" });
+  });
+
+  it("PR previews of dev have the Panopticon checkout dev builds from", () => {
+    const steps = load("preview.yml").jobs.preview.steps;
+    const clone = steps.findIndex((s) =>
+      /git clone .*rbownes\/Argus \.\.\/Argus/.test(s.run ?? ""),
+    );
+    const preview = steps.findIndex((s) => s.with?.command === "preview");
+    expect(clone).toBeGreaterThan(-1);
+    expect(clone).toBeLessThan(preview);
+    expect(steps[clone].if).toBe("matrix.stack == 'dev'");
+  });
+
+  it("prod: refuses, before pulumi up, a stack file that would build instead of running digests", () => {
+    const update = load("promote-prod.yml").jobs.update;
+    const i = update.steps.findIndex((s) => /panopticon:appSource/.test(s.run ?? ""));
+    const up = update.steps.findIndex((s) => s.with?.command === "up");
+    expect(i).toBeGreaterThan(-1);
+    expect(i).toBeLessThan(up);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "wf-prod-"));
+    try {
+      const prod = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
+      const run = (text: string) => {
+        fs.writeFileSync(path.join(tmp, "Pulumi.prod.yaml"), text);
+        return spawnSync("bash", ["-e", "-c", update.steps[i].run!], {
+          cwd: tmp,
+          encoding: "utf8",
+        });
+      };
+      expect(run(prod).status).toBe(0);
+      const built = run(prod.replace("config:\n", "config:\n  panopticon:appSource: ../Argus\n"));
+      expect(built.status).toBe(1);
+      expect(built.stdout).toMatch(/prod must run the digests promotion pinned/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it("prod: manual only, previewed and guarded, then updated in the protected environment", () => {
     const w = load("promote-prod.yml");
     expect(Object.keys(w.on)).toEqual(["workflow_dispatch"]);

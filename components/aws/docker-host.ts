@@ -86,6 +86,8 @@ export class DockerHost extends pulumi.ComponentResource {
   public readonly instance: aws.ec2.Instance;
   public readonly securityGroup: aws.ec2.SecurityGroup;
   public readonly attachment: aws.ec2.VolumeAttachment;
+  /** The instance's role (granted pull-only access to the stack's image repositories). */
+  public readonly role: aws.iam.Role;
   public readonly instanceId: pulumi.Output<string>;
   public readonly privateIp: pulumi.Output<string>;
 
@@ -122,14 +124,14 @@ export class DockerHost extends pulumi.ComponentResource {
       child,
     );
 
-    const role = new aws.iam.Role(
+    const role = (this.role = new aws.iam.Role(
       `${name}-role`,
       {
         name: phys,
         assumeRolePolicy: assumeRolePolicy("ec2.amazonaws.com"),
       },
       child,
-    );
+    ));
     const ssm = new aws.iam.RolePolicyAttachment(
       `${name}-ssm`,
       {

@@ -3,7 +3,7 @@ import { postgresPassword } from "../postgres-password";
 import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ExternalDatabase } from "../panopticon";
+import { ExternalDatabase, ImageRepository } from "../panopticon";
 import { RdsPostgres } from "../rds-postgres";
 import { DataSetSettings, Settings } from "../settings";
 import { architectureOf, AwsSettings, partitionOf, rdsIdentifier } from "../settings-aws";
@@ -13,6 +13,7 @@ import { efsDataSetPath, nfsDriverOpts } from "../storage/efs";
 import { EbsDataDisk } from "./data-disk";
 import { DockerHost } from "./docker-host";
 import { EfsStorage } from "./efs-storage";
+import { ImageRepositories } from "./image-repositories";
 import { DataKey } from "./kms-key";
 import { AwsNetwork } from "./network";
 import { EbsSnapshotPolicy } from "./snapshots";
@@ -39,6 +40,8 @@ export interface AwsEnvironmentOutputs {
   readonly ebsVolumeId: string | undefined;
   readonly efsFileSystemId: string | undefined;
   readonly dataMountPath: string;
+  /** Service → ECR repository URL (a dev stack's panopticon:registry may push here). */
+  readonly imageRepositories: Record<string, string> | undefined;
 }
 
 /**
@@ -67,6 +70,12 @@ export class AwsEnvironment extends pulumi.ComponentResource {
   public readonly dataClientSecurityGroup?: aws.ec2.SecurityGroup;
   /** The master password (secret). */
   public readonly postgresPassword: pulumi.Output<string>;
+  /** ECR repositories of the services compose builds (promoted digests live there). */
+  public readonly images?: ImageRepositories;
+  /** Per built service, where the Panopticon component pushes it. */
+  public readonly imageRepositories?: Record<string, ImageRepository>;
+  /** The Docker provider images are pulled with (logs in to the ECR registry). */
+  public readonly imageProvider?: docker.Provider;
   /** Connection settings for the app services (password is secret). */
   public readonly database: ExternalDatabase;
   /** NFS options of one efs-backed data set's volume. */
@@ -241,6 +250,24 @@ export class AwsEnvironment extends pulumi.ComponentResource {
     );
     this.database = { host: this.rds.address, port: this.rds.port, password };
 
+    // Every service compose builds gets a repository, built here or promoted into it.
+    if (s.images.repositories.length > 0) {
+      this.images = new ImageRepositories(
+        `${name}-images`,
+        {
+          stack,
+          services: s.images.repositories,
+          protection: policy,
+          kmsKeyArn: this.key.arn,
+          releasesKept: s.images.releasesKept,
+          // The Docker host pulls; on ECS the task execution role pulls (not granted here).
+          pullRoleName: this.host?.role.name,
+        },
+        child,
+      );
+      this.imageRepositories = this.images.forPanopticon;
+    }
+
     // A stable host name (aws.dockerHost, e.g. an ~/.ssh/config alias that goes through
     // SSM) keeps the provider's configuration fixed when the instance changes.
     const host = this.host;
@@ -258,6 +285,18 @@ export class AwsEnvironment extends pulumi.ComponentResource {
             { parent: this, dependsOn: [host.instance, host.attachment] },
           );
 
+    // Images are pulled through a provider of their own that logs in to the stack's ECR
+    // registry with the deployer's docker credentials (registryAuth names only the
+    // address). Its configuration can change without touching the containers' and
+    // volumes' provider: at worst the stateless RemoteImages are read again.
+    if (this.images && host !== undefined) {
+      this.imageProvider = new docker.Provider(
+        `${name}-docker-images`,
+        { host: dockerHost!, registryAuth: [{ address: this.images.registryAddress }] },
+        { parent: this, dependsOn: [host.instance, host.attachment] },
+      );
+    }
+
     this.outputs = pulumi.output({
       region: a.region,
       runtime: a.runtime,
@@ -270,6 +309,7 @@ export class AwsEnvironment extends pulumi.ComponentResource {
       ebsVolumeId: this.dataDisk?.volumeId,
       efsFileSystemId: this.efs?.fileSystemId,
       dataMountPath: a.dataMountPath,
+      imageRepositories: this.images?.repositoryUrls,
     });
     this.registerOutputs({ outputs: this.outputs });
   }

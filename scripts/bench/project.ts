@@ -155,7 +155,35 @@ export function stackFiles(dir: string): string[] {
     .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** The `config:` block of `Pulumi.<stack>.yaml`, as parsed YAML. */
+/** A Panopticon-shaped checkout shipped with the tests, for machines without one. */
+export const FIXTURE_SOURCE = path.join(
+  __dirname,
+  "..",
+  "..",
+  "tests",
+  "fixtures",
+  "panopticon-src",
+);
+
+/**
+ * The stack config with an appSource that exists: the configured checkout when it
+ * is there, else the test fixture, so a stack that builds can start here.
+ */
+export function withAvailableAppSource(
+  dir: string,
+  stackConfig: Record<string, unknown>,
+): Record<string, unknown> {
+  const key = "panopticon:appSource";
+  const configured = stackConfig[key];
+  if (typeof configured !== "string") return stackConfig;
+  if (fs.existsSync(path.resolve(dir, configured))) return stackConfig;
+  return { ...stackConfig, [key]: FIXTURE_SOURCE };
+}
+
+/**
+ * The `config:` block of `Pulumi.<stack>.yaml`, as parsed YAML; a panopticon:appSource
+ * that is not checked out here is replaced by the fixture (withAvailableAppSource).
+ */
 export function readStackConfig(dir: string, stack: string): Record<string, unknown> {
   const file = ["yaml", "yml"]
     .map((ext) => path.join(path.resolve(dir), `Pulumi.${stack}.${ext}`))
@@ -171,7 +199,7 @@ export function readStackConfig(dir: string, stack: string): Record<string, unkn
   if (!isRecord(config)) {
     throw new BenchUsageError(`${file}: config = ${JSON.stringify(config)}: expected a mapping`);
   }
-  return config;
+  return withAvailableAppSource(dir, config);
 }
 
 /**

@@ -89,7 +89,7 @@ export function assertLocal(settings: Settings, tool: string): void {
     throw new RefusedError(
       `stack "${settings.stack}" has environment "aws": ${tool} works on local Docker stacks only. ` +
         `On AWS the same ground is covered by RDS automated backups and snapshots (Postgres), ` +
-        `AWS Backup (EFS) and Data Lifecycle Manager snapshots (EBS); see the README section ` +
+        `AWS Backup (EFS) and Data Lifecycle Manager snapshots (EBS); see docs/backup.md, ` +
         `"Backups on AWS". Nothing was touched.`,
     );
   }

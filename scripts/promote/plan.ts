@@ -69,6 +69,19 @@ function envOf(view: StackView, name: string): Record<string, string> {
   return out;
 }
 
+/** Why a service is never promoted between these stacks, or undefined. */
+export function skipReason(source: StackView, target: StackView, name: string): string | undefined {
+  const awsSide =
+    environmentOf(target) === "aws" ? target : environmentOf(source) === "aws" ? source : null;
+  if (
+    awsSide !== null &&
+    (kindOf(target, name) === "postgres" || kindOf(source, name) === "postgres")
+  ) {
+    return `kind postgres and ${awsSide.stack} is environment aws (RDS replaces the container; its image is never run)`;
+  }
+  return undefined;
+}
+
 const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
@@ -94,16 +107,9 @@ export function planPromotion(source: StackView, target: StackView): Plan {
   const names = [...new Set([...Object.keys(CATALOGUE), ...Object.keys(srcServices)])].sort(byKey);
 
   for (const name of names) {
-    const awsSide =
-      environmentOf(target) === "aws" ? target : environmentOf(source) === "aws" ? source : null;
-    if (
-      awsSide !== null &&
-      (kindOf(target, name) === "postgres" || kindOf(source, name) === "postgres")
-    ) {
-      skipped.push({
-        service: name,
-        reason: `kind postgres and ${awsSide.stack} is environment aws (RDS replaces the container; its image is never run)`,
-      });
+    const reason = skipReason(source, target, name);
+    if (reason !== undefined) {
+      skipped.push({ service: name, reason });
       continue;
     }
 

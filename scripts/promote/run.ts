@@ -2,7 +2,9 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { environmentChanges, unmetExpectations } from "./invariant";
-import { formatPlan, planPromotion } from "./plan";
+import { describeSource, OutputSource, readImagesOutput, refusal } from "./outputs";
+import { formatPlan, planPromotion, skipReason, StackView } from "./plan";
+import { PROMOTABLE } from "./promotable";
 import {
   checkStackName,
   EXIT,
@@ -22,6 +24,14 @@ export interface PromoteOptions {
   readonly write?: boolean;
   /** Exit 3 when the target differs from the source in promotable settings. */
   readonly check?: boolean;
+  /**
+   * A saved `pulumi stack output images --json` of the source stack. @default when the
+   * source builds images (panopticon:appSource): its deployed outputs, read with the
+   * Pulumi CLI; otherwise the images its stack file pins (file-to-file)
+   */
+  readonly fromOutputs?: string;
+  /** Reads a stack's `images` output (tests replace the Pulumi CLI). @default readImagesOutput */
+  readonly readOutputs?: (src: OutputSource) => Record<string, string>;
 }
 
 export interface PromoteResult {
@@ -75,7 +85,8 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
     );
   }
 
-  const plan = planPromotion(source, target);
+  const released = releasedView(opts, dir, source, target, stdout);
+  const plan = planPromotion(released, target);
   stdout.push(...formatPlan(plan, source, target));
   if (plan.problems.length > 0) {
     throw new PromoteError(
@@ -104,6 +115,56 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
     `wrote ${target.fileName}: ${plan.changes.length} change(s); open a pull request with it`,
   );
   return { exitCode: EXIT.ok, stdout, stderr: [], written: true };
+}
+
+/**
+ * The source as promotion sees it: its stack file, with each service's image
+ * replaced by what the deployed stack ran when it builds images (or when a saved
+ * copy of its outputs is given). Refuses, naming the service and the reason, any
+ * image that is engine-local or only a tag, and any service the outputs lack.
+ */
+function releasedView(
+  opts: PromoteOptions,
+  dir: string,
+  source: StackFile,
+  target: StackFile,
+  stdout: string[],
+): StackView {
+  const builds = source.settings.images.services.some((s) => s.from === "build");
+  if (opts.fromOutputs === undefined && !builds) return source;
+  const src: OutputSource =
+    opts.fromOutputs !== undefined
+      ? { kind: "file", file: path.resolve(opts.fromOutputs) }
+      : { kind: "stack", stack: source.stack, cwd: dir };
+  const images = (opts.readOutputs ?? readImagesOutput)(src);
+  const where = describeSource(src);
+  stdout.push(`images from ${where}`);
+  const problems: string[] = [];
+  const services = { ...((source.config[PROMOTABLE.servicesKey] as object) ?? {}) } as Record<
+    string,
+    unknown
+  >;
+  for (const svc of source.settings.services) {
+    if (skipReason(source, target, svc.name) !== undefined) continue;
+    const ref = images[svc.name];
+    if (ref === undefined) {
+      problems.push(
+        `${PROMOTABLE.servicesKey}.${svc.name}: no image in ${where} (it has ${Object.keys(images).join(", ")}): expected the images of every service ${source.stack} runs`,
+      );
+      continue;
+    }
+    const why = refusal(svc.name, ref, source.stack, where);
+    if (why !== undefined) problems.push(why);
+    const block = services[svc.name];
+    services[svc.name] = { ...(block && typeof block === "object" ? block : {}), image: ref };
+  }
+  if (problems.length > 0) {
+    throw new PromoteError(
+      EXIT.refused,
+      `${problems.length} problem(s):\n` + problems.map((p) => `  - ${p}`).join("\n"),
+    );
+  }
+  return { ...source, config: { ...source.config, [PROMOTABLE.servicesKey]: services } };
 }
 
 /** The target's new text, re-parsed and checked against the invariant. */

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DataVolumeOutput } from "../../panopticon";
 import { physicalName, TYPES } from "../../naming";
-import { protectionSummary, statefulOptions } from "../../protection";
+import { protectionSummary } from "../../protection";
 import { Settings } from "../../settings";
 import { partitionOf } from "../../settings-aws";
 import type { AwsEnvironment } from "../environment";
@@ -81,19 +81,8 @@ export class EcsRuntime extends pulumi.ComponentResource {
 
     const sgs: Record<string, aws.ec2.SecurityGroup> = {};
     for (const p of plan.services) {
-      // Where CI pushes the service's images; they are kept like data.
-      new aws.ecr.Repository(
-        `${name}-${p.name}-images`,
-        {
-          name: `panopticon/${stack}/${p.name}`,
-          imageTagMutability: "IMMUTABLE",
-          imageScanningConfiguration: { scanOnPush: true },
-          encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: env.key.arn }],
-          forceDelete: false,
-          tags: nameTag(physicalName(s.project, stack, p.name)),
-        },
-        { ...child, ...statefulOptions(s.protection) },
-      );
+      // The service's ECR repository is the platform's (components/aws/image-repositories.ts),
+      // one per service for both runtimes, so moving between them keeps it.
       sgs[p.name] = new aws.ec2.SecurityGroup(
         `${name}-${p.name}-sg`,
         {

@@ -1,0 +1,222 @@
+import * as fs from "fs";
+import * as path from "path";
+import { z } from "zod";
+import { PROJECT } from "./naming";
+
+/*
+ * Where each service's image comes from: a prebuilt reference, or a build from a
+ * Panopticon checkout (`panopticon:appSource`) the way its docker-compose.yml
+ * builds it (context and dockerfile from the catalogue), optionally pushed to a
+ * registry. components/settings.ts merges these keys into its schema and calls
+ * resolveImages() once; the program calls checkAppSource() before it registers
+ * anything (the tools that only read stack files never need the checkout).
+ */
+
+/** `host[:port][/path...]`, optionally written with `https://`; no tag, no digest. */
+const REGISTRY =
+  /^(https:\/\/)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*\/?$/;
+
+export const imagesSchema = {
+  appSource: z
+    .string({ error: "expected a path to a Panopticon checkout, relative to the project" })
+    .min(1, "expected a path to a Panopticon checkout, relative to the project"),
+  registry: z
+    .string({ error: "expected a registry URL, e.g. ghcr.io/acme/panopticon or localhost:5000" })
+    .regex(REGISTRY, "expected a registry URL, e.g. ghcr.io/acme/panopticon or localhost:5000"),
+  buildOnPreview: z.boolean({ error: "expected true or false" }),
+  imageReleasesKept: z
+    .number({ error: "expected an integer number of releases between 1 and 1000" })
+    .int("expected an integer number of releases between 1 and 1000")
+    .min(1, "expected an integer number of releases between 1 and 1000")
+    .max(1000, "expected an integer number of releases between 1 and 1000"),
+};
+
+export const IMAGE_DEFAULTS = { buildOnPreview: false, imageReleasesKept: 30 };
+
+type RawImages = Partial<{ [K in keyof typeof imagesSchema]: z.infer<(typeof imagesSchema)[K]> }>;
+
+/** compose's `build:` of one service, with absolute paths into the checkout. */
+export interface ImageBuild {
+  /** Absolute build context (compose `context: .` = the checkout root). */
+  readonly context: string;
+  /** Absolute path of the dockerfile. */
+  readonly dockerfile: string;
+  /** The dockerfile relative to the checkout, as compose names it. */
+  readonly dockerfileInSource: string;
+  readonly args: Readonly<Record<string, string>>;
+}
+
+/** One service's image: built from the checkout, or a prebuilt reference. */
+export type ServiceImageSource =
+  | { readonly service: string; readonly from: "build"; readonly build: ImageBuild }
+  | { readonly service: string; readonly from: "prebuilt"; readonly image: string };
+
+export interface ImageSettings {
+  /** Absolute path of the checkout; undefined when no service is built. */
+  readonly appSource?: string;
+  /** The value of panopticon:appSource as written (for error messages). */
+  readonly appSourceConfigured?: string;
+  /**
+   * Where built images are pushed (`host/path`, no scheme); each service gets
+   * `<registry>/<service>`. Undefined: the build stays on the engine that made
+   * it (local stacks) or goes to the stack's own ECR repositories (AWS; a dev
+   * stack can push there too, with `registry` set to their common prefix).
+   */
+  readonly registry?: string;
+  /**
+   * AWS stacks: the services that get an ECR repository, every one compose builds,
+   * whether this stack builds it or runs a digest promoted from a stack that pushed
+   * there. Empty for local stacks.
+   */
+  readonly repositories: readonly string[];
+  /** Build during `pulumi preview` too (docker-build's buildOnPreview). */
+  readonly buildOnPreview: boolean;
+  /** ECR lifecycle: images kept per repository. */
+  readonly releasesKept: number;
+  /** Per service, sorted by service name. */
+  readonly services: readonly ServiceImageSource[];
+}
+
+/** What resolveImages needs of a resolved service (the catalogue's fields). */
+export interface ImageInputs {
+  readonly name: string;
+  /** A prebuilt image from the catalogue or config. */
+  readonly image?: string;
+  /** compose's build, relative to the checkout. */
+  readonly build?: {
+    readonly context: string;
+    readonly dockerfile: string;
+    readonly args?: Readonly<Record<string, string>>;
+  };
+}
+
+const key = (k: string) => `${PROJECT}:${k}`;
+
+/** Compose builds this service (the catalogue names its dockerfile). */
+function hasBuild(svc: ImageInputs): boolean {
+  return svc.build !== undefined && svc.build.dockerfile !== "";
+}
+
+/**
+ * Decides, per service, build or prebuilt: an `image` set in the stack's own
+ * `services.<name>` wins; otherwise a service with a compose build is built when
+ * appSource is set; otherwise the catalogue's image is used. Pure (no file
+ * access): problems are appended for settings.ts to report with the others.
+ */
+export function resolveImages(
+  raw: RawImages & { services?: Record<string, { image?: string } | false | undefined> },
+  services: readonly ImageInputs[],
+  ctx: {
+    readonly baseDir: string;
+    readonly environment: "local" | "aws";
+    /** panopticon:aws.runtime; ECS runs prebuilt images only. */
+    readonly runtime?: string;
+  },
+  problems: string[],
+): ImageSettings {
+  const appSource =
+    raw.appSource === undefined ? undefined : path.resolve(ctx.baseDir, raw.appSource);
+  if (raw.registry !== undefined && ctx.environment === "aws") {
+    problems.push(
+      `${key("registry")} = ${JSON.stringify(raw.registry)}: AWS stacks push to their own ECR repositories; remove the key`,
+    );
+  }
+  const registry = raw.registry?.replace(/^https:\/\//, "").replace(/\/$/, "");
+  const out: ServiceImageSource[] = [];
+  for (const svc of [...services].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const over = raw.services?.[svc.name];
+    const pinned = over && typeof over === "object" ? over.image : undefined;
+    if (pinned !== undefined) {
+      out.push({ service: svc.name, from: "prebuilt", image: pinned });
+    } else if (appSource !== undefined && hasBuild(svc)) {
+      out.push({
+        service: svc.name,
+        from: "build",
+        build: {
+          context: path.resolve(appSource, svc.build!.context),
+          dockerfile: path.resolve(appSource, svc.build!.context, svc.build!.dockerfile),
+          dockerfileInSource: path.join(svc.build!.context, svc.build!.dockerfile),
+          args: { ...(svc.build!.args ?? {}) },
+        },
+      });
+    } else if (svc.image !== undefined) {
+      out.push({ service: svc.name, from: "prebuilt", image: svc.image });
+    } else {
+      problems.push(
+        `${key(`services.${svc.name}.image`)} = (missing): expected a prebuilt image, or ${key("appSource")} (a Panopticon checkout) to build it` +
+          (hasBuild(svc)
+            ? `; compose builds ${svc.name} from ${svc.build!.dockerfile} and publishes none`
+            : ""),
+      );
+    }
+  }
+  const builds = out.some((s) => s.from === "build");
+  if (builds && ctx.runtime === "ecs") {
+    problems.push(
+      `${key("appSource")} = ${JSON.stringify(raw.appSource)}: the ECS runtime (${key("aws.runtime")} = "ecs") runs prebuilt images only: pin services.<name>.image to digests promoted into this stack's ECR repositories, or remove the key`,
+    );
+  }
+  if (registry !== undefined && !builds) {
+    problems.push(
+      `${key("registry")} = ${JSON.stringify(raw.registry)}: nothing is built (set ${key("appSource")} to a Panopticon checkout), so nothing would be pushed; remove the key`,
+    );
+  }
+  return {
+    appSource: builds ? appSource : undefined,
+    appSourceConfigured: raw.appSource,
+    registry,
+    // One owner for both AWS runtimes (docker-host and ECS), so a move keeps them.
+    repositories:
+      ctx.environment === "aws"
+        ? services
+            .filter((svc) => hasBuild(svc))
+            .map((svc) => svc.name)
+            .sort()
+        : [],
+    buildOnPreview: raw.buildOnPreview ?? IMAGE_DEFAULTS.buildOnPreview,
+    releasesKept: raw.imageReleasesKept ?? IMAGE_DEFAULTS.imageReleasesKept,
+    services: out,
+  };
+}
+
+/**
+ * The checkout must exist and hold every dockerfile the catalogue names, or the
+ * program stops before registering anything. Returns the problems (empty: fine).
+ */
+export function checkAppSource(images: ImageSettings): string[] {
+  const configured = JSON.stringify(images.appSourceConfigured);
+  const at = `${key("appSource")} = ${configured}`;
+  if (images.appSourceConfigured === undefined) return [];
+  const root = images.appSource;
+  if (root === undefined) return []; // every service pinned to a prebuilt image
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(root);
+  } catch {
+    stat = undefined;
+  }
+  if (stat === undefined || !stat.isDirectory()) {
+    return [
+      `${at}: ${root} ${stat === undefined ? "does not exist" : "is not a directory"}: expected a Panopticon checkout (the directory holding its docker-compose.yml), relative to the project`,
+    ];
+  }
+  const problems: string[] = [];
+  for (const s of images.services) {
+    if (s.from !== "build") continue;
+    const f = s.build.dockerfile;
+    if (!isFile(f)) {
+      problems.push(
+        `${at}: no ${s.build.dockerfileInSource} in ${root} (service ${s.service}): expected a Panopticon checkout with the dockerfile compose builds it from, or ${key(`services.${s.service}.image`)} set to a prebuilt image`,
+      );
+    }
+  }
+  return problems;
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,106 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import { DIGEST, displayKey } from "./promotable";
+import { EXIT, PromoteError } from "./stack-file";
+
+/*
+ * Promotion of what ran: the images a deployed stack exports (`images`, service →
+ * reference), read from `pulumi stack output images --stack <from> --json` or a
+ * saved copy. Only a reference a registry can serve by digest is promotable.
+ */
+
+/** A Docker image id: the bytes exist only in the engine that built them. */
+const ENGINE_LOCAL_ID = /^sha256:[a-f0-9]{64}$/;
+
+export type OutputSource =
+  | { readonly kind: "file"; readonly file: string }
+  | { readonly kind: "stack"; readonly stack: string; readonly cwd: string };
+
+/** Where the images came from, for messages: `dev's stack outputs` or the file name. */
+export function describeSource(src: OutputSource): string {
+  return src.kind === "file" ? src.file : `the outputs of stack ${src.stack}`;
+}
+
+/**
+ * Parses the JSON of `pulumi stack output images --json`, or of `pulumi stack output
+ * --json` (all outputs, `images` among them). Throws PromoteError(badInput) on any
+ * other shape, naming what was found.
+ */
+export function parseImagesOutput(text: string, where: string): Record<string, string> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new PromoteError(
+      EXIT.badInput,
+      `${where}: not JSON (${(e as Error).message}): expected the output of pulumi stack output images --json`,
+    );
+  }
+  const isMap = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === "object" && !Array.isArray(v);
+  if (isMap(data) && isMap(data.images)) data = data.images;
+  if (!isMap(data) || Object.keys(data).length === 0) {
+    throw new PromoteError(
+      EXIT.badInput,
+      `${where}: ${JSON.stringify(data)?.slice(0, 80)}: expected a map of service to image reference (the stack output "images")`,
+    );
+  }
+  const out: Record<string, string> = {};
+  for (const [svc, ref] of Object.entries(data)) {
+    if (typeof ref !== "string") {
+      throw new PromoteError(
+        EXIT.badInput,
+        `${where}: images.${svc} = ${JSON.stringify(ref)}: expected an image reference string`,
+      );
+    }
+    out[svc] = ref;
+  }
+  return out;
+}
+
+/** Runs the Pulumi CLI for a stack's `images` output. */
+export function readImagesOutput(src: OutputSource): Record<string, string> {
+  if (src.kind === "file") {
+    let text: string;
+    try {
+      text = fs.readFileSync(src.file, "utf8");
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new PromoteError(
+        EXIT.badInput,
+        `--from-outputs ${src.file}: ${err.code === "ENOENT" ? "the file does not exist" : `cannot be read (${err.code ?? err.message})`}: expected a saved copy of pulumi stack output images --json`,
+      );
+    }
+    return parseImagesOutput(text, `--from-outputs ${src.file}`);
+  }
+  const args = ["stack", "output", "images", "--stack", src.stack, "--json"];
+  const r = spawnSync("pulumi", args, { cwd: src.cwd, encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    const why = r.error ? r.error.message : (r.stderr || r.stdout).trim();
+    throw new PromoteError(
+      EXIT.badInput,
+      `pulumi ${args.join(" ")} failed: ${why}: expected a deployed stack ${src.stack} (or pass --from-outputs FILE)`,
+    );
+  }
+  return parseImagesOutput(r.stdout, `pulumi ${args.join(" ")}`);
+}
+
+/**
+ * Why a reference from the outputs cannot be promoted, or undefined when it can:
+ * an image id exists only on the engine that built it; a tag can move.
+ */
+export function refusal(
+  service: string,
+  ref: string,
+  from: string,
+  where: string,
+): string | undefined {
+  const at = `${displayKey(service, "image")}: ${JSON.stringify(ref)} in ${where}`;
+  if (ENGINE_LOCAL_ID.test(ref)) {
+    return `${at}: exists only on the Docker engine that built it (a local build, never pushed): set panopticon:registry on ${from} so its builds are pushed, deploy it, and promote again`;
+  }
+  if (!DIGEST.test(ref) || ref.startsWith("sha256:")) {
+    return `${at}: is only a tag, which can move after testing: pin it by digest in ${from} (<image>@sha256:<64 hex digits>) or build it with a registry`;
+  }
+  return undefined;
+}
