@@ -24,7 +24,7 @@ function dataDirWith(pgVersion: string | undefined): string {
 
 async function preview(dataDir: string, image: string, extra: Record<string, unknown> = {}) {
   const config = cliStackConfig("dev");
-  const services = structuredClone(config["panopticon:services"] as Record<string, object>);
+  const services = structuredClone((config["panopticon:services"] ?? {}) as Record<string, object>);
   services.postgres = { ...services.postgres, image };
   return runProgram({
     stack: "dev",
