@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
 import type * as ecsRuntime from "./components/aws/ecs/runtime";
 import { Panopticon } from "./components/panopticon";
+import { assertPgVersionMatches } from "./components/pg-version";
 import {
   ConfigError,
   parseSettings,
@@ -25,6 +26,11 @@ const settings = parseSettings(rawFromPulumiConfig(allConfig), {
 // The checkout images are built from must exist before anything is registered.
 const sourceProblems = checkAppSource(settings.images);
 if (sourceProblems.length > 0) throw new ConfigError(settings.stack, sourceProblems);
+// A bind-mode Postgres directory of another major is refused before anything is registered.
+const pgVersionWarning = assertPgVersionMatches(settings, {
+  dockerHost: allConfig["docker:host"] ?? process.env.DOCKER_HOST,
+});
+if (pgVersionWarning !== undefined) void pulumi.log.warn(pgVersionWarning);
 const config = new pulumi.Config();
 // A configured secret, or (when absent) a password the components generate.
 const postgresPassword = config.getSecret("postgresPassword");

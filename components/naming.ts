@@ -61,3 +61,8 @@ export function networkName(project: string, stack: string): string {
 export function bindPath(baseDir: string, dataDir: string, bindDir: string): string {
   return path.resolve(baseDir, dataDir, bindDir);
 }
+
+/** The directory of one data set on the stack's file system, e.g. `/prod/model_registry`. */
+export function efsDataSetPath(stack: string, dataSet: string): string {
+  return `/${stack}/${dataSet}`;
+}

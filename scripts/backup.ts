@@ -2,7 +2,7 @@ import { Command } from "commander";
 import * as path from "path";
 import { defaultBackupDir, runBackup } from "./lib/backup-core";
 import { log, run } from "./lib/cli";
-import { checkStackName, loadStack, parseSeconds } from "./lib/stack";
+import { checkStackName, loadStack, parseSeconds, UsageError } from "./lib/stack";
 
 /*
  * npm run backup -- --stack dev [--out DIR] [--stop-writers]
@@ -29,6 +29,7 @@ const program = new Command("backup")
     "--stop-timeout <seconds>",
     "graceful stop timeout (default: the stack's stopGraceSeconds)",
   )
+  .option("--jobs <n>", "data sets archived at once (default 2; 1 for a slow disk)")
   .showHelpAfterError()
   // Bad arguments exit 2, like every other input error of these tools.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
@@ -42,7 +43,13 @@ run("backup", async () => {
     helperImage?: string;
     stopWriters?: boolean;
     stopTimeout?: string;
+    jobs?: string;
   }>();
+  if (opts.jobs !== undefined && !/^([1-9]|1[0-6])$/.test(opts.jobs)) {
+    throw new UsageError(
+      `--jobs = ${JSON.stringify(opts.jobs)}: expected a whole number from 1 to 16`,
+    );
+  }
   const stack = checkStackName(opts.stack);
   const dir = path.resolve(opts.dir);
   const settings = loadStack(stack, dir);
@@ -54,6 +61,7 @@ run("backup", async () => {
     stopWriters: opts.stopWriters === true,
     stopTimeout: parseSeconds("--stop-timeout", opts.stopTimeout) ?? settings.stopGraceSeconds,
     log,
+    jobs: opts.jobs === undefined ? undefined : Number(opts.jobs),
   });
   // The directory on stdout, for scripts; everything else went to stderr.
   process.stdout.write(`${written}\n`);

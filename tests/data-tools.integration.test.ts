@@ -298,7 +298,27 @@ describe("round trip on named volumes: backup, purge, restore", () => {
       expect(fs.statSync(path.join(bk, e.file)).size).toBe(e.bytes);
     }
     expect(m.method.join("\n")).toMatch(/query: skipped: volume .* does not exist/);
-    expect(fs.readdirSync(bk).filter((f) => f.endsWith(".partial"))).toEqual([]);
+    // Written by tar inside the helper container, straight into the backup directory.
+    expect(m.method.join("\n")).toMatch(/judge: archived in the helper container/);
+    expect(
+      fs.readdirSync(bk).filter((f) => f.endsWith(".partial") || f.startsWith(".probe")),
+    ).toEqual([]);
+  });
+
+  it("a backup directory the engine cannot mount falls back to streaming, with the same archives", async () => {
+    // A comma cannot be passed in a --mount specification: the direct path declines it.
+    const streamed = path.join(TMP, `${stack}-streamed,1`);
+    const r = await tool("backup", [...D, "--out", streamed]);
+    expect(r.code).toBe(0);
+    const m = manifestOf(streamed);
+    expect(m.method.join("\n")).toMatch(/judge: archived as a stream/);
+    const direct = manifestOf(bk);
+    for (const e of m.entries) {
+      expect(sha256(path.join(streamed, e.file))).toBe(e.sha256);
+      const same = direct.entries.find((d) => d.file === e.file);
+      expect(e.bytes).toBe(same?.bytes);
+    }
+    fs.rmSync(streamed, { recursive: true, force: true });
   });
 
   it("purge without the stack name typed again deletes nothing", async () => {

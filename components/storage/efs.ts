@@ -14,10 +14,8 @@ import { namedVolume } from "./volume";
 export const EFS_MOUNT_OPTIONS =
   "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport";
 
-/** The directory of one data set on the stack's file system, e.g. `/prod/model_registry`. */
-export function efsDataSetPath(stack: string, dataSet: string): string {
-  return `/${stack}/${dataSet}`;
-}
+// Kept in naming.ts, which settings (and so every data tool) can load without the Pulumi SDK.
+export { efsDataSetPath } from "../naming";
 
 /**
  * Options of Docker's `local` driver that mount `path` of an EFS file system over

@@ -1,4 +1,5 @@
 import { isStatefulType } from "../../policy/stateful";
+import { bindingVerdicts } from "./bindings";
 import { StateExport } from "./parse";
 import {
   CLASSIFICATION_LABEL,
@@ -264,6 +265,21 @@ export function classifyPreview(input: PreviewInput, allow: readonly string[] = 
       ...c,
       allowed: c.atRisk && allow.includes(urn),
     });
+  }
+  // Data bindings and majors: a container, attachment or RDS change that keeps
+  // every stateful resource but leaves the service without (readable) data.
+  for (const e of bindingVerdicts(input.steps)) {
+    const allowed = e.atRisk && allow.includes(e.urn);
+    const i = verdicts.findIndex((v) => v.urn === e.urn);
+    if (i < 0) {
+      verdicts.push({ ...e, allowed });
+    } else if (verdicts[i].atRisk && !e.atRisk) {
+      verdicts[i] = { ...verdicts[i], detail: `${verdicts[i].detail}; ${e.detail}` };
+    } else {
+      const prev = verdicts[i];
+      const also = prev.classification === "kept" ? "" : `; also ${prev.detail}`;
+      verdicts[i] = { ...e, allowed, detail: `${e.detail}${also}` };
+    }
   }
   // A refusal stops the update where it stands, so steps after it never run;
   // any other error leaves the plan unfinished and proves nothing.

@@ -55,6 +55,12 @@ function flagsOf(state: unknown, where: string): StateFlags | undefined {
     retainOnDelete: bool("retainOnDelete"),
     external: bool("external"),
     delete: bool("delete"),
+    inputs: isObject(state.inputs)
+      ? state.inputs
+      : isObject(state.outputs)
+        ? state.outputs
+        : undefined,
+    outputs: isObject(state.outputs) ? state.outputs : undefined,
   };
 }
 

@@ -9,7 +9,17 @@ import { CLASSIFICATION_LABEL, dataAtRisk, Report, Verdict } from "./types";
 /** Marks the guard's PR comment so CI can update it instead of adding another. */
 export const COMMENT_MARKER = "<!-- panopticon-guard -->";
 
-const label = (type: string): string => STATEFUL_LABELS[type as StatefulType] ?? type;
+/** Non-stateful types the guard reports on for their data bindings (scripts/guard/bindings.ts). */
+const BINDING_LABELS: Record<string, string> = {
+  "docker:index/container:Container": "container",
+  "aws:ec2/volumeAttachment:VolumeAttachment": "EBS attachment",
+  "aws:ec2/instance:Instance": "Docker host data mount",
+  "aws:efs/accessPoint:AccessPoint": "EFS access point",
+  "aws:ecs/taskDefinition:TaskDefinition": "ECS task definition",
+};
+
+const label = (type: string): string =>
+  STATEFUL_LABELS[type as StatefulType] ?? BINDING_LABELS[type] ?? type;
 
 function stacksOf(report: Report): string[] {
   return [
@@ -31,7 +41,7 @@ function summary(report: Report): string {
     return `cannot confirm that no data is at risk: the input is incomplete${acceptedText}`;
   }
   if (risky > 0) {
-    return `DATA AT RISK: ${risky} stateful resource${risky === 1 ? "" : "s"} would lose data${acceptedText}`;
+    return `DATA AT RISK: ${risky} resource${risky === 1 ? "" : "s"} would lose or detach data${acceptedText}`;
   }
   return `no data at risk${acceptedText}`;
 }
@@ -54,7 +64,9 @@ export function renderText(report: Report): string {
   if (stacks.length === 0) out.push(`No stateful resource is touched by ${what(report)}.`);
   for (const stack of stacks) {
     const vs = report.verdicts.filter((v) => v.stack === stack);
-    out.push(`Stack ${stack}: what ${what(report)} does to ${vs.length} stateful resource(s)`);
+    out.push(
+      `Stack ${stack}: what ${what(report)} does to ${vs.length} stateful resource(s) and data binding(s)`,
+    );
     for (const v of vs) {
       out.push(
         `  ${status(v).padEnd(8)} ${CLASSIFICATION_LABEL[v.classification].padEnd(22)} ${label(v.type)} "${v.name}"`,

@@ -19,6 +19,10 @@ export type Classification =
   | "deleted-destroyed"
   | "deleted-retained"
   | "blocked-by-protect"
+  | "detached"
+  | "major-changed"
+  | "major-unplanned"
+  | "major-planned"
   | "unknown";
 
 export const CLASSIFICATION_LABEL: Record<Classification, string> = {
@@ -29,6 +33,10 @@ export const CLASSIFICATION_LABEL: Record<Classification, string> = {
   "deleted-destroyed": "deleted and destroyed",
   "deleted-retained": "deleted but retained",
   "blocked-by-protect": "blocked by protect",
+  detached: "detached: the service starts without its data",
+  "major-changed": "Postgres major changed on existing data",
+  "major-unplanned": "major version upgrade not planned",
+  "major-planned": "planned major version upgrade",
   unknown: "unknown change",
 };
 
@@ -42,6 +50,10 @@ export interface StateFlags {
   readonly external?: boolean;
   /** Pending deletion after a replace (`delete: true` in state). */
   readonly delete?: boolean;
+  /** The resource's inputs (outputs when a source carries no inputs): data bindings are read from them. */
+  readonly inputs?: Readonly<Record<string, unknown>>;
+  /** The resource's outputs as the state last saw them (a refresh updates them). */
+  readonly outputs?: Readonly<Record<string, unknown>>;
 }
 
 /** One engine step, from `pulumi preview --json` or an `--event-log` file. */

@@ -1,13 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { DataSetSettings, ServiceSettings, Settings } from "../../components/settings";
-import {
-  formatBytes,
-  PARTIAL_SUFFIX,
-  writeFileAtomic,
-  writeStreamed,
-  WrittenFile,
-} from "./archive";
+import { formatBytes, PARTIAL_SUFFIX, writeFileAtomic, writeStreamed } from "./archive";
 import {
   allContainers,
   assertEngine,
@@ -15,7 +9,6 @@ import {
   containersUsing,
   DataMount,
   docker,
-  helperRunArgs,
   psqlQuery,
   volumeExists,
 } from "./docker";
@@ -29,7 +22,10 @@ import {
 } from "./manifest";
 import { assertLocal, describeMount, mountOf, UsageError } from "./stack";
 import { pushUndo } from "./undo";
-import { withStopped } from "./writers";
+import { archiveOne, report } from "./archive-one";
+import { LINK_OWNERS_SCRIPT, parseLinkOwners } from "./link-owners";
+import { DEFAULT_JOBS, inParallel } from "./parallel";
+import { ProgressBoard } from "./progress";
 
 export interface BackupOptions {
   readonly settings: Settings;
@@ -42,6 +38,8 @@ export interface BackupOptions {
   /** Graceful stop timeout in seconds (at least 60). */
   readonly stopTimeout: number;
   readonly log: (line: string) => void;
+  /** Data sets archived at once. @default DEFAULT_JOBS */
+  readonly jobs?: number;
 }
 
 /** `backups/dev-20260101T120000Z` under the project directory. */
@@ -126,7 +124,7 @@ function prepareOutDir(outDir: string): boolean {
   return true;
 }
 
-async function dataSetPresent(d: DataSetSettings): Promise<boolean> {
+export async function dataSetPresent(d: DataSetSettings): Promise<boolean> {
   const m = mountOf(d);
   if (m.type === "volume") return volumeExists(m.source);
   return fs.existsSync(m.source) && fs.statSync(m.source).isDirectory();
@@ -162,40 +160,7 @@ async function dumpPostgres(
   };
 }
 
-/** Lists `find` output as NUL-separated "uid:gid", "./path" pairs (any file name survives). */
-export const LINK_OWNERS_SCRIPT =
-  "cd /data && find . -type l -exec sh -c " +
-  `'for f in "$@"; do printf "%s\\0%s\\0" "$(stat -c %u:%g "$f")" "$f"; done' sh {} +`;
-
-/** Parses LINK_OWNERS_SCRIPT output, keeping links not owned by root (tar restores those). */
-export function parseLinkOwners(out: string): Array<[string, string]> {
-  const parts = out.split("\0");
-  const pairs: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    const [owner, file] = [parts[i] as string, parts[i + 1] as string];
-    if (owner !== "0:0") pairs.push([owner, file]);
-  }
-  return pairs;
-}
-
-async function symlinkOwners(image: string, mount: DataMount): Promise<Array<[string, string]>> {
-  const r = await docker(
-    helperRunArgs({
-      image,
-      mount,
-      readOnly: true,
-      purpose: "backup-links",
-      command: ["sh", "-c", LINK_OWNERS_SCRIPT],
-    }),
-  );
-  return parseLinkOwners(r.stdout);
-}
-
-function report(log: (line: string) => void, w: WrittenFile): void {
-  log(
-    `  wrote ${w.file}: ${formatBytes(w.bytes)} in ${w.seconds.toFixed(1)} s, sha256 ${w.sha256.slice(0, 16)}...`,
-  );
-}
+export { LINK_OWNERS_SCRIPT, parseLinkOwners };
 
 /**
  * Backs up every local data set of the stack into `outDir`: one tar per data set,
@@ -208,6 +173,9 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
   if (o.stopTimeout < 60) {
     throw new UsageError(`--stop-timeout = ${o.stopTimeout}: expected at least 60 seconds`);
   }
+  // The container list is read while the engine answers `docker info`; an engine
+  // that does not answer is still reported by assertEngine first.
+  const listing = allContainers().catch((e: unknown) => e as Error);
   const engineVersion = await assertEngine();
   const startedAt = new Date();
   const outDir = path.resolve(o.outDir);
@@ -223,7 +191,9 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
   };
   const undoOutput = pushUndo(`remove the incomplete backup in ${outDir}`, removeOutput);
   try {
-    const containers = await allContainers();
+    const listed = await listing;
+    if (listed instanceof Error) throw listed;
+    const containers = listed;
     const byName = new Map(containers.map((c) => [c.name, c]));
     const method: string[] = [];
     const say = (line: string) => {
@@ -248,7 +218,9 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
     }
 
     const present = new Set<string>();
-    for (const d of settings.dataSets) if (await dataSetPresent(d)) present.add(d.key);
+    // One docker call per data set, all at once: each costs a CLI start.
+    const found = await Promise.all(settings.dataSets.map((d) => dataSetPresent(d)));
+    settings.dataSets.forEach((d, i) => found[i] && present.add(d.key));
     const plans = planArchives({
       dataSets: settings.dataSets,
       present,
@@ -256,32 +228,27 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
       dumpedDataSet: pgRunning ? pg?.dataSet?.key : undefined,
       stopWriters: o.stopWriters,
     });
-    for (const p of plans) {
-      if (p.action === "skip") {
-        say(`${p.dataSet.key}: skipped: ${p.reason}`);
-        continue;
-      }
-      const file = `${p.dataSet.key}.tar`;
-      log(`${p.dataSet.key}: archiving ${describeMount(p.mount)}`);
-      const { w, links } = await withStopped(p.stop, o.stopTimeout, log, async () => {
-        const w = await writeStreamed(outDir, file, p.dataSet.key, (sink) =>
-          docker(
-            helperRunArgs({
-              image: o.helperImage,
-              mount: p.mount,
-              readOnly: true,
-              purpose: "backup",
-              command: ["tar", "-c", "-f", "-", "-C", "/data", "."],
-            }),
-            { output: sink },
-          ).then(() => undefined),
-        );
-        written.push(w.file);
-        report(log, w);
-        return { w, links: await symlinkOwners(o.helperImage, p.mount) };
-      });
+    for (const p of plans) if (p.action === "skip") say(`${p.dataSet.key}: skipped: ${p.reason}`);
+    const archives = plans.filter((p) => p.action === "archive");
+    const board = new ProgressBoard();
+    const results = await inParallel(archives, o.jobs ?? DEFAULT_JOBS, (p) =>
+      archiveOne(p, {
+        outDir,
+        helperImage: o.helperImage,
+        stopTimeout: o.stopTimeout,
+        board,
+        // A log line never lands on top of the progress line.
+        log: (line) => {
+          board.clear();
+          log(line);
+        },
+      }),
+    );
+    archives.forEach((p, i) => {
+      const { w, links, how } = results[i];
+      written.push(w.file);
       say(
-        `${p.dataSet.key}: archived ${
+        `${p.dataSet.key}: archived ${how} ${
           p.consistency === "container-stopped"
             ? `with ${p.stop.map((c) => c.name).join(", ")} stopped gracefully`
             : p.consistency === "container-not-running"
@@ -301,7 +268,7 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
         consistency: p.consistency,
         ...(links.length > 0 ? { symlinkOwners: links } : {}),
       });
-    }
+    });
     if (entries.length === 0) {
       throw new UsageError(
         `stack ${settings.stack}: no data found to back up (no volume or directory of ${settings.dataSets

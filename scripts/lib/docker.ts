@@ -217,6 +217,8 @@ export function helperRunArgs(opts: {
   readonly readOnly: boolean;
   readonly purpose: string;
   readonly interactive?: boolean;
+  /** More `--mount` specifications, e.g. the backup directory. @default none */
+  readonly extraMounts?: readonly string[];
   readonly command: readonly string[];
 }): string[] {
   const m = opts.mount;
@@ -246,6 +248,7 @@ export function helperRunArgs(opts: {
     `${HELPER_LABEL}=${opts.purpose}`,
     "--mount",
     mount,
+    ...(opts.extraMounts ?? []).flatMap((m) => ["--mount", m]),
     "--entrypoint",
     "",
     opts.image,

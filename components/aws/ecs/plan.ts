@@ -1,5 +1,5 @@
 import type { ServiceSettings } from "../../settings";
-import { efsDataSetPath } from "../../storage/efs";
+import { efsDataSetPath } from "../../naming";
 import { EcsSettings, ScalingSettings } from "../../settings-ecs";
 import { fargateSize, FargateSize } from "./fargate";
 

@@ -1,0 +1,206 @@
+import { spawnSync } from "child_process";
+import { Command, InvalidArgumentError } from "commander";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { CATALOGUE } from "../components/catalogue";
+import { loadStack } from "./lib/stack";
+
+/*
+ * npm run bench:data -- [--runs 3] [--mib 512] [--files 2000] [--helper-image IMAGE]
+ *
+ * Backup throughput against its floor, on the real Docker engine: the same data
+ * (random bytes, which do not compress, plus many small files) split over two
+ * data sets, archived by `npm run backup` and by a plain `tar` of each volume in a
+ * container onto a bind-mounted directory, one after the other. Prints each
+ * run's wall time, the MiB/s and the throughput ratio backup/plain tar. A report,
+ * not a test: nothing here asserts a time. Every volume and file it makes carries
+ * a random per-run name and is removed at the end.
+ */
+
+const REPO = path.resolve(__dirname, "..");
+
+function positiveInt(name: string, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || n < 1 || n > max) {
+      throw new InvalidArgumentError(
+        `${name} = ${JSON.stringify(v)}: expected a whole number from 1 to ${max}`,
+      );
+    }
+    return n;
+  };
+}
+
+const program = new Command("bench:data")
+  .description("Measure npm run backup against a plain in-container tar of the same data")
+  .option("--runs <n>", "measured runs of each (after one warm-up)", positiveInt("--runs", 20), 3)
+  .option("--mib <n>", "MiB of random data in all", positiveInt("--mib", 16384), 512)
+  .option("--files <n>", "small files in all", positiveInt("--files", 100000), 2000)
+  .option("--helper-image <image>", "image with tar and sh", "panopticon-test/busybox:1")
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.slice(0, 4).join(" ")} ... failed (${r.status}): ${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+function timed(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function main(): void {
+  program.parse();
+  const o = program.opts<{ runs: number; mib: number; files: number; helperImage: string }>();
+  const image = o.helperImage;
+  const stack = `bench${randomBytes(3).toString("hex")}`;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-bench-data-"));
+  fs.writeFileSync(
+    path.join(tmp, `Pulumi.${stack}.yaml`),
+    [
+      "config:",
+      "  panopticon:environment: local",
+      `  panopticon:initImage: ${image}`,
+      "  panopticon:stopGraceSeconds: 60",
+      // Every service needs a prebuilt image to validate; none is started here.
+      "  panopticon:postgresMajor: 15",
+      "  panopticon:services:",
+      ...Object.keys(CATALOGUE).flatMap((s) => [`    ${s}:`, `      image: ${image}`]),
+      "",
+    ].join("\n"),
+  );
+  // The stack's own volume names, from the same settings code as the program.
+  const sets = loadStack(stack, tmp)
+    .dataSets.filter((d) => d.volumeName !== undefined && d.key !== "postgres")
+    .slice(0, 2);
+  const volumes = sets.map((d) => d.volumeName!);
+  const outRoot = path.join(tmp, "out");
+  fs.mkdirSync(outRoot);
+  try {
+    const perSet = Math.max(1, Math.floor(o.mib / volumes.length));
+    const filesPerSet = Math.max(1, Math.floor(o.files / volumes.length));
+    for (const v of volumes) {
+      sh("docker", ["volume", "create", v]);
+      sh("docker", [
+        "run",
+        "--rm",
+        "--mount",
+        `type=volume,src=${v},dst=/data`,
+        image,
+        "sh",
+        "-c",
+        `set -e; dd if=/dev/urandom of=/data/blob bs=1M count=${perSet} 2>/dev/null; mkdir /data/small; ` +
+          `i=0; while [ $i -lt ${filesPerSet} ]; do echo "small file $i" > /data/small/f$i; i=$((i+1)); done`,
+      ]);
+    }
+    const bytes = volumes.length * perSet * 1024 * 1024;
+    process.stderr.write(
+      `data: ${volumes.join(", ")}: ${perSet * volumes.length} MiB random + ${filesPerSet * volumes.length} small files\n`,
+    );
+
+    let n = 0;
+    const plain = () => {
+      const out = path.join(outRoot, `plain-${n++}`);
+      fs.mkdirSync(out);
+      for (const v of volumes) {
+        sh("docker", [
+          "run",
+          "--rm",
+          "--network",
+          "none",
+          "--mount",
+          `type=volume,src=${v},dst=/data,readonly`,
+          "--mount",
+          `type=bind,src=${out},dst=/out`,
+          image,
+          "tar",
+          "-c",
+          "-f",
+          `/out/${v}.tar`,
+          "-C",
+          "/data",
+          ".",
+        ]);
+      }
+      fs.rmSync(out, { recursive: true, force: true });
+    };
+    const backup = () => {
+      const out = path.join(outRoot, `backup-${n++}`);
+      const r = spawnSync(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          path.join(REPO, "scripts", "backup.ts"),
+          "--stack",
+          stack,
+          "--dir",
+          tmp,
+          "--out",
+          out,
+        ],
+        { cwd: REPO, encoding: "utf8" },
+      );
+      if (r.status !== 0) throw new Error(`backup failed (${r.status}): ${r.stderr}`);
+      fs.rmSync(out, { recursive: true, force: true });
+    };
+
+    process.stderr.write("warm-up: one run of each (page cache, image layers)\n");
+    plain();
+    backup();
+    const tPlain: number[] = [];
+    const tBackup: number[] = [];
+    for (let i = 0; i < o.runs; i++) {
+      // Alternated, so a change in the machine's load hits both alike.
+      tPlain.push(timed(plain));
+      tBackup.push(timed(backup));
+      process.stderr.write(
+        `run ${i + 1}/${o.runs}: plain tar ${tPlain[i].toFixed(2)} s, backup ${tBackup[i].toFixed(2)} s\n`,
+      );
+    }
+    const mibs = (t: number) => bytes / 1024 / 1024 / t;
+    const p = median(tPlain);
+    const b = median(tBackup);
+    const rows = [
+      ["", "median s", "min s", "max s", "MiB/s (median)"],
+      [
+        "plain tar",
+        p.toFixed(2),
+        Math.min(...tPlain).toFixed(2),
+        Math.max(...tPlain).toFixed(2),
+        mibs(p).toFixed(0),
+      ],
+      [
+        "npm run backup",
+        b.toFixed(2),
+        Math.min(...tBackup).toFixed(2),
+        Math.max(...tBackup).toFixed(2),
+        mibs(b).toFixed(0),
+      ],
+    ];
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    for (const r of rows) {
+      process.stdout.write(r.map((cell, c) => cell.padStart(widths[c])).join("  ") + "\n");
+    }
+    process.stdout.write(
+      `throughput ratio backup/plain tar: ${(p / b).toFixed(2)}x (median of ${o.runs}; the issue's target is >= 0.8x)\n`,
+    );
+  } finally {
+    for (const v of volumes) spawnSync("docker", ["volume", "rm", "-f", v], { stdio: "ignore" });
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main();

@@ -1,0 +1,44 @@
+import { Command } from "commander";
+import * as path from "path";
+import { log, run } from "./lib/cli";
+import { runDoctor } from "./lib/doctor-core";
+import { checkStackName, loadStack } from "./lib/stack";
+
+/*
+ * npm run doctor -- --stack dev [--dir DIR] [--helper-image IMAGE]
+ * Checks, per data set of a local stack, that the container mounts the data the
+ * stack names exactly where the service's persist variable points, whether it
+ * holds data, and that Postgres's PG_VERSION is the stack's major (volume mode and
+ * remote Docker hosts included, through a read-only helper container).
+ *   exit 0  every check passed   1 a problem was found   2 bad input
+ */
+
+const program = new Command("doctor")
+  .description("Check that each service of a local stack sees its data")
+  .requiredOption("--stack <name>", "stack whose Pulumi.<stack>.yaml names the data")
+  .option("--dir <path>", "project directory holding the stack files", process.cwd())
+  .option(
+    "--helper-image <image>",
+    "image with sh used to look inside (default: the stack's initImage)",
+  )
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+run("doctor", async () => {
+  program.parse();
+  const opts = program.opts<{ stack: string; dir: string; helperImage?: string }>();
+  const settings = loadStack(checkStackName(opts.stack), path.resolve(opts.dir));
+  const r = await runDoctor({ settings, helperImage: opts.helperImage ?? settings.initImage });
+  for (const f of r.findings) {
+    process.stdout.write(`${f.ok ? "ok     " : "PROBLEM"} ${f.dataSet}: ${f.message}\n`);
+  }
+  process.stdout.write(
+    r.problems === 0
+      ? `doctor: stack ${settings.stack}: every service sees its data\n`
+      : `doctor: stack ${settings.stack}: ${r.problems} problem(s)\n`,
+  );
+  if (r.problems > 0) {
+    log("doctor: fix the problems above before the next pulumi up");
+    process.exit(1);
+  }
+});
