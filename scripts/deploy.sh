@@ -199,9 +199,21 @@ if ! pulumi config get --stack "$stack" postgresPassword >/dev/null 2>&1; then
 fi
 
 # ==== before_up: the last step before `pulumi up` changes anything ====
-# Intentionally empty for now: the pre-change backup of the stack's data goes here.
+# A local stack whose preview gives a data-bearing service another image is backed up
+# first: ChromaDB and Postgres migrate their files forward only, so this backup is the
+# way back (docs/upgrades.md). Nothing to back up prints nothing.
 before_up() {
-  :
+  [ "$environment" = local ] || return 0
+  local preview dir
+  preview=$(mktemp)
+  pulumi preview --stack "$stack" --json >"$preview"
+  if ! dir=$(npm run --silent backup:before-change -- --stack "$stack" --preview "$preview"); then
+    rm -f "$preview"
+    echo "deploy: the backup before the change failed; nothing was deployed" >&2
+    exit 1
+  fi
+  rm -f "$preview"
+  if [ -n "$dir" ]; then echo "deploy: backed up before the change: $dir"; fi
 }
 before_up
 

@@ -27,6 +27,8 @@ const SYSTEM_TOOLS = [
   "tr",
   "ls",
   "dirname",
+  "mktemp",
+  "rm",
 ];
 
 const LOCAL_STACK = `config:
@@ -76,6 +78,10 @@ exit 0
 `;
 const NPM_STUB = `#!/usr/bin/env bash
 printf 'npm %s\\n' "$*" >>"$STUB_STATE/npm"
+if [ "$3" = backup:before-change ]; then
+  [ -z "\${STUB_BACKUP_FAIL:-}" ] || { echo "backup: no space left" >&2; exit 1; }
+  [ -z "\${STUB_BACKUP_DIR:-}" ] || echo "$STUB_BACKUP_DIR"
+fi
 `;
 const DOCKER_STUB = `#!/usr/bin/env bash
 if [ "$1" = info ] && [ -n "\${STUB_DOCKER_DOWN:-}" ]; then
@@ -179,12 +185,17 @@ describe("deploy.sh on a machine that never logged in", () => {
       ["stack", "select", "--create", "dev"],
       ["config", "get", "--stack", "dev", "postgresPassword"],
       ["config", "set", "--stack", "dev", "--secret", "postgresPassword", expect.any(String)],
+      ["preview", "--stack", "dev", "--json"],
       ["up", "--stack", "dev", "--yes", "--diff"],
     ]);
     // Every call after the passphrase exists sees it, and only through the file variable.
     for (const x of c.slice(2)) expect([x.ppf, x.pp]).toEqual([passFile(), "<unset>"]);
     expect(c[4].args[6]).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    expect(npmCalls()).toEqual(["npm install --ignore-scripts --no-audit --no-fund"]);
+    expect(npmCalls()).toEqual([
+      "npm install --ignore-scripts --no-audit --no-fund",
+      expect.stringMatching(/^npm run --silent backup:before-change -- --stack dev --preview \S+$/),
+    ]);
+    expect(r.err).not.toContain("backed up before the change");
   });
 
   it("a second run reuses the login, the passphrase and the stored password", () => {
@@ -198,7 +209,7 @@ describe("deploy.sh on a machine that never logged in", () => {
     expect(r.err).not.toContain("created a passphrase");
     expect(fs.readFileSync(passFile(), "utf8")).toBe(passphrase);
     const c = calls();
-    expect(c.map((x) => x.args[0])).toEqual(["whoami", "stack", "config", "up"]);
+    expect(c.map((x) => x.args[0])).toEqual(["whoami", "stack", "config", "preview", "up"]);
     expect(c.find((x) => x.args[0] === "up")).toEqual({
       args: ["up", "--stack", "dev"],
       ppf: passFile(),
@@ -382,11 +393,39 @@ describe("deploy.sh prerequisites: one line each, exit 2, nothing run", () => {
   });
 });
 
+describe("deploy.sh backs up a local stack's data before a change that needs it", () => {
+  it("prints the backup's path, then deploys", () => {
+    const r = deploy(["dev"], { STUB_BACKUP_DIR: "/proj/backups/dev-20261201T170000Z" });
+    expect(r.code).toBe(0);
+    expect(r.out + r.err).toContain(
+      "deploy: backed up before the change: /proj/backups/dev-20261201T170000Z",
+    );
+    expect(
+      calls()
+        .map((x) => x.args[0])
+        .slice(-2),
+    ).toEqual(["preview", "up"]);
+  });
+
+  it("a failed backup stops the deploy before pulumi up (exit 1)", () => {
+    const r = deploy(["dev"], { STUB_BACKUP_FAIL: "1" });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("deploy: the backup before the change failed; nothing was deployed");
+    expect(calls().map((x) => x.args[0])).not.toContain("up");
+  });
+
+  it("an AWS stack is not previewed for a local backup (its snapshots are the workflow's)", () => {
+    const r = deploy(["prod"], { AWS_ACCESS_KEY_ID: "AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY: "x" });
+    expect(r.code).toBe(0);
+    expect(calls().map((x) => x.args[0])).not.toContain("preview");
+    expect(npmCalls().some((l) => l.includes("backup:before-change"))).toBe(false);
+  });
+});
+
 describe("deploy.sh structure", () => {
-  it("before_up is defined empty and is the last step before pulumi up", () => {
+  it("before_up is the last step before pulumi up", () => {
     const steps = SCRIPT.split("\n").filter((l) => /^[a-z]/.test(l));
     expect(steps.slice(-2)).toEqual(["before_up", 'pulumi up --stack "$stack" "$@"']);
-    expect(SCRIPT).toMatch(/\nbefore_up\(\) \{\n {2}:\n\}\n/);
   });
 });
 
