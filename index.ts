@@ -23,8 +23,9 @@ const settings = parseSettings(rawFromPulumiConfig(allConfig), {
   baseDir: process.cwd(),
   plainSecrets: plainSecretKeys(allConfig, isConfigSecret),
 });
-// The checkout images are built from must exist before anything is registered.
-const sourceProblems = checkAppSource(settings.images);
+// The checkout images are built from must exist (and build the data's Postgres major)
+// before anything is registered.
+const sourceProblems = checkAppSource(settings.images, settings.postgres);
 if (sourceProblems.length > 0) throw new ConfigError(settings.stack, sourceProblems);
 // A bind-mode Postgres directory of another major is refused before anything is registered.
 const pgVersionWarning = assertPgVersionMatches(settings, {

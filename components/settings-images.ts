@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { PROJECT } from "./naming";
+import { postgresMajorOf } from "./settings-services";
 
 /*
  * Where each service's image comes from: a prebuilt reference, or a build from a
@@ -179,11 +180,54 @@ export function resolveImages(
   };
 }
 
+/** The Postgres major of the image a dockerfile's last stage builds FROM, if readable. */
+export function dockerfileFromMajor(text: string): number | undefined {
+  const froms = text
+    .split(/\r?\n/)
+    .map((l) => /^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(l)?.[1])
+    .filter((f): f is string => f !== undefined);
+  const last = froms[froms.length - 1];
+  return last === undefined ? undefined : postgresMajorOf(last);
+}
+
 /**
- * The checkout must exist and hold every dockerfile the catalogue names, or the
- * program stops before registering anything. Returns the problems (empty: fine).
+ * A Postgres built from the checkout must be the major the stack's data needs:
+ * the dockerfile's FROM decides what runs, so a checkout that moves Postgres to
+ * another major is refused until postgresMajor says so (after npm run pg-upgrade).
  */
-export function checkAppSource(images: ImageSettings): string[] {
+function checkBuiltPostgres(
+  images: ImageSettings,
+  postgres: { readonly service?: string; readonly major?: number },
+  at: string,
+): string[] {
+  const built = images.services.find((s) => s.service === postgres.service);
+  if (built === undefined || built.from !== "build" || !isFile(built.build.dockerfile)) return [];
+  const fromMajor = dockerfileFromMajor(fs.readFileSync(built.build.dockerfile, "utf8"));
+  const where = `${built.build.dockerfileInSource} in ${images.appSource}`;
+  if (fromMajor === undefined) {
+    return postgres.major === undefined
+      ? [
+          `${at}: the Postgres major of ${where} cannot be read from its FROM line: set ${key("postgresMajor")} (e.g. 15)`,
+        ]
+      : [];
+  }
+  if (postgres.major !== undefined && fromMajor !== postgres.major) {
+    return [
+      `${at}: ${where} builds Postgres ${fromMajor}, but this stack's data is Postgres ${postgres.major} (that server would refuse it): keep the checkout at Postgres ${postgres.major}, or move the data with npm run pg-upgrade and set ${key("postgresMajor")} to ${fromMajor}`,
+    ];
+  }
+  return [];
+}
+
+/**
+ * The checkout must exist and hold every dockerfile the catalogue names, and a
+ * Postgres built from it must be the stack's major, or the program stops before
+ * registering anything. Returns the problems (empty: fine).
+ */
+export function checkAppSource(
+  images: ImageSettings,
+  postgres: { readonly service?: string; readonly major?: number } = {},
+): string[] {
   const configured = JSON.stringify(images.appSourceConfigured);
   const at = `${key("appSource")} = ${configured}`;
   if (images.appSourceConfigured === undefined) return [];
@@ -210,7 +254,7 @@ export function checkAppSource(images: ImageSettings): string[] {
       );
     }
   }
-  return problems;
+  return [...problems, ...checkBuiltPostgres(images, postgres, at)];
 }
 
 function isFile(p: string): boolean {

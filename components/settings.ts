@@ -124,7 +124,14 @@ export interface Settings {
   readonly networkName: string;
   readonly protection: ProtectionPolicy;
   /** The database the apps use; `major` is the server's Postgres major version. */
-  readonly postgres: { readonly database: string; readonly user: string; readonly major?: number };
+  readonly postgres: {
+    readonly database: string;
+    readonly user: string;
+    /** The Postgres major the data needs (postgresMajor, else the image's tag). */
+    readonly major?: number;
+    /** The service that runs it (none on AWS: RDS). */
+    readonly service?: string;
+  };
   /** The secret variables some service declares, with their config keys. */
   readonly secrets: readonly SecretSetting[];
   /** All services, sorted by name; on AWS without the postgres container. */
@@ -389,7 +396,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     initImage: r.initImage ?? DEFAULTS.initImage,
     networkName: networkName(project, ctx.stack),
     protection: protectionPolicy(environment, r.protect),
-    postgres: { ...postgres, major },
+    postgres: { ...postgres, major, service: pgService?.name },
     secrets,
     services,
     dataSets: [...dataSets].sort((a, b) => (a.key < b.key ? -1 : 1)),

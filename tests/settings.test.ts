@@ -273,7 +273,12 @@ describe("Postgres major of an image reference", () => {
 
   test("the default is Postgres 15 with pgvector, role postgres, database panopticon", () => {
     const s = parseSettings(withAppImages(), ctx);
-    expect(s.postgres).toEqual({ database: "panopticon", user: "postgres", major: 15 });
+    expect(s.postgres).toEqual({
+      database: "panopticon",
+      user: "postgres",
+      major: 15,
+      service: "postgres",
+    });
     expect(s.services.find((x) => x.kind === "postgres")!.image).toMatch(/^pgvector\/pgvector:/);
   });
 });
