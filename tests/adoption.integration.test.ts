@@ -42,11 +42,14 @@ const SEGMENT = "6f1d3c2a-0b7e-4c55-9a51-3f2e8d1c0a99";
 function stackConfig(over: Record<string, unknown>): Record<string, unknown> {
   const port = 30000 + (process.pid % 20000);
   const dev = cliStackConfig("dev");
+  // Every app pinned to the stand-in: nothing is built from the checkout.
   const services = Object.fromEntries(
-    Object.keys(dev["panopticon:services"] as object).map((s) => [
-      s,
-      { image: BUSYBOX, hostPort: false, command: APP_COMMAND, healthcheck: APP_HEALTH },
-    ]),
+    Object.keys(CONTRACT)
+      .filter((s) => s !== "postgres")
+      .map((s) => [
+        s,
+        { image: BUSYBOX, hostPort: false, command: APP_COMMAND, healthcheck: APP_HEALTH },
+      ]),
   );
   return {
     ...dev,
