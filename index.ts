@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
-import type * as ecsRuntime from "./components/aws/ecs/runtime";
-import { Panopticon } from "./components/panopticon";
+import type * as ecsRuntime from "./components/runtime/ecs/runtime";
+import { Panopticon } from "./components/runtime/docker-engine";
 import { assertPgVersionMatches } from "./components/pg-version";
 import {
   ConfigError,
@@ -56,7 +56,7 @@ const platform =
 // only the configured API keys (in Secrets Manager); an unset one is left unset.
 const app =
   platform?.runtime === "ecs"
-    ? new (require("./components/aws/ecs/runtime") as typeof ecsRuntime).EcsRuntime(
+    ? new (require("./components/runtime/ecs/runtime") as typeof ecsRuntime).EcsRuntime(
         "panopticon",
         {
           settings,

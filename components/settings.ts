@@ -13,7 +13,7 @@ import {
   servicesSchema,
 } from "./settings-services";
 import { ImageSettings, imagesSchema, resolveImages } from "./settings-images";
-import { ecsServiceInput, EcsPlan, planEcs } from "./aws/ecs/plan";
+import { ecsServiceInput, EcsPlan, planEcs } from "./runtime/ecs/plan";
 
 export { CATALOGUE, DEFAULTS, SECRET_CONFIG_KEYS };
 

@@ -1,4 +1,4 @@
-import { PGVECTOR_INIT, PGVECTOR_SQL } from "../components/aws/ecs/containers";
+import { PGVECTOR_INIT, PGVECTOR_SQL } from "../components/runtime/ecs/containers";
 import { ProgramRun } from "./harness";
 import {
   autoscalingBounds,

@@ -1,10 +1,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { hostUserData, nvmeDevicePath } from "../components/aws/docker-host";
+import { hostUserData, nvmeDevicePath } from "../components/runtime/docker-host/host";
 import { subnetCidrs } from "../components/aws/network";
 import { SNAPSHOT_TAG } from "../components/aws/types";
-import { RDS_ADOPT_IGNORE_CHANGES } from "../components/rds-postgres";
+import { RDS_ADOPT_IGNORE_CHANGES } from "../components/aws/rds-postgres";
 import { EFS_MOUNT_OPTIONS, efsDataSetPath, nfsDriverOpts } from "../components/storage/efs";
 import { scriptHasSecretAssignment } from "../policy/secrets";
 import { STATEFUL_TYPES } from "../policy/stateful";

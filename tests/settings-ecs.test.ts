@@ -1,5 +1,5 @@
-import { fargateSize } from "../components/aws/ecs/fargate";
-import { topologicalOrder } from "../components/aws/ecs/plan";
+import { fargateSize } from "../components/runtime/ecs/fargate";
+import { topologicalOrder } from "../components/runtime/ecs/plan";
 import { readProject, withServices } from "../scripts/bench/project";
 import { cliStackConfig, PROJECT_DIR, runProgram } from "./harness";
 

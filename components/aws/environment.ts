@@ -3,20 +3,20 @@ import { postgresPassword } from "../postgres-password";
 import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ExternalDatabase, ImageRepository } from "../panopticon";
-import { RdsPostgres } from "../rds-postgres";
+import { ExternalDatabase, ImageRepository } from "../runtime/docker-engine";
+import { RdsPostgres } from "./rds-postgres";
 import { DataSetSettings, Settings } from "../settings";
 import { architectureOf, AwsSettings, partitionOf, rdsIdentifier } from "../settings-aws";
 import { AwsRuntime } from "../settings-ecs";
 import { physicalName } from "../naming";
 import { efsDataSetPath, nfsDriverOpts } from "../storage/efs";
-import { EbsDataDisk } from "./data-disk";
-import { DockerHost } from "./docker-host";
+import { EbsDataDisk } from "../runtime/docker-host/data-disk";
+import { DockerHost } from "../runtime/docker-host/host";
 import { EfsStorage } from "./efs-storage";
 import { ImageRepositories } from "./image-repositories";
 import { DataKey } from "./kms-key";
 import { AwsNetwork } from "./network";
-import { EbsSnapshotPolicy } from "./snapshots";
+import { EbsSnapshotPolicy } from "../runtime/docker-host/snapshots";
 import { ALL_OUTBOUND, SNAPSHOT_TAG } from "./types";
 
 export interface AwsEnvironmentArgs {
@@ -50,7 +50,7 @@ export interface AwsEnvironmentOutputs {
  * `docker-host` runtime also the Docker host, its EBS data disk and snapshot
  * schedule and a Docker provider pointed at the host; the app is then the same
  * `Panopticon` component as locally. With `ecs`, a security group that the ECS tasks
- * wear to reach RDS and EFS; the app is `EcsRuntime` (components/aws/ecs/).
+ * wear to reach RDS and EFS; the app is `EcsRuntime` (components/runtime/ecs/).
  * The shared pieces keep their names (and so their URNs) whatever the runtime, so
  * moving between runtimes never replaces the database or the file system.
  */

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName, PROJECT, TYPES } from "../naming";
-import { ImageRepository } from "../panopticon";
+import { ImageRepository } from "../runtime/docker-engine";
 import { ProtectionPolicy, statefulOptions } from "../protection";
 
 export interface ImageRepositoriesArgs {

@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { TYPES } from "./naming";
-import { ProtectionPolicy, statefulOptions } from "./protection";
+import { TYPES } from "../naming";
+import { ProtectionPolicy, statefulOptions } from "../protection";
 
 /**
  * Arguments AWS does not return for an instance (the password, and flags that only

@@ -1,12 +1,12 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DataVolume } from "./data-volume";
-import { ServiceImage } from "./image/service-image";
-import { kebab, physicalName, TYPES } from "./naming";
-import { postgresPassword } from "./postgres-password";
-import { protectionSummary } from "./protection";
-import { ServiceContainer } from "./service-container";
-import { DataSetSettings, ServiceSettings, Settings } from "./settings";
+import { DataVolume } from "../data-volume";
+import { ServiceImage } from "../image/service-image";
+import { kebab, physicalName, TYPES } from "../naming";
+import { postgresPassword } from "../postgres-password";
+import { protectionSummary } from "../protection";
+import { ServiceContainer } from "../service-container";
+import { DataSetSettings, ServiceSettings, Settings } from "../settings";
 
 export interface ExternalDatabase {
   readonly host: pulumi.Input<string>;

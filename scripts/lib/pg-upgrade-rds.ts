@@ -52,7 +52,7 @@ export function planRdsUpgrade(settings: Settings, to: number, now: Date): RdsPl
     `1. manual snapshot ${snapshotIdentifier} (taken now; restore from it to go back)`,
     `2. in ${file}, under panopticon:aws: rds: set`,
     `     engineVersion: "${to}"        # was ${JSON.stringify(from)}; a major only, so AWS's minor upgrades never read as drift`,
-    `3. on the instance (components/rds-postgres.ts, aws.rds.Instance args) for this update:`,
+    `3. on the instance (components/aws/rds-postgres.ts, aws.rds.Instance args) for this update:`,
     `     allowMajorVersionUpgrade: true`,
     `     applyImmediately: true          # or leave it to the maintenance window`,
     `4. pulumi preview: the guard reports "planned major version upgrade"; then pulumi up.`,

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT, TYPES } from "../naming";
-import { nameTag, assumeRolePolicy } from "./types";
+import { physicalName, PROJECT, TYPES } from "../../naming";
+import { nameTag, assumeRolePolicy } from "../../aws/types";
 
 export interface DockerHostArgs {
   readonly stack: string;

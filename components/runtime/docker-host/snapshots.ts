@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT, TYPES } from "../naming";
-import { ProtectionPolicy } from "../protection";
-import { nameTag, assumeRolePolicy } from "./types";
+import { physicalName, PROJECT, TYPES } from "../../naming";
+import { ProtectionPolicy } from "../../protection";
+import { nameTag, assumeRolePolicy } from "../../aws/types";
 
 export interface EbsSnapshotPolicyArgs {
   readonly stack: string;

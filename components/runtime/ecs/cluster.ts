@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName, PROJECT, TYPES } from "../../naming";
 import { ProtectionPolicy, statefulOptions } from "../../protection";
-import { nameTag } from "../types";
+import { nameTag } from "../../aws/types";
 
 export interface EcsClusterArgs {
   readonly stack: string;

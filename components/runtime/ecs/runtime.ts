@@ -1,12 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DataVolumeOutput } from "../../panopticon";
+import { DataVolumeOutput } from "../docker-engine";
 import { physicalName, TYPES } from "../../naming";
 import { protectionSummary } from "../../protection";
 import { Settings } from "../../settings";
 import { partitionOf } from "../../settings-aws";
-import type { AwsEnvironment } from "../environment";
-import { ALL_OUTBOUND, nameTag } from "../types";
+import type { AwsEnvironment } from "../../aws/environment";
+import { ALL_OUTBOUND, nameTag } from "../../aws/types";
 import { InternalAlb } from "./alb";
 import { EcsCluster } from "./cluster";
 import { EcsSecrets } from "./secrets";

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName, PROJECT, TYPES } from "../../naming";
-import { assumeRolePolicy, nameTag } from "../types";
+import { assumeRolePolicy, nameTag } from "../../aws/types";
 import { EcsServicePlan } from "./plan";
 import { jsonKey } from "./secrets";
 import { taskContainers } from "./containers";
