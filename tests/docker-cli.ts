@@ -213,19 +213,21 @@ export function waitHealthy(name: string, timeoutMs: number): void {
 }
 
 /**
- * `pulumi up` on an empty state: network, volumes, then containers in registration
- * order (one-shot initialisers run to completion, waited-for containers must turn
- * healthy). `images` maps each recorded RemoteImage name to a local test image.
+ * The recorded networks and volumes, created as the provider does. A same-name volume
+ * create returns the existing volume (that is how retained data is re-attached); an
+ * existing network fails unless `existingNetworks` says a later apply may find it.
  */
-export function up(resources: readonly RecordedResource[], imageFor: (c: Inputs) => string): void {
-  for (const n of resources.filter((r) => r.type === "docker:index/network:Network"))
-    docker([
-      "network",
-      "create",
-      "--driver",
-      String(n.plainInputs.driver),
-      String(n.plainInputs.name),
-    ]);
+export function createNetworksAndVolumes(
+  resources: readonly RecordedResource[],
+  existingNetworks: "fail" | "keep" = "fail",
+): void {
+  for (const n of resources.filter((r) => r.type === "docker:index/network:Network")) {
+    const name = String(n.plainInputs.name);
+    const exists =
+      existingNetworks === "keep" &&
+      docker(["network", "ls", "-q", "--filter", `name=^${name}$`]) !== "";
+    if (!exists) docker(["network", "create", "--driver", String(n.plainInputs.driver), name]);
+  }
   for (const v of resources.filter((r) => r.type === "docker:index/volume:Volume"))
     docker([
       "volume",
@@ -234,6 +236,15 @@ export function up(resources: readonly RecordedResource[], imageFor: (c: Inputs)
       String(v.plainInputs.driver),
       String(v.plainInputs.name),
     ]);
+}
+
+/**
+ * `pulumi up` on an empty state: network, volumes, then containers in registration
+ * order (one-shot initialisers run to completion, waited-for containers must turn
+ * healthy). `images` maps each recorded RemoteImage name to a local test image.
+ */
+export function up(resources: readonly RecordedResource[], imageFor: (c: Inputs) => string): void {
+  createNetworksAndVolumes(resources);
   for (const b of resources.filter((r) => r.type === BUILD_TYPE)) buildImage(b.plainInputs);
   for (const c of resources.filter((r) => r.type === "docker:index/container:Container")) {
     const i = c.plainInputs;

@@ -5,6 +5,7 @@ import {
   containerCreateArgs,
   contextHash,
   createAndStart,
+  createNetworksAndVolumes,
   docker,
   remoteImageOf,
 } from "./docker-cli";
@@ -42,19 +43,8 @@ export class ReplayEngine {
       replacedContainers: [],
       unchangedContainers: [],
     };
-    for (const n of resources.filter((r) => r.type === "docker:index/network:Network")) {
-      const name = String(n.plainInputs.name);
-      if (docker(["network", "ls", "-q", "--filter", `name=^${name}$`]) === "")
-        docker(["network", "create", "--driver", String(n.plainInputs.driver), name]);
-    }
-    for (const v of resources.filter((r) => r.type === "docker:index/volume:Volume"))
-      docker([
-        "volume",
-        "create",
-        "--driver",
-        String(v.plainInputs.driver),
-        String(v.plainInputs.name),
-      ]);
+    // Applied again and again: the network of an earlier apply is kept.
+    createNetworksAndVolumes(resources, "keep");
 
     const ids = new Map<string, string>();
     for (const b of resources.filter((r) => r.type === BUILD_TYPE)) {
