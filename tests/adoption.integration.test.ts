@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { cliStackConfig, ProgramRun, runProgram } from "./harness";
-import { destroy, docker, dockerAvailable, purgeAll, up } from "./docker-cli";
+import { destroy, docker, dockerAvailable, purgeAll, startFixturePostgres, up } from "./docker-cli";
 import { CONTRACT } from "./compose-contract";
 
 /*
@@ -70,25 +70,9 @@ function inDataSet(mount: string, script: string): string {
 
 /** A Postgres 15 cluster made as compose made it, with ROWS rows; stopped cleanly. */
 function composeEraPostgres(mount: string, name: string): void {
-  docker([
-    "run",
-    "-d",
-    "--name",
-    name,
-    "--mount",
-    `${mount},dst=/var/lib/postgresql/data`,
-    "-e",
-    "POSTGRES_USER=postgres",
-    "-e",
-    "POSTGRES_DB=panopticon",
-    "-e",
-    `POSTGRES_PASSWORD=${COMPOSE_PASSWORD}`,
-    PG_IMAGE,
-  ]);
-  const sql = (q: string, allowFail = false) =>
-    docker(["exec", name, "psql", "-U", "postgres", "-d", "panopticon", "-tAc", q], { allowFail });
-  for (let i = 0; i < 120 && sql("SELECT 1", true) !== "1"; i++)
-    docker(["exec", name, "sleep", "0.5"], { allowFail: true });
+  startFixturePostgres(name, mount, COMPOSE_PASSWORD);
+  const sql = (q: string) =>
+    docker(["exec", name, "psql", "-U", "postgres", "-d", "panopticon", "-tAc", q]);
   sql(
     `CREATE TABLE evaluations (id int PRIMARY KEY, prompt text); ` +
       `INSERT INTO evaluations SELECT g, 'prompt ' || g FROM generate_series(1, ${ROWS}) g`,

@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { SWAP_SCRIPT, UNSWAP_SCRIPT } from "../scripts/lib/restore-core";
 import { APP_IMAGES_YAML } from "./app-images";
+import { startFixturePostgres } from "./docker-cli";
 
 /*
  * backup, restore and purge against a real Docker engine (started and given its
@@ -155,37 +156,8 @@ function runApp(stack: string, service: string, m: Mount): void {
 
 function runPostgres(stack: string, m: Mount): string {
   const name = ctr(stack, "postgres");
-  docker([
-    "run",
-    "-d",
-    "--name",
-    name,
-    "--mount",
-    mountArg(m).replace("dst=/data", "dst=/var/lib/postgresql/data"),
-    "-e",
-    "POSTGRES_USER=postgres", // compose's role, the program's default
-    "-e",
-    "POSTGRES_DB=panopticon",
-    PG_IMAGE,
-  ]);
-  for (let i = 0; i < 60; i++) {
-    const ok = spawnSync("docker", [
-      "exec",
-      name,
-      "pg_isready",
-      "-q",
-      "-U",
-      "postgres",
-      "-d",
-      "panopticon",
-    ]);
-    // pg_isready answers during the entrypoint's init too; a query proves the real server is up.
-    if (ok.status === 0 && psql(stack, "SELECT 1", true) === "1") return name;
-    spawnSync("sleep", ["0.5"]);
-  }
-  throw new Error(
-    `postgres in ${name} did not become ready: ${docker(["logs", name], { allowFail: true })}`,
-  );
+  startFixturePostgres(name, mountArg(m).replace(",dst=/data", ""));
+  return name;
 }
 
 function psql(stack: string, sql: string, allowFail = false): string {

@@ -298,3 +298,41 @@ export function purgeAll(resources: readonly RecordedResource[]): void {
         docker(["image", "rm", t], { allowFail: true });
   }
 }
+
+/** The local Postgres 15 test image (scripts/docker-setup.sh builds it). */
+export const PG_TEST_IMAGE =
+  process.env.PANOPTICON_TEST_POSTGRES_IMAGE ?? "panopticon-test/postgres:15";
+
+/**
+ * A throwaway Postgres on `mount` (`type=...,src=...`). An empty directory is
+ * initialised as compose did (role postgres, database panopticon, and `password` for
+ * host logins when given). Returns once the real server answers a query: pg_isready
+ * answers during the entrypoint's init too.
+ */
+export function startFixturePostgres(name: string, mount: string, password?: string): void {
+  docker([
+    "run",
+    "-d",
+    "--name",
+    name,
+    "--mount",
+    `${mount},dst=/var/lib/postgresql/data`,
+    "-e",
+    "POSTGRES_USER=postgres",
+    "-e",
+    "POSTGRES_DB=panopticon",
+    ...(password === undefined ? [] : ["-e", `POSTGRES_PASSWORD=${password}`]),
+    PG_TEST_IMAGE,
+  ]);
+  for (let i = 0; i < 120; i++) {
+    const r = spawnSync(
+      "docker",
+      ["exec", name, "psql", "-X", "-U", "postgres", "-d", "panopticon", "-tAc", "SELECT 1"],
+      { encoding: "utf8" },
+    );
+    if (r.status === 0 && r.stdout.trim() === "1") return;
+    spawnSync("sleep", ["0.5"]);
+  }
+  const logs = spawnSync("docker", ["logs", name], { encoding: "utf8" });
+  throw new Error(`postgres ${name} did not start:\n${logs.stdout}${logs.stderr}`);
+}

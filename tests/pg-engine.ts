@@ -78,32 +78,6 @@ export function psql(container: string, sql: string, db = "panopticon"): string 
   return docker(["exec", container, "psql", "-X", "-U", "postgres", "-d", db, "-tAc", sql]);
 }
 
-export function startPostgres(name: string, source: string, type = "volume"): void {
-  docker([
-    "run",
-    "-d",
-    "--name",
-    name,
-    "--mount",
-    `type=${type},src=${source},dst=/var/lib/postgresql/data`,
-    "-e",
-    "POSTGRES_USER=postgres",
-    "-e",
-    "POSTGRES_DB=panopticon",
-    PG_IMAGE,
-  ]);
-  for (let i = 0; i < 120; i++) {
-    const r = spawnSync(
-      "docker",
-      ["exec", name, "psql", "-X", "-U", "postgres", "-d", "panopticon", "-tAc", "SELECT 1"],
-      { encoding: "utf8" },
-    );
-    if (r.status === 0 && r.stdout.trim() === "1") return;
-    spawnSync("sleep", ["0.5"]);
-  }
-  throw new Error(`postgres ${name} did not start: ${docker(["logs", name], true)}`);
-}
-
 /** An app container mounting its data set, with its persist variable set to `persist`. */
 export function startApp(
   stack: string,

@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { startFixturePostgres } from "./docker-cli";
 import {
   BUSYBOX,
   cleanupEngine,
@@ -10,7 +11,6 @@ import {
   RUN,
   stackFile,
   startApp,
-  startPostgres,
   TMP,
   tool,
   vol,
@@ -35,7 +35,7 @@ describe("a volume-mode stack with Postgres 15 holding rows", () => {
 
   beforeAll(() => {
     docker(["volume", "create", vol(stack, "postgres")]);
-    startPostgres(pg, vol(stack, "postgres"));
+    startFixturePostgres(pg, `type=volume,src=${vol(stack, "postgres")}`);
     psql(
       pg,
       "CREATE TABLE items (id int PRIMARY KEY, body text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 2500) g; CREATE SCHEMA judge; CREATE TABLE judge.scores (n int); INSERT INTO judge.scores SELECT generate_series(1, 40);",
@@ -132,7 +132,7 @@ describe("a volume-mode stack with Postgres 15 holding rows", () => {
     expect(psql(pg, "SELECT count(*) FROM items")).toBe("2500");
     // The new volume starts as a Postgres 15 cluster holding the same rows.
     const probe = `${pg}-probe`;
-    startPostgres(probe, fresh);
+    startFixturePostgres(probe, `type=volume,src=${fresh}`);
     try {
       expect(psql(probe, "SELECT count(*) FROM items")).toBe("2500");
       expect(psql(probe, "SELECT count(*) FROM judge.scores")).toBe("40");
@@ -177,7 +177,7 @@ describe("a bind-mode stack: the new major gets a sibling directory", () => {
 
   beforeAll(() => {
     fs.mkdirSync(path.join(dataDir, "postgres"), { recursive: true });
-    startPostgres(pg, path.join(dataDir, "postgres"), "bind");
+    startFixturePostgres(pg, `type=bind,src=${path.join(dataDir, "postgres")}`);
     psql(pg, "CREATE TABLE items (id int); INSERT INTO items SELECT generate_series(1, 77);");
   });
 
