@@ -1,16 +1,11 @@
+import { CONTRACT_APPS } from "./compose-contract";
+
 /*
  * Compose builds every app image and publishes none, so a stack names its images
  * (or, with appSource, builds them). Tests that are not about images use these.
  */
 export const APP_IMAGES: Record<string, { image: string }> = Object.fromEntries(
-  [
-    "main-app",
-    "query-storage",
-    "evaluation-storage",
-    "judge-service",
-    "visualization-service",
-    "model-registry",
-  ].map((s) => [s, { image: `registry.test/panopticon/${s}:1.0.0` }]),
+  CONTRACT_APPS.map((s) => [s, { image: `registry.test/panopticon/${s}:1.0.0` }]),
 );
 
 /** `raw` with each app's image filled in, under any service settings it already has. */

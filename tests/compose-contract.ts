@@ -170,6 +170,8 @@ export const CONTRACT: Readonly<Record<string, ContractRow>> = {
 };
 
 export const CONTRACT_SERVICES = Object.keys(CONTRACT).sort();
+/** The six app services (every service but postgres), sorted. */
+export const CONTRACT_APPS = CONTRACT_SERVICES.filter((s) => s !== "postgres");
 export const SECRET_VARIABLES = [
   "API_KEY",
   "OPENAI_API_KEY",

@@ -6,6 +6,7 @@ import * as path from "path";
 import { SWAP_SCRIPT, UNSWAP_SCRIPT } from "../scripts/lib/restore-core";
 import { APP_IMAGES_YAML } from "./app-images";
 import { startFixturePostgres } from "./docker-cli";
+import { CONTRACT_APPS } from "./compose-contract";
 
 /*
  * backup, restore and purge against a real Docker engine (started and given its
@@ -82,14 +83,7 @@ function stackFile(stack: string, extra = ""): string {
       "  panopticon:services:",
       "    postgres:",
       `      image: ${PG_IMAGE}`,
-      ...[
-        "main-app",
-        "judge-service",
-        "query-storage",
-        "evaluation-storage",
-        "visualization-service",
-        "model-registry",
-      ].flatMap((s) => [`    ${s}:`, `      image: ${BUSYBOX}`]),
+      ...CONTRACT_APPS.flatMap((s) => [`    ${s}:`, `      image: ${BUSYBOX}`]),
       extra,
     ].join("\n"),
   );

@@ -15,6 +15,7 @@ import {
   pushedDigestsRun,
   ROLE_POLICY,
 } from "./image-rules";
+import { CONTRACT_APPS } from "./compose-contract";
 
 /*
  * ECR on an AWS stack, under mocks: one repository per service compose builds,
@@ -26,14 +27,7 @@ jest.setTimeout(60_000);
 
 const SOURCE = path.join(__dirname, "fixtures", "panopticon-src");
 const KMS_ARN = /^arn:aws:kms:eu-west-1:123456789012:key\/[0-9a-f-]{36}$/;
-const APPS = [
-  "evaluation-storage",
-  "judge-service",
-  "main-app",
-  "model-registry",
-  "query-storage",
-  "visualization-service",
-];
+const APPS = CONTRACT_APPS;
 const PROD = (
   parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")) as {
     config: Record<string, unknown>;

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { ProgramRun, runProgram } from "./harness";
 import { destroy, docker, dockerAvailable, purgeAll, up } from "./docker-cli";
-import { CONTRACT } from "./compose-contract";
+import { CONTRACT, CONTRACT_APPS } from "./compose-contract";
 
 /*
  * The dev program's registrations replayed on a real Docker engine: up, write
@@ -17,14 +17,7 @@ jest.setTimeout(240_000);
 
 const PG_IMAGE = process.env.PANOPTICON_TEST_POSTGRES_IMAGE ?? "panopticon-test/postgres:15";
 const BUSYBOX = process.env.PANOPTICON_TEST_BUSYBOX_IMAGE ?? "panopticon-test/busybox:1";
-const APPS = [
-  "main-app",
-  "query-storage",
-  "evaluation-storage",
-  "judge-service",
-  "visualization-service",
-  "model-registry",
-];
+const APPS = CONTRACT_APPS;
 
 const DATA_APPS = APPS.filter((a) => CONTRACT[a].data !== undefined);
 

@@ -3,6 +3,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { CONTRACT_APPS } from "./compose-contract";
 
 /*
  * Helpers of the doctor and pg-upgrade tests on the real Docker engine: stack files
@@ -16,14 +17,7 @@ export const BUSYBOX = process.env.PANOPTICON_TEST_BUSYBOX_IMAGE ?? "panopticon-
 export const PG_IMAGE = process.env.PANOPTICON_TEST_POSTGRES_IMAGE ?? "panopticon-test/postgres:15";
 export const RUN = randomBytes(3).toString("hex");
 export const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-pg-upgrade-"));
-const APPS = [
-  "main-app",
-  "judge-service",
-  "query-storage",
-  "evaluation-storage",
-  "visualization-service",
-  "model-registry",
-];
+const APPS = CONTRACT_APPS;
 const stacks: string[] = [];
 
 export function docker(args: string[], allowFail = false): string {

@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { cliStackConfig, PROJECT_DIR, runProgram } from "./harness";
 import { previewDigest } from "./preview-builder";
+import { CONTRACT_APPS } from "./compose-contract";
 
 /*
  * backup:before-change on the real engine, given previews built from two runs of
@@ -19,14 +20,7 @@ const BUSYBOX = process.env.PANOPTICON_TEST_BUSYBOX_IMAGE ?? "panopticon-test/bu
 const RUN = randomBytes(3).toString("hex");
 const STACK = `pcb${RUN}`;
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-pre-change-"));
-const APPS = [
-  "main-app",
-  "judge-service",
-  "query-storage",
-  "evaluation-storage",
-  "visualization-service",
-  "model-registry",
-];
+const APPS = CONTRACT_APPS;
 const VOLUME = `panopticon-${STACK}-query-data`;
 
 function docker(args: string[], allowFail = false): string {
