@@ -10,7 +10,7 @@ import { PROJECT } from "./naming";
 
 const DNS_LABEL = /^[a-z][a-z0-9-]{0,40}[a-z0-9]$/;
 const DATA_SET = /^[a-z][a-z0-9_]{0,40}$/;
-const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+export const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Reserved: the program injects the connection settings itself. */
 const RESERVED_ENV = /^(POSTGRES_|DATABASE_URL$|PGPASSWORD$)/;

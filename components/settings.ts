@@ -6,6 +6,7 @@ import { DEFAULTS } from "./defaults";
 import { CATALOGUE, SECRET_CONFIG_KEYS } from "./catalogue";
 import {
   dependencyCycle,
+  DOCKER_NAME,
   image,
   postgresMajorOf,
   ResolvedService,
@@ -35,7 +36,6 @@ export const SECRET_KEYS = ["postgresPassword", ...Object.values(SECRET_CONFIG_K
 
 // ---------------------------------------------------------------- schema
 
-const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const PG_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const rawSchema = z
@@ -323,11 +323,9 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
   const secretEnvs = [...new Set(services.flatMap((svc) => svc.secretEnv))].sort();
   const secrets = secretEnvs.map((env) => ({ env, configKey: SECRET_CONFIG_KEYS[env] }));
   for (const configKey of ctx.plainSecrets ?? []) {
-    {
-      problems.push(
-        `${PROJECT}:${configKey} is set in plain text: expected a secret; run \`pulumi config rm ${configKey}\` then \`pulumi config set --secret ${configKey} <value>\``,
-      );
-    }
+    problems.push(
+      `${PROJECT}:${configKey} is set in plain text: expected a secret; run \`pulumi config rm ${configKey}\` then \`pulumi config set --secret ${configKey} <value>\``,
+    );
   }
 
   const pgService = services.find((svc) => svc.kind === "postgres");
