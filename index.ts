@@ -1,3 +1,4 @@
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
 import type * as ecsRuntime from "./components/runtime/ecs/runtime";
@@ -10,6 +11,7 @@ import {
   rawFromPulumiConfig,
 } from "./components/settings";
 import { checkAppSource } from "./components/settings-images";
+import { checkoutRevision } from "./components/compose/source";
 // isConfigSecret is internal to the SDK; it reads the CLI's list of secret keys.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
@@ -90,6 +92,16 @@ export const volumes = app.volumes;
 /** Service → the image it runs (`repo@sha256:...` when pushed); `npm run promote` reads it. */
 export const images = app instanceof Panopticon ? app.images : undefined;
 export const connectionString = app.connectionString;
+/**
+ * What ran: the layout (compose era or release 0.1), the Panopticon commit and whether
+ * the checkout had local changes, and the compose file; `npm run promote` carries it
+ * to a stack without a checkout.
+ */
+export const layout = settings.layout.kind;
+export const release = {
+  source: settings.layout.release.source ?? checkoutRevision(path.dirname(settings.layout.origin)),
+  compose: settings.layout.release.compose,
+};
 export const protection = app.protectionSummary;
 /** AWS stacks only: instance id (for SSM), RDS, KMS, EBS and EFS ids (for re-adoption). */
 export const aws = platform?.outputs;

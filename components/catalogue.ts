@@ -1,14 +1,19 @@
+import type { ComposeFile, ComposeService, Restart, Volume } from "./compose/read";
+
 /*
- * The Panopticon services as its docker-compose.yml runs them (rbownes/Argus, the
- * bind-mount compose of BIND_MOUNT_README.md; ../shared/PANOPTICON.md holds the
- * contract). One block per compose service, in compose's order and vocabulary:
- * build, ports, volumes (data), environment, depends_on, healthcheck, limits.
+ * The service catalogue: the checkout's own docker-compose.yml (components/compose/),
+ * with the program's policy on top. Compose says what runs; the policy says what its
+ * values mean for data, secrets and the database:
  *
- * Stack config may override any field, add services or remove one
- * (`services.<name>: false`); components/settings-services.ts validates and
- * resolves the result. Nothing here is an invention of ours: a value that
- * differs from compose loses data (a data set mounted where its app does not
- * read) or breaks the start (a healthcheck binary the image lacks).
+ * - every mount of a `./data/<dir>` directory or a named volume is a data set
+ *   (retained, protected, EBS/EFS on AWS);
+ * - the service that mounts /var/lib/postgresql/data is the database (RDS on AWS);
+ * - API_KEY and every *_API_KEY are config secrets; the database variables
+ *   (POSTGRES_*, DATABASE_URL) are replaced by the stack's own, with one password;
+ * - a persist variable equals its mount (ChromaDB keeps its files at the root).
+ *
+ * Stack config (`panopticon:services.<name>`) overrides or removes any service on
+ * top (components/settings-services.ts). Facts: ../shared/PANOPTICON.md.
  */
 
 /** A data set as compose mounts it. */
@@ -17,12 +22,9 @@ export interface CatalogueData {
   readonly set: string;
   /** Where the service reads its data inside the container. */
   readonly path: string;
-  /**
-   * The variable that tells the service where its data lives; the program sets it
-   * to exactly `path`. Absent only where the image reads a fixed path.
-   */
+  /** The variable set to exactly `path`; absent where the image reads a fixed path. */
   readonly persistEnv?: string;
-  /** The external volume of DB_PERSISTENCE.md (adoptComposeVolumes: true). */
+  /** The compose-era external volume (DB_PERSISTENCE.md; adoptComposeVolumes: true). */
   readonly composeVolume: string;
   /** The `./data/<dir>` of BIND_MOUNT_README.md (storageMode: bind). */
   readonly bindDir: string;
@@ -33,215 +35,312 @@ export interface CatalogueData {
 
 export interface CatalogueHealthcheck {
   readonly test: readonly string[];
-  readonly intervalSeconds: number;
-  readonly timeoutSeconds: number;
-  readonly retries: number;
-  readonly startPeriodSeconds: number;
+  readonly intervalSeconds?: number;
+  readonly timeoutSeconds?: number;
+  readonly retries?: number;
+  readonly startPeriodSeconds?: number;
 }
 
 export interface CatalogueService {
   readonly kind: "app" | "postgres";
-  /** A prebuilt image; apps have none (compose builds them, nothing is published). */
   readonly image?: string;
-  /** compose `build:`; context and dockerfile are relative to a Panopticon checkout. */
-  readonly build: { readonly context: string; readonly dockerfile: string };
-  readonly port: number;
+  /** compose `build:`; context and dockerfile relative to the checkout. */
+  readonly build?: {
+    readonly context: string;
+    readonly dockerfile: string;
+    readonly args?: Readonly<Record<string, string>>;
+  };
+  /** The container port; undefined when compose names none. */
+  readonly port?: number;
   readonly hostPort: number | false;
   readonly stopSignal: string;
+  readonly restart: Restart;
   readonly data?: CatalogueData;
-  /** Plain environment, as compose sets it. */
+  /** Plain environment after interpolation, without secrets, database and URL variables. */
   readonly env: Readonly<Record<string, string>>;
-  /** Variables holding another service's URL: `http://<service>:<its port>`. */
+  /** Variables compose leaves to the deployer (`${VAR}`, no default): stack config must set them. */
+  readonly unsetEnv: readonly string[];
+  /** Variables holding another service's URL: variable → service. */
   readonly urls: Readonly<Record<string, string>>;
-  /** Variables filled from stack secrets; always declared, empty when unset, as compose does. */
+  /** Secret variables (API_KEY, *_API_KEY), filled from stack secrets. */
   readonly secrets: readonly string[];
   /** Receives POSTGRES_HOST/PORT/USER/PASSWORD/DB and DATABASE_URL. */
   readonly database: boolean;
   readonly dependsOn: readonly string[];
+  /** A dependant waits until this one is healthy (compose `condition: service_healthy`). */
+  readonly awaitHealthy: boolean;
   readonly healthcheck?: CatalogueHealthcheck;
   readonly limits: { readonly cpus: number; readonly memoryMb: number };
+  readonly command?: readonly string[];
 }
 
-/** compose's app healthcheck: the images install curl (python:*-slim has no wget). */
-const APP_HEALTH: CatalogueHealthcheck = {
-  test: ["CMD", "curl", "-f", "http://localhost:8000/health"],
-  intervalSeconds: 30,
-  timeoutSeconds: 10,
-  retries: 5,
-  startPeriodSeconds: 15,
-};
-const APP_ENV = { PYTHONPATH: "/app", LOG_LEVEL: "INFO" };
-const SMALL = { cpus: 0.5, memoryMb: 512 };
-const LARGE = { cpus: 1.0, memoryMb: 1024 };
-/** The compose images have no USER line: they run as root. */
-const ROOT = { uid: 0, gid: 0 };
-const app = { kind: "app", port: 8000, stopSignal: "SIGTERM" } as const;
-
-export const CATALOGUE: Readonly<Record<string, CatalogueService>> = {
-  "main-app": {
-    ...app,
-    build: { context: ".", dockerfile: "app/dockerfile" },
-    hostPort: 8000,
-    env: APP_ENV,
-    urls: {
-      QUERY_STORAGE_URL: "query-storage",
-      EVALUATION_STORAGE_URL: "evaluation-storage",
-      JUDGE_SERVICE_URL: "judge-service",
-    },
-    secrets: ["API_KEY"],
-    database: false,
-    dependsOn: ["query-storage", "evaluation-storage"],
-    healthcheck: APP_HEALTH,
-    limits: SMALL,
-  },
-
-  "query-storage": {
-    ...app,
-    build: { context: ".", dockerfile: "query_storage/dockerfile" },
-    hostPort: 8001,
-    data: {
-      set: "query",
-      path: "/app/query_storage_data",
-      persistEnv: "CHROMA_PERSIST_DIRECTORY",
-      composeVolume: "panopticon_query_data",
-      bindDir: "query_storage",
-      ...ROOT,
-    },
-    // The bind-mount compose keeps queries in Postgres (pgvector).
-    env: { ...APP_ENV, QUERY_STORAGE_TYPE: "postgres" },
-    urls: {},
-    secrets: ["API_KEY"],
-    database: true,
-    dependsOn: ["postgres"],
-    healthcheck: APP_HEALTH,
-    limits: SMALL,
-  },
-
-  "evaluation-storage": {
-    ...app,
-    build: { context: ".", dockerfile: "evaluation_storage/dockerfile" },
-    hostPort: 8002,
-    data: {
-      set: "evaluation",
-      path: "/app/evaluation_storage_data",
-      persistEnv: "EVALUATION_PERSIST_DIRECTORY",
-      composeVolume: "panopticon_evaluation_data",
-      bindDir: "evaluation_storage",
-      ...ROOT,
-    },
-    env: { ...APP_ENV, EVALUATION_STORAGE_TYPE: "chroma" },
-    urls: {},
-    secrets: ["API_KEY"],
-    database: true,
-    dependsOn: [],
-    healthcheck: APP_HEALTH,
-    limits: SMALL,
-  },
-
-  "judge-service": {
-    ...app,
-    build: { context: ".", dockerfile: "judge_service/dockerfile" },
-    hostPort: 8003,
-    data: {
-      set: "judge",
-      path: "/app/judge_service_data",
-      persistEnv: "JUDGE_PERSIST_DIRECTORY",
-      composeVolume: "panopticon_judge_data",
-      bindDir: "judge_service",
-      ...ROOT,
-    },
-    env: { ...APP_ENV, JUDGE_STORAGE_TYPE: "chroma", MODEL_DEFAULT_TEMPERATURE: "0.7" },
-    urls: {
-      QUERY_STORAGE_URL: "query-storage",
-      EVALUATION_STORAGE_URL: "evaluation-storage",
-      MODEL_REGISTRY_URL: "model-registry",
-    },
-    secrets: ["API_KEY", "OPENAI_API_KEY", "GOOGLE_API_KEY", "ANTHROPIC_API_KEY"],
-    database: true,
-    dependsOn: ["postgres", "query-storage", "evaluation-storage"],
-    healthcheck: APP_HEALTH,
-    limits: LARGE,
-  },
-
-  "visualization-service": {
-    ...app,
-    build: { context: ".", dockerfile: "visualization_service/dockerfile" },
-    hostPort: 8004,
-    env: APP_ENV,
-    urls: {},
-    secrets: ["API_KEY"],
-    database: true,
-    dependsOn: ["postgres", "judge-service"],
-    healthcheck: APP_HEALTH,
-    limits: SMALL,
-  },
-
-  "model-registry": {
-    ...app,
-    build: { context: ".", dockerfile: "model_registry/dockerfile" },
-    hostPort: 8005,
-    // The image reads this fixed path; no variable moves it.
-    data: {
-      set: "model_registry",
-      path: "/app/model_registry_data",
-      composeVolume: "panopticon_model_registry_data",
-      bindDir: "model_registry",
-      ...ROOT,
-    },
-    env: { ...APP_ENV, LITELLM_MODEL_DEFAULT_TEMPERATURE: "0.7" },
-    urls: {},
-    secrets: [
-      "API_KEY",
-      "LITELLM_API_KEY",
-      "OPENAI_API_KEY",
-      "GOOGLE_API_KEY",
-      "ANTHROPIC_API_KEY",
-    ],
-    database: true,
-    dependsOn: ["postgres"],
-    healthcheck: APP_HEALTH,
-    limits: SMALL,
-  },
-
-  // Postgres 15 with pgvector (postgres/Dockerfile = postgres:15 + pgvector). A
-  // compose-era data directory is major 15 and uses the `vector` extension: another
-  // major refuses it, a server without pgvector cannot read its tables.
-  postgres: {
-    kind: "postgres",
-    image: "pgvector/pgvector:0.8.0-pg15-bookworm",
-    build: { context: ".", dockerfile: "postgres/Dockerfile" },
-    port: 5432,
-    hostPort: 5432,
-    // Postgres's fast shutdown: clients are disconnected, then a clean checkpoint.
-    stopSignal: "SIGINT",
-    data: {
-      set: "postgres",
-      path: "/var/lib/postgresql/data",
-      persistEnv: "PGDATA",
-      composeVolume: "panopticon_postgres_data",
-      bindDir: "postgres",
-      // The image's postgres user; its entrypoint chowns a fresh directory to it.
-      uid: 999,
-      gid: 999,
-    },
-    env: {},
-    urls: {},
-    secrets: [],
-    database: false,
-    dependsOn: [],
-    // The healthcheck is derived from the role and database (settings-services.ts).
-    limits: LARGE,
-  },
-};
-
 /**
- * The secret variables and the stack config key each is read from, set with
- * `pulumi config set --secret <key> <value>`. Never plain config, never promoted.
+ * Which Panopticon a checkout is: the compose era (ChromaDB stores, persist
+ * variables) or release 0.1 (item storage in Postgres, ITEM_STORAGE_TABLE).
  */
-export const SECRET_CONFIG_KEYS: Readonly<Record<string, string>> = {
-  API_KEY: "apiKey",
-  OPENAI_API_KEY: "openaiApiKey",
-  GOOGLE_API_KEY: "googleApiKey",
-  ANTHROPIC_API_KEY: "anthropicApiKey",
-  LITELLM_API_KEY: "litellmApiKey",
+export type Layout = "compose-era" | "release-0.1";
+
+export interface Catalogue {
+  readonly origin: string;
+  readonly layout: Layout;
+  readonly services: Readonly<Record<string, CatalogueService>>;
+  /** The role and database compose's database service creates (POSTGRES_USER/DB). */
+  readonly database: { readonly service?: string; readonly user?: string; readonly name?: string };
+}
+
+export const POSTGRES_DATA_PATH = "/var/lib/postgresql/data";
+/** The official Postgres image's user; its entrypoint chowns a fresh data directory to it. */
+const POSTGRES_UID = 999;
+/** The connection settings the program injects itself, with the stack's one password. */
+const DATABASE_VARS = new Set([
+  "POSTGRES_HOST",
+  "POSTGRES_PORT",
+  "POSTGRES_USER",
+  "POSTGRES_PASSWORD",
+  "POSTGRES_DB",
+  "DATABASE_URL",
+]);
+/**
+ * The compose era's storage services, by mount path (PANOPTICON.md, "Environment each
+ * service reads"). Compose sets no persist variable: the code defaults each to exactly
+ * the mount; the program sets it anyway, so a changed default can never point the
+ * service away from its data, and each gets the database settings (it reads them when
+ * its type is postgres). The storage type, where compose leaves it to the code,
+ * is written out with the code's default (ChromaDB), so what a service reads is
+ * visible (doctor, the ECS storage switch). Release 0.1 reads none of these.
+ */
+const COMPOSE_ERA_STORES: Readonly<
+  Record<string, { readonly persist: string; readonly type: string; readonly codeDefault: string }>
+> = {
+  "/app/query_storage_data": {
+    persist: "CHROMA_PERSIST_DIRECTORY",
+    type: "QUERY_STORAGE_TYPE",
+    codeDefault: "chroma",
+  },
+  "/app/evaluation_storage_data": {
+    persist: "EVALUATION_PERSIST_DIRECTORY",
+    type: "EVALUATION_STORAGE_TYPE",
+    codeDefault: "chroma",
+  },
+  "/app/judge_service_data": {
+    persist: "JUDGE_PERSIST_DIRECTORY",
+    type: "JUDGE_STORAGE_TYPE",
+    codeDefault: "chroma",
+  },
 };
+const PERSIST_VAR = /_PERSIST_DIRECTORY$/;
+const URL_VALUE = /^https?:\/\/([a-z][a-z0-9-]*):(\d+)\/?$/;
+/** compose-era defaults the program keeps when compose says nothing. */
+const DEFAULT_LIMITS = { cpus: 0.5, memoryMb: 512 };
+
+/** API_KEY and every *_API_KEY: never plain config, never promoted. */
+export function isSecretVariable(name: string): boolean {
+  return name === "API_KEY" || /^[A-Z][A-Z0-9_]*_API_KEY$/.test(name);
+}
+
+/** The stack config key a secret variable is read from: OPENAI_API_KEY → openaiApiKey. */
+export function secretConfigKey(variable: string): string {
+  const [first, ...rest] = variable.toLowerCase().split("_");
+  return first + rest.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join("");
+}
+
+/** Data-set key of a mount: `./data/query_storage` and volume `query_data` are both `query`. */
+function dataSetKey(v: Volume): string {
+  const base = v.kind === "bind" ? v.source.replace(/\/+$/, "").split("/").pop()! : v.source;
+  const key =
+    v.kind === "bind" ? base.replace(/_(storage|service)$/, "") : base.replace(/_data$/, "");
+  return key.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+}
+
+function readData(
+  svc: ComposeService,
+  compose: ComposeFile,
+  layout: Layout,
+  at: string,
+  problems: string[],
+): CatalogueData | undefined {
+  const mounts = svc.volumes.filter((v) => {
+    if (v.kind === "volume") return true;
+    if (/^\.\/data\/[^/]+\/?$/.test(v.source)) return true;
+    problems.push(
+      `${at}.volumes: ${v.source}:${v.target}: only ./data/<dir> directories and named volumes can be kept as data sets; move it under ./data/ or remove it`,
+    );
+    return false;
+  });
+  if (mounts.length === 0) return undefined;
+  if (mounts.length > 1) {
+    problems.push(`${at}.volumes: ${mounts.length} data mounts: expected at most one per service`);
+    return undefined;
+  }
+  const v = mounts[0];
+  if (v.readOnly) {
+    problems.push(
+      `${at}.volumes: ${v.source}:${v.target}:ro: a data set is written by its service; remove :ro`,
+    );
+  }
+  const set = dataSetKey(v);
+  const isDb = v.target === POSTGRES_DATA_PATH;
+  const named = [...svc.environment].find((e) => PERSIST_VAR.test(e.key))?.key;
+  const persistEnv = isDb
+    ? "PGDATA"
+    : (named ?? (layout === "compose-era" ? COMPOSE_ERA_STORES[v.target]?.persist : undefined));
+  const external = v.kind === "volume" ? compose.volumes[v.source]?.external : undefined;
+  const id = isDb ? POSTGRES_UID : 0; // the app images have no USER line: root
+  return {
+    set,
+    path: v.target,
+    persistEnv,
+    composeVolume: external ?? `panopticon_${set}_data`,
+    bindDir: v.kind === "bind" ? v.source.replace(/\/+$/, "").split("/").pop()! : set,
+    uid: id,
+    gid: id,
+  };
+}
+
+/** The role and database the database service's entrypoint creates (POSTGRES_USER/DB). */
+function createdNames(svc: ComposeService): { user?: string; name?: string } {
+  const literal = (k: string) => {
+    const e = svc.environment.find((x) => x.key === k);
+    return e && e.value.unresolved.length === 0 ? e.value.value : undefined;
+  };
+  return { user: literal("POSTGRES_USER"), name: literal("POSTGRES_DB") };
+}
+
+function readEnv(svc: ComposeService, names: ReadonlySet<string>, at: string, problems: string[]) {
+  const env: Record<string, string> = {};
+  const urls: Record<string, string> = {};
+  const secrets: string[] = [];
+  const unsetEnv: string[] = [];
+  let database = false;
+  for (const e of svc.environment) {
+    if (isSecretVariable(e.key)) {
+      if (!e.value.bare) {
+        problems.push(
+          `${at}.environment.${e.key}: compose gives it a value; secrets come from stack config: write ${e.key}=\${${e.key}} and run \`pulumi config set --secret ${secretConfigKey(e.key)} <value>\``,
+        );
+      }
+      secrets.push(e.key);
+      continue;
+    }
+    if (DATABASE_VARS.has(e.key)) {
+      database = true; // replaced by the stack's connection settings and password
+      continue;
+    }
+    const url = URL_VALUE.exec(e.value.value);
+    if (url && names.has(url[1]) && e.value.unresolved.length === 0) {
+      urls[e.key] = url[1];
+      continue;
+    }
+    if (e.value.unresolved.length > 0) {
+      if (!e.value.bare) {
+        problems.push(
+          `${at}.environment.${e.key} = ${JSON.stringify(e.raw)}: \${${e.value.unresolved[0]}} has no default and the program reads no shell or .env: give it a default or set services.${svc.name}.env.${e.key}`,
+        );
+      }
+      unsetEnv.push(e.key);
+      continue;
+    }
+    env[e.key] = e.value.value;
+  }
+  return { env, urls, secrets, unsetEnv, database };
+}
+
+function readService(
+  svc: ComposeService,
+  compose: ComposeFile,
+  layout: Layout,
+  awaited: ReadonlySet<string>,
+  problems: string[],
+): CatalogueService | undefined {
+  const at = `${compose.origin}: services.${svc.name}`;
+  const before = problems.length;
+  if (svc.ports.length > 1) {
+    problems.push(
+      `${at}.ports: ${svc.ports.length} ports: expected one published port per service`,
+    );
+  }
+  const port = svc.ports[0];
+  if (port?.hostIp !== undefined) {
+    problems.push(
+      `${at}.ports: host address ${port.hostIp}: the published address is panopticon:bindAddress; write the port without it`,
+    );
+  }
+  const data = readData(svc, compose, layout, at, problems);
+  const isDb = data?.path === POSTGRES_DATA_PATH;
+  const names = new Set(compose.services.map((s) => s.name));
+  const { env, urls, secrets, unsetEnv, database } = readEnv(svc, names, at, problems);
+  if (isDb) for (const k of ["POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD"]) delete env[k];
+  const store = layout === "compose-era" && data ? COMPOSE_ERA_STORES[data.path] : undefined;
+  if (store !== undefined && env[store.type] === undefined && !unsetEnv.includes(store.type)) {
+    env[store.type] = store.codeDefault;
+  }
+  if (data?.persistEnv !== undefined && !isDb) {
+    const v = env[data.persistEnv];
+    if (v !== undefined && v !== data.path) {
+      problems.push(
+        `${at}.environment.${data.persistEnv} = ${JSON.stringify(v)}: must be the data mount ${JSON.stringify(data.path)} (anywhere else the service starts empty)`,
+      );
+    }
+    delete env[data.persistEnv];
+  }
+  if (problems.length > before) return undefined;
+  return {
+    kind: isDb ? "postgres" : "app",
+    image: svc.image,
+    build: svc.build,
+    port: port?.container ?? svc.expose[0] ?? (isDb ? 5432 : undefined),
+    hostPort: port?.host ?? false,
+    // Postgres's fast shutdown (SIGINT): clients disconnected, then a clean checkpoint.
+    stopSignal: svc.stopSignal ?? (isDb ? "SIGINT" : "SIGTERM"),
+    // The program's policy where compose says nothing: come back after a daemon restart.
+    restart: svc.restart ?? "unless-stopped",
+    data,
+    env,
+    unsetEnv,
+    urls,
+    secrets,
+    // A compose-era storage service reads the database whenever its type is postgres
+    // (PANOPTICON.md: every app but main-app reads DATABASE_URL), so it always gets it.
+    database: !isDb && (database || store !== undefined),
+    dependsOn: svc.dependsOn.map((d) => d.service),
+    awaitHealthy: isDb || awaited.has(svc.name),
+    healthcheck: svc.healthcheck,
+    limits: {
+      cpus: svc.limits.cpus ?? DEFAULT_LIMITS.cpus,
+      memoryMb: svc.limits.memoryMb ?? DEFAULT_LIMITS.memoryMb,
+    },
+    command: svc.command,
+  };
+}
+
+/** The catalogue of one compose file; untranslatable services are pushed to `problems`. */
+export function catalogueFromCompose(compose: ComposeFile, problems: string[]): Catalogue {
+  const layout: Layout = compose.services.some((s) =>
+    s.environment.some((e) => e.key === "ITEM_STORAGE_TABLE"),
+  )
+    ? "release-0.1"
+    : "compose-era";
+  const awaited = new Set(
+    compose.services.flatMap((s) =>
+      s.dependsOn.filter((d) => d.condition === "service_healthy").map((d) => d.service),
+    ),
+  );
+  const services: Record<string, CatalogueService> = {};
+  for (const svc of compose.services) {
+    const c = readService(svc, compose, layout, awaited, problems);
+    if (c) services[svc.name] = c;
+  }
+  const dbs = Object.keys(services).filter((n) => services[n].kind === "postgres");
+  if (dbs.length > 1) {
+    problems.push(
+      `${compose.origin}: ${dbs.join(", ")} all mount ${POSTGRES_DATA_PATH}: expected one database service`,
+    );
+  }
+  const db = compose.services.find((s) => s.name === dbs[0]);
+  return {
+    origin: compose.origin,
+    layout,
+    services,
+    database: { service: db?.name, ...(db ? createdNames(db) : {}) },
+  };
+}

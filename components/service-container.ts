@@ -30,8 +30,6 @@ export interface ServiceContainerArgs {
   readonly bindAddress?: string;
   /** Seconds the container gets to stop before it is killed (≥ 60). */
   readonly stopGraceSeconds: number;
-  /** Wait until the healthcheck passes before dependants start. @default false */
-  readonly waitHealthy?: boolean;
   /**
    * Resources the container itself must start after (e.g. the healthy postgres
    * container). A component's own `dependsOn` does not reach its children, so
@@ -95,7 +93,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
         image: this.image.imageId,
         envs: env,
         command: svc.command ? [...svc.command] : undefined,
-        restart: "unless-stopped",
+        restart: svc.restart,
         stopSignal: svc.stopSignal,
         stopTimeout: args.stopGraceSeconds,
         destroyGraceSeconds: args.stopGraceSeconds,
@@ -109,8 +107,8 @@ export class ServiceContainer extends pulumi.ComponentResource {
         // compose's deploy.resources.limits; both update in place.
         cpus: String(svc.limits.cpus),
         memory: svc.limits.memoryMb,
-        wait: args.waitHealthy ?? false,
-        waitTimeout: args.waitHealthy ? 180 : undefined,
+        wait: svc.awaitHealthy,
+        waitTimeout: svc.awaitHealthy ? 180 : undefined,
         logDriver: "json-file",
         logOpts: { "max-size": "10m", "max-file": "5" },
         ports:

@@ -49,7 +49,17 @@ export interface ImageBuild {
 
 /** One service's image: built from the checkout, or a prebuilt reference. */
 export type ServiceImageSource =
-  | { readonly service: string; readonly from: "build"; readonly build: ImageBuild }
+  | {
+      readonly service: string;
+      readonly from: "build";
+      readonly build: ImageBuild;
+      /**
+       * The service whose build makes this image: itself, or the first service (by
+       * name) that builds the same context, dockerfile and args (0.1's two item
+       * storages are one image run twice).
+       */
+      readonly builtBy: string;
+    }
   | { readonly service: string; readonly from: "prebuilt"; readonly image: string };
 
 export interface ImageSettings {
@@ -124,22 +134,27 @@ export function resolveImages(
   }
   const registry = raw.registry?.replace(/^https:\/\//, "").replace(/\/$/, "");
   const out: ServiceImageSource[] = [];
+  const buildOwners = new Map<string, string>();
   for (const svc of [...services].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const over = raw.services?.[svc.name];
     const pinned = over && typeof over === "object" ? over.image : undefined;
     if (pinned !== undefined) {
       out.push({ service: svc.name, from: "prebuilt", image: pinned });
     } else if (appSource !== undefined && hasBuild(svc)) {
-      out.push({
-        service: svc.name,
-        from: "build",
-        build: {
-          context: path.resolve(appSource, svc.build!.context),
-          dockerfile: path.resolve(appSource, svc.build!.context, svc.build!.dockerfile),
-          dockerfileInSource: path.join(svc.build!.context, svc.build!.dockerfile),
-          args: { ...(svc.build!.args ?? {}) },
-        },
-      });
+      const build = {
+        context: path.resolve(appSource, svc.build!.context),
+        dockerfile: path.resolve(appSource, svc.build!.context, svc.build!.dockerfile),
+        dockerfileInSource: path.join(svc.build!.context, svc.build!.dockerfile),
+        args: { ...(svc.build!.args ?? {}) },
+      };
+      const same = JSON.stringify([
+        build.context,
+        build.dockerfile,
+        Object.entries(build.args).sort(),
+      ]);
+      const builtBy = buildOwners.get(same) ?? svc.name;
+      buildOwners.set(same, builtBy);
+      out.push({ service: svc.name, from: "build", build, builtBy });
     } else if (svc.image !== undefined) {
       out.push({ service: svc.name, from: "prebuilt", image: svc.image });
     } else {
@@ -167,17 +182,23 @@ export function resolveImages(
     appSourceConfigured: raw.appSource,
     registry,
     // One owner for both AWS runtimes (docker-host and ECS), so a move keeps them.
-    repositories:
-      ctx.environment === "aws"
-        ? services
-            .filter((svc) => hasBuild(svc))
-            .map((svc) => svc.name)
-            .sort()
-        : [],
+    // One repository per image: a service that runs another's build has none.
+    repositories: ctx.environment === "aws" ? repositoriesOf(services) : [],
     buildOnPreview: raw.buildOnPreview ?? IMAGE_DEFAULTS.buildOnPreview,
     releasesKept: raw.imageReleasesKept ?? IMAGE_DEFAULTS.imageReleasesKept,
     services: out,
   };
+}
+
+/** The services whose images get a repository: one per distinct compose build. */
+function repositoriesOf(services: readonly ImageInputs[]): string[] {
+  const owners = new Map<string, string>();
+  for (const svc of [...services].filter(hasBuild).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const b = svc.build!;
+    const same = JSON.stringify([b.context, b.dockerfile, Object.entries(b.args ?? {}).sort()]);
+    if (!owners.has(same)) owners.set(same, svc.name);
+  }
+  return [...owners.values()].sort();
 }
 
 /** The Postgres major of the image a dockerfile's last stage builds FROM, if readable. */
@@ -188,6 +209,11 @@ export function dockerfileFromMajor(text: string): number | undefined {
     .filter((f): f is string => f !== undefined);
   const last = froms[froms.length - 1];
   return last === undefined ? undefined : postgresMajorOf(last);
+}
+
+/** The Postgres major a dockerfile builds, if the file exists and its FROM names one. */
+export function dockerfileMajorAt(file: string): number | undefined {
+  return isFile(file) ? dockerfileFromMajor(fs.readFileSync(file, "utf8")) : undefined;
 }
 
 /**

@@ -1,9 +1,17 @@
 import { z } from "zod";
-import { CATALOGUE, CatalogueData, CatalogueService, SECRET_CONFIG_KEYS } from "./catalogue";
+import {
+  Catalogue,
+  CatalogueData,
+  CatalogueService,
+  isSecretVariable,
+  secretConfigKey,
+} from "./catalogue";
+import type { Restart } from "./compose/read";
 import { PROJECT } from "./naming";
 
 /*
- * `panopticon:services`: per-service overrides of the catalogue (components/catalogue.ts),
+ * `panopticon:services`: per-service overrides of the catalogue (the checkout's
+ * docker-compose.yml read by components/catalogue.ts),
  * new services, and `<name>: false` to remove one. Validated here, merged over the
  * catalogue, and checked against the rules that keep data where the apps read it.
  */
@@ -78,8 +86,8 @@ const serviceSchema = z
     ),
     urls: z.record(envKey, serviceName),
     secrets: z.array(
-      z.enum(Object.keys(SECRET_CONFIG_KEYS) as [string, ...string[]], {
-        error: `expected one of the secret variables ${Object.keys(SECRET_CONFIG_KEYS).join(", ")}`,
+      z.string().refine(isSecretVariable, {
+        message: "expected a secret variable: API_KEY or a name ending in _API_KEY",
       }),
     ),
     database: z.boolean({ error: "expected true or false" }),
@@ -105,6 +113,9 @@ const serviceSchema = z
       error: "expected a data mapping {set, path, persistEnv, uid, gid, bindDir} or false",
     }),
     command: z.array(z.string()),
+    restart: z.enum(["no", "always", "on-failure", "unless-stopped"], {
+      error: "expected no, always, on-failure or unless-stopped",
+    }),
   })
   .partial()
   .strict();
@@ -131,10 +142,17 @@ export interface ResolvedService {
   readonly kind: "postgres" | "app";
   /** A prebuilt image; undefined when the catalogue builds it and config names none. */
   readonly image?: string;
-  readonly build: { readonly context: string; readonly dockerfile: string };
+  readonly build: {
+    readonly context: string;
+    readonly dockerfile: string;
+    readonly args?: Readonly<Record<string, string>>;
+  };
   readonly port: number;
   readonly hostPort: number | false;
   readonly stopSignal: string;
+  readonly restart: Restart;
+  /** Dependants wait until its healthcheck passes (the database; compose's service_healthy). */
+  readonly awaitHealthy: boolean;
   /** Plain env, sorted: compose's, overrides, the persist variable and the service URLs. */
   readonly env: ReadonlyArray<readonly [string, string]>;
   /** Services this one calls through its URL variables. */
@@ -162,15 +180,21 @@ function byKey(a: readonly [string, string], b: readonly [string, string]): numb
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
-function postgresHealth(port: number, user: string, database: string): Healthcheck {
-  // -h 127.0.0.1: the entrypoint's init-time server listens on the socket only, so a
-  // socket check would report ready before the real server is up.
+function postgresHealth(
+  port: number,
+  user: string,
+  database: string,
+  timings: Partial<Healthcheck> = {},
+): Healthcheck {
+  // -h 127.0.0.1: the entrypoint's init-time server listens on the socket only, so
+  // compose's socket check (pg_isready -U postgres) would report ready before the real
+  // server is up. compose's timings are kept.
   return {
     test: ["CMD-SHELL", `pg_isready -q -h 127.0.0.1 -p ${port} -U ${user} -d ${database}`],
-    intervalSeconds: 10,
-    timeoutSeconds: 5,
-    retries: 5,
-    startPeriodSeconds: 10,
+    intervalSeconds: timings.intervalSeconds ?? 10,
+    timeoutSeconds: timings.timeoutSeconds ?? 5,
+    retries: timings.retries ?? 5,
+    startPeriodSeconds: timings.startPeriodSeconds ?? 10,
   };
 }
 
@@ -179,40 +203,65 @@ function postgresHealth(port: number, user: string, database: string): Healthche
  * name; every broken rule is pushed to `problems` as `key = value: expected ...`.
  */
 export function resolveServices(
+  catalogue: Catalogue,
   overrides: Readonly<Record<string, ServiceOverride | false>> | undefined,
   ctx: ResolveContext,
   problems: string[],
 ): ResolvedService[] {
-  const names = new Set([...Object.keys(CATALOGUE), ...Object.keys(overrides ?? {})]);
+  const base = catalogue.services;
+  for (const name of Object.keys(overrides ?? {})) {
+    const over = overrides?.[name];
+    if (base[name] !== undefined) continue;
+    if (over === false) {
+      problems.push(
+        `${PROJECT}:services.${name} = false: ${catalogue.origin} has no service "${name}" to remove (known: ${Object.keys(base).sort().join(", ")})`,
+      );
+    }
+  }
+  const names = new Set([...Object.keys(base), ...Object.keys(overrides ?? {})]);
   const present = [...names].filter((n) => overrides?.[n] !== false).sort();
   const out: ResolvedService[] = [];
   const ports = new Map<string, number>();
+  const failed = new Set<string>();
   for (const name of present) {
-    const svc = resolveOne(name, CATALOGUE[name], overrides?.[name] || {}, ctx, problems);
+    const svc = resolveOne(
+      name,
+      base[name],
+      overrides?.[name] || {},
+      catalogue.origin,
+      ctx,
+      problems,
+    );
     if (svc) {
       out.push(svc);
       ports.set(name, svc.port);
+    } else {
+      failed.add(name);
     }
   }
-  // Second pass: references between services, now that every port is known.
+  const known = out.map((s) => s.name).join(", ");
+  // Second pass: references between services, now that every port is known. A service
+  // that failed above is already reported; a reference to it is not a second problem.
   return out.map((svc) => {
     const key = (field: string) => `${PROJECT}:services.${svc.name}.${field}`;
-    const urls = { ...(CATALOGUE[svc.name]?.urls ?? {}), ...(overrides?.[svc.name] || {}).urls };
+    const urls = { ...(base[svc.name]?.urls ?? {}), ...(overrides?.[svc.name] || {}).urls };
     const urlEnv: Array<[string, string]> = [];
     for (const [variable, target] of Object.entries(urls)) {
       const targetPort = ports.get(target);
       if (targetPort === undefined) {
-        problems.push(
-          `${key(`urls.${variable}`)} = ${JSON.stringify(target)}: no service "${target}" in this stack (known: ${present.join(", ")})`,
-        );
+        if (!failed.has(target)) {
+          problems.push(
+            `${key(`urls.${variable}`)} = ${JSON.stringify(target)}: no service "${target}" in this stack (known: ${known})`,
+          );
+        }
         continue;
       }
       urlEnv.push([variable, `http://${target}:${targetPort}`]);
     }
     for (const dep of svc.dependsOn) {
-      if (!ports.has(dep)) {
+      if (!ports.has(dep) && !failed.has(dep)) {
         problems.push(
-          `${key("dependsOn")} = ${JSON.stringify(svc.dependsOn)}: no service "${dep}" in this stack (known: ${present.join(", ")})`,
+          `${key("dependsOn")} = ${JSON.stringify(svc.dependsOn)}: no service "${dep}" in this stack (known: ${known})`,
         );
       }
     }
@@ -231,36 +280,40 @@ function resolveOne(
   name: string,
   base: CatalogueService | undefined,
   over: ServiceOverride,
+  origin: string,
   ctx: ResolveContext,
   problems: string[],
 ): ResolvedService | undefined {
   const key = (field: string) => `${PROJECT}:services.${name}.${field}`;
+  if (base === undefined && over.image === undefined && over.build?.dockerfile === undefined) {
+    problems.push(
+      `${PROJECT}:services.${name}: ${origin} has no service "${name}"; a service added here needs image or build.dockerfile (and port, healthcheck)`,
+    );
+    return undefined;
+  }
   const kind = over.kind ?? base?.kind ?? "app";
   const port = over.port ?? base?.port;
   if (port === undefined) {
-    problems.push(`${key("port")} = (missing): expected the port the service listens on`);
+    problems.push(
+      `${key("port")} = (missing): expected the port the service listens on (compose has no ports: or expose: for it)`,
+    );
     return undefined;
   }
   const buildOver = over.build ?? {};
   const build = {
-    context: buildOver.context ?? base?.build.context ?? ".",
-    dockerfile: buildOver.dockerfile ?? base?.build.dockerfile ?? "",
+    context: buildOver.context ?? base?.build?.context ?? ".",
+    dockerfile: buildOver.dockerfile ?? base?.build?.dockerfile ?? "",
+    args: base?.build?.args,
   };
-  const img = over.image ?? base?.image;
-  if (base === undefined && img === undefined && build.dockerfile === "") {
-    problems.push(
-      `${key("image")} = (missing): a service that is not in the catalogue needs an image or build.dockerfile`,
-    );
-  }
 
   const data = resolveData(name, base?.data, over.data, key, problems);
   const secretEnv = [...new Set(over.secrets ?? base?.secrets ?? [])].sort();
   const env: Record<string, string> = { ...(base?.env ?? {}) };
   if (kind === "app" && ctx.logLevel !== undefined) env.LOG_LEVEL = ctx.logLevel;
   for (const [k, v] of Object.entries(over.env ?? {})) {
-    if (k in SECRET_CONFIG_KEYS) {
+    if (isSecretVariable(k)) {
       problems.push(
-        `${key(`env.${k}`)} = (hidden): ${k} is a secret; remove it here and run \`pulumi config set --secret ${SECRET_CONFIG_KEYS[k]} <value>\``,
+        `${key(`env.${k}`)} = (hidden): ${k} is a secret; remove it here and run \`pulumi config set --secret ${secretConfigKey(k)} <value>\``,
       );
       continue;
     }
@@ -272,16 +325,25 @@ function resolveOne(
     }
     env[k] = v;
   }
+  for (const k of base?.unsetEnv ?? []) {
+    if (over.env?.[k] === undefined) {
+      problems.push(
+        `${key(`env.${k}`)} = (missing): ${origin} leaves ${k} to the deployer with no default: set it here`,
+      );
+    }
+  }
   // The persist variable is exactly the mount path: ChromaDB keeps its files at the root.
   if (data?.persistEnv !== undefined) env[data.persistEnv] = data.path;
 
   const hc = over.healthcheck ?? {};
   const baseHealth =
     kind === "postgres"
-      ? postgresHealth(port, ctx.postgres.user, ctx.postgres.database)
+      ? postgresHealth(port, ctx.postgres.user, ctx.postgres.database, base?.healthcheck)
       : base?.healthcheck;
   if (baseHealth === undefined && hc.test === undefined) {
-    problems.push(`${key("healthcheck.test")} = (missing): expected a healthcheck command`);
+    problems.push(
+      `${key("healthcheck.test")} = (missing): expected a healthcheck command (compose has no healthcheck: for ${name})`,
+    );
     return undefined;
   }
   const healthcheck: Healthcheck = {
@@ -294,11 +356,13 @@ function resolveOne(
   return {
     name,
     kind,
-    image: img,
+    image: over.image ?? base?.image,
     build,
     port,
     hostPort: over.hostPort ?? base?.hostPort ?? false,
     stopSignal: over.stopSignal ?? base?.stopSignal ?? "SIGTERM",
+    restart: over.restart ?? base?.restart ?? "unless-stopped",
+    awaitHealthy: kind === "postgres" || (base?.awaitHealthy ?? false),
     env: Object.entries(env).sort(byKey),
     connectsTo: [],
     secretEnv,
@@ -309,7 +373,7 @@ function resolveOne(
       cpus: over.limits?.cpus ?? base?.limits.cpus ?? 0.5,
       memoryMb: over.limits?.memoryMb ?? base?.limits.memoryMb ?? 512,
     },
-    command: over.command,
+    command: over.command ?? base?.command,
     data,
   };
 }

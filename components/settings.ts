@@ -3,7 +3,8 @@ import { Environment, ProtectionPolicy, protectionPolicy } from "./protection";
 import { bindPath, containerName, networkName, PROJECT, volumeName } from "./naming";
 import { AwsSettings, awsSchema, DEFAULT_AWS_BACKENDS, rdsIdentifier } from "./settings-aws";
 import { DEFAULTS } from "./defaults";
-import { CATALOGUE, SECRET_CONFIG_KEYS } from "./catalogue";
+import { Layout, secretConfigKey } from "./catalogue";
+import { loadCatalogue, Release } from "./compose/source";
 import {
   dependencyCycle,
   DOCKER_NAME,
@@ -13,10 +14,10 @@ import {
   resolveServices,
   servicesSchema,
 } from "./settings-services";
-import { ImageSettings, imagesSchema, resolveImages } from "./settings-images";
+import { dockerfileMajorAt, ImageSettings, imagesSchema, resolveImages } from "./settings-images";
 import { ecsServiceInput, EcsPlan, planEcs } from "./runtime/ecs/plan";
 
-export { CATALOGUE, DEFAULTS, SECRET_CONFIG_KEYS };
+export { DEFAULTS };
 
 /*
  * The whole stack configuration, validated once into one typed object.
@@ -31,8 +32,14 @@ export type StorageMode = "volume" | "bind";
 export type AwsBackend = "efs" | "ebs";
 export type ServiceKind = "postgres" | "app";
 
-/** Keys read as Pulumi secrets, never as plain settings. */
-export const SECRET_KEYS = ["postgresPassword", ...Object.values(SECRET_CONFIG_KEYS)] as const;
+/**
+ * Keys read as Pulumi secrets, never as plain settings: the database password and
+ * the config key of every secret variable (API_KEY → apiKey, OPENAI_API_KEY →
+ * openaiApiKey; components/catalogue.ts secretConfigKey).
+ */
+export function isSecretConfigKey(key: string): boolean {
+  return key === "postgresPassword" || /^(api|[a-z][a-z0-9]*Api)Key$/.test(key);
+}
 
 // ---------------------------------------------------------------- schema
 
@@ -70,6 +77,21 @@ const rawSchema = z
     ),
     adoptComposeVolumes: z.boolean({ error: "expected true or false" }),
     aws: awsSchema,
+    release: z
+      .object({
+        source: z
+          .object({
+            commit: z.string().nullable(),
+            dirty: z.boolean().nullable(),
+          })
+          .partial()
+          .strict(),
+        compose: z.record(z.string(), z.unknown(), {
+          error: "expected the promoted docker-compose.yml as a map (written by npm run promote)",
+        }),
+      })
+      .partial({ source: true })
+      .strict(),
     ...imagesSchema,
   })
   .partial()
@@ -114,6 +136,14 @@ export interface SecretSetting {
 
 export interface Settings {
   readonly project: string;
+  /** Where the services come from: the checkout's compose file or the promoted release. */
+  readonly layout: {
+    readonly kind: Layout;
+    /** `<checkout>/docker-compose.yml` or `panopticon:release.compose`. */
+    readonly origin: string;
+    /** What promotion carries to a stack without a checkout (dev's `release` output). */
+    readonly release: Release;
+  };
   readonly stack: string;
   readonly environment: Environment;
   readonly storageMode: StorageMode;
@@ -265,11 +295,16 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
   }
   const awsBackends: Record<string, AwsBackend> = { ...DEFAULT_AWS_BACKENDS, ...r.aws?.storage };
 
+  const loaded = loadCatalogue(r, ctx.baseDir, problems);
+  // Without a layout there are no services to check: report what is known so far.
+  if (loaded === undefined) throw new ConfigError(ctx.stack, problems);
+  const { catalogue } = loaded;
   const postgres = {
-    database: r.postgresDatabase ?? DEFAULTS.postgresDatabase,
-    user: r.postgresUser ?? DEFAULTS.postgresUser,
+    database: r.postgresDatabase ?? catalogue.database.name ?? DEFAULTS.postgresDatabase,
+    user: r.postgresUser ?? catalogue.database.user ?? DEFAULTS.postgresUser,
   };
   const resolved = resolveServices(
+    catalogue,
     r.services,
     { postgres, logLevel: r.logLevel ?? DEFAULTS.logLevel },
     problems,
@@ -321,7 +356,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
 
   // Secrets: every variable some service declares, each read from a config secret.
   const secretEnvs = [...new Set(services.flatMap((svc) => svc.secretEnv))].sort();
-  const secrets = secretEnvs.map((env) => ({ env, configKey: SECRET_CONFIG_KEYS[env] }));
+  const secrets = secretEnvs.map((env) => ({ env, configKey: secretConfigKey(env) }));
   for (const configKey of ctx.plainSecrets ?? []) {
     problems.push(
       `${PROJECT}:${configKey} is set in plain text: expected a secret; run \`pulumi config rm ${configKey}\` then \`pulumi config set --secret ${configKey} <value>\``,
@@ -329,14 +364,6 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
   }
 
   const pgService = services.find((svc) => svc.kind === "postgres");
-  const pgImage = pgService?.image;
-  const major = r.postgresMajor ?? (pgImage ? postgresMajorOf(pgImage) : undefined);
-  if (pgService && pgImage && r.postgresMajor === undefined && major === undefined) {
-    problems.push(
-      `${PROJECT}:services.${pgService.name}.image = ${show(pgImage)}: its Postgres major cannot be read from the reference; set ${PROJECT}:postgresMajor (e.g. 15)`,
-    );
-  }
-
   const postgresCount = services.filter((s) => s.kind === "postgres").length;
   if (environment === "local" && postgresCount !== 1) {
     problems.push(
@@ -376,6 +403,22 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     { baseDir: ctx.baseDir, environment, runtime: r.aws?.runtime },
     problems,
   );
+  // The data's Postgres major: postgresMajor, else what runs: a pinned image's tag or the
+  // FROM line of the dockerfile it is built from (checkAppSource refuses a mismatch).
+  const pgSource = images.services.find((s) => s.service === pgService?.name);
+  const pgImage = pgSource?.from === "prebuilt" ? pgSource.image : undefined;
+  const major =
+    r.postgresMajor ??
+    (pgImage !== undefined
+      ? postgresMajorOf(pgImage)
+      : pgSource?.from === "build"
+        ? dockerfileMajorAt(pgSource.build.dockerfile)
+        : undefined);
+  if (pgService && pgImage && r.postgresMajor === undefined && major === undefined) {
+    problems.push(
+      `${PROJECT}:services.${pgService.name}.image = ${show(pgImage)}: its Postgres major cannot be read from the reference; set ${PROJECT}:postgresMajor (e.g. 15)`,
+    );
+  }
   const ecs =
     r.aws?.ecs !== undefined && r.aws.runtime === "ecs"
       ? planEcs(ctx.stack, services.map(ecsServiceInput), r.aws.ecs)
@@ -385,6 +428,11 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
 
   return {
     project,
+    layout: {
+      kind: catalogue.layout,
+      origin: catalogue.origin,
+      release: { source: r.release?.source, compose: loaded.source.compose },
+    },
     stack: ctx.stack,
     environment,
     storageMode,
@@ -435,7 +483,11 @@ export function plainSecretKeys(
   all: Record<string, unknown>,
   isSecret: (fullKey: string) => boolean,
 ): string[] {
-  return SECRET_KEYS.filter((k) => `${PROJECT}:${k}` in all && !isSecret(`${PROJECT}:${k}`));
+  const prefix = `${PROJECT}:`;
+  return Object.keys(all)
+    .filter((k) => k.startsWith(prefix) && isSecretConfigKey(k.slice(prefix.length)))
+    .filter((k) => !isSecret(k))
+    .map((k) => k.slice(prefix.length));
 }
 
 /**
@@ -449,7 +501,7 @@ export function rawFromPulumiConfig(all: Record<string, string>): Record<string,
   for (const [k, v] of Object.entries(all)) {
     if (!k.startsWith(prefix)) continue;
     const key = k.slice(prefix.length);
-    if ((SECRET_KEYS as readonly string[]).includes(key)) continue;
+    if (isSecretConfigKey(key)) continue;
     out[key] = parseScalar(v);
   }
   return out;
@@ -480,7 +532,7 @@ export function rawFromStackFile(
   for (const [k, v] of Object.entries(config ?? {})) {
     const key = k.startsWith(prefix) ? k.slice(prefix.length) : k.includes(":") ? undefined : k;
     if (key === undefined) continue; // other namespaces (aws:region, docker:host)
-    if ((SECRET_KEYS as readonly string[]).includes(key)) continue;
+    if (isSecretConfigKey(key)) continue;
     out[key] = v;
   }
   return out;

@@ -4,8 +4,18 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { CATALOGUE } from "../components/catalogue";
 import { loadStack } from "./lib/stack";
+
+// STOPGAP until the fixture checkout lands (issue 17).
+const STOPGAP_SERVICES = [
+  "main-app",
+  "query-storage",
+  "evaluation-storage",
+  "judge-service",
+  "visualization-service",
+  "model-registry",
+  "postgres",
+];
 
 /*
  * npm run bench:data -- [--runs 3] [--mib 512] [--files 2000] [--helper-image IMAGE]
@@ -77,7 +87,7 @@ function main(): void {
       // Every service needs a prebuilt image to validate; none is started here.
       "  panopticon:postgresMajor: 15",
       "  panopticon:services:",
-      ...Object.keys(CATALOGUE).flatMap((s) => [`    ${s}:`, `      image: ${image}`]),
+      ...STOPGAP_SERVICES.flatMap((s) => [`    ${s}:`, `      image: ${image}`]),
       "",
     ].join("\n"),
   );

@@ -1,7 +1,10 @@
 /*
  * The compose contract of ../shared/PANOPTICON.md, written out again by hand so the
- * tests check components/catalogue.ts instead of reading it back. Each row is one
- * service of Panopticon's docker-compose.yml (rbownes/Argus, bind-mount commit).
+ * tests check what the program makes of a checkout's docker-compose.yml instead of
+ * reading it back. Each row is one service, with the program's policy applied
+ * (secrets from config, the stack's own database settings, persist variables set
+ * to their mounts). CONTRACT is the compose era (rbownes/Argus e342b64, the
+ * bind-mount layout); RELEASE_01 is release 0.1 (e9165f3).
  */
 
 export interface ContractData {
@@ -82,6 +85,8 @@ export const CONTRACT: Readonly<Record<string, ContractRow>> = {
       composeVolume: "panopticon_evaluation_data",
       bindDir: "evaluation_storage",
     },
+    // compose gives it no database settings and no storage type; the code reads both
+    // (PANOPTICON.md): ChromaDB by default, written out, and the stack's database.
     env: { ...BASE_ENV, EVALUATION_STORAGE_TYPE: "chroma" },
     secrets: ["API_KEY"],
     database: true,
@@ -106,7 +111,6 @@ export const CONTRACT: Readonly<Record<string, ContractRow>> = {
       MODEL_DEFAULT_TEMPERATURE: "0.7",
       QUERY_STORAGE_URL: "http://query-storage:8000",
       EVALUATION_STORAGE_URL: "http://evaluation-storage:8000",
-      MODEL_REGISTRY_URL: "http://model-registry:8000",
     },
     secrets: ["API_KEY", "OPENAI_API_KEY", "GOOGLE_API_KEY", "ANTHROPIC_API_KEY"],
     database: true,
@@ -168,6 +172,63 @@ export const CONTRACT: Readonly<Record<string, ContractRow>> = {
     health: { test: /^CMD-SHELL pg_isready .*-U postgres\b/, timings: ["10s", "5s", 5, "10s"] },
   },
 };
+
+const ITEM_STORAGE = (hostPort: number, type: string, category: string, table: string) =>
+  ({
+    hostPort,
+    port: 8000,
+    env: {
+      ...BASE_ENV,
+      ITEM_TYPE_NAME: type,
+      ITEM_TYPE_CATEGORY_NAME: category,
+      ITEM_STORAGE_TABLE: table,
+    },
+    secrets: ["API_KEY"],
+    // DATABASE_URL=${DATABASE_URL}: left to the deployer by compose, computed here.
+    database: true,
+    dependsOn: ["postgres"],
+    cpus: "0.5",
+    memoryMb: 512,
+    health: APP_HEALTH,
+  }) satisfies ContractRow;
+
+/** Release 0.1 (PANOPTICON.md "Release 0.1"): item storage in Postgres, three data sets. */
+export const RELEASE_01: Readonly<Record<string, ContractRow>> = {
+  "main-app": {
+    ...CONTRACT["main-app"],
+    env: {
+      ...BASE_ENV,
+      QUERY_STORAGE_URL: "http://item-storage-queries:8000",
+      EVALUATION_STORAGE_URL: "http://item-storage-metrics:8000",
+      JUDGE_SERVICE_URL: "http://judge-service:8000",
+    },
+    dependsOn: ["item-storage-queries", "item-storage-metrics"],
+  },
+  "item-storage-queries": ITEM_STORAGE(8001, "query", "theme", "items_queries"),
+  "item-storage-metrics": ITEM_STORAGE(8002, "metric", "metric_type", "items_metrics"),
+  "judge-service": {
+    ...CONTRACT["judge-service"],
+    // The directory stays mounted; no persist variable any more (LLM outputs are a table).
+    data: {
+      set: "judge",
+      path: "/app/judge_service_data",
+      composeVolume: "panopticon_judge_data",
+      bindDir: "judge_service",
+    },
+    env: {
+      ...BASE_ENV,
+      MODEL_DEFAULT_TEMPERATURE: "0.7",
+      QUERY_STORAGE_URL: "http://item-storage-queries:8000",
+      EVALUATION_STORAGE_URL: "http://item-storage-metrics:8000",
+    },
+    dependsOn: ["postgres", "item-storage-queries", "item-storage-metrics"],
+  },
+  "visualization-service": CONTRACT["visualization-service"],
+  "model-registry": CONTRACT["model-registry"],
+  postgres: CONTRACT.postgres,
+};
+
+export const LAYOUTS = { "compose era (e342b64)": CONTRACT, "release 0.1 (e9165f3)": RELEASE_01 };
 
 export const CONTRACT_SERVICES = Object.keys(CONTRACT).sort();
 /** The six app services (every service but postgres), sorted. */

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { CATALOGUE } from "../components/catalogue";
+import { CONTRACT_APPS } from "./compose-contract";
 import { ConfigError, parseSettings, rawFromStackFile } from "../components/settings";
 
 /*
@@ -454,9 +454,7 @@ describe("deploy.sh reads the stack file as the program does", () => {
   const REPO_DEV = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
 
   it("its list of app services is the catalogue's apps that have no prebuilt image", () => {
-    const apps = Object.entries(CATALOGUE)
-      .filter(([, s]) => s.kind === "app" && s.image === undefined)
-      .map(([n]) => n);
+    const apps = [...CONTRACT_APPS];
     const listed = /^CATALOGUE_APPS="([^"]*)"$/m.exec(SCRIPT)?.[1].split(" ");
     expect(listed?.sort()).toEqual(apps.sort());
   });

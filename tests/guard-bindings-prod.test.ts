@@ -1,11 +1,10 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parse } from "yaml";
 import { classifyPreview } from "../scripts/guard/classify";
 import { parsePreviewText } from "../scripts/guard/parse";
 import { runGuard } from "../scripts/guard/run";
-import { PROJECT_DIR, ProgramRun, runProgram } from "./harness";
+import { ProgramRun, runProgram, promotedStackFile } from "./harness";
 import { eventLog, previewDigest } from "./preview-builder";
 
 /*
@@ -15,7 +14,7 @@ import { eventLog, previewDigest } from "./preview-builder";
  */
 
 type Json = Record<string, unknown>;
-const STACK_FILE = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")) as {
+const STACK_FILE = promotedStackFile("Pulumi.prod.yaml") as {
   config: Json;
 };
 // Each case runs the whole prod program twice or three times under mocks.
@@ -123,9 +122,7 @@ describe("RDS major upgrades that are planned", () => {
 });
 
 describe.each(["json", "events"] as const)("ECS data bindings (%s)", (format) => {
-  const ECS_FILE = parse(
-    fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod-ecs.yaml"), "utf8"),
-  ) as { config: Json };
+  const ECS_FILE = promotedStackFile("Pulumi.prod-ecs.yaml") as { config: Json };
   async function ecs(patch: (config: Json) => void = () => undefined): Promise<ProgramRun> {
     const config = structuredClone(ECS_FILE.config);
     patch(config);

@@ -4,6 +4,7 @@ import { parse as parseYaml } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { programMocks as mocks } from "./mocks";
+import { composeText, FixtureLayout } from "./checkouts";
 // waitForRPCs is internal to the SDK but is exactly "every registration sent so far has finished".
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as {
@@ -39,7 +40,58 @@ export function cliStackConfig(stack: string, dir = PROJECT_DIR): Record<string,
     out[k.includes(":") ? k : `panopticon:${k}`] = v;
   }
   if (typeof out["panopticon:appSource"] === "string") out["panopticon:appSource"] = FIXTURE_SOURCE;
+  // A stack without a checkout (prod) runs what was promoted to it: the tests promote
+  // the fixture's compose-era layout with a digest per service, as npm run promote would.
+  if (out["panopticon:appSource"] === undefined && out["panopticon:release"] === undefined) {
+    Object.assign(out, promotedRelease("compose-era", out["panopticon:services"]));
+  }
   return out;
+}
+
+/**
+ * A stack file of this project as parsed YAML, with the release the tests promote to
+ * a stack that has no checkout (see cliStackConfig).
+ */
+export function promotedStackFile(
+  file: string,
+  dir = PROJECT_DIR,
+): { config: Record<string, unknown> } {
+  const doc = parseYaml(fs.readFileSync(path.join(dir, file), "utf8")) as {
+    config: Record<string, unknown>;
+  };
+  const c = doc.config;
+  if (c["panopticon:appSource"] === undefined && c["panopticon:release"] === undefined) {
+    Object.assign(c, promotedRelease("compose-era", c["panopticon:services"]));
+  }
+  return doc;
+}
+
+/** A stand-in digest for one promoted service (never pulled under mocks). */
+export function fakeDigest(service: string): string {
+  const hex = Buffer.from(service.padEnd(32, "0")).toString("hex").slice(0, 64);
+  return `registry.example/panopticon/${service}@sha256:${hex}`;
+}
+
+/**
+ * What `npm run promote` writes into a stack file: the release (compose file and
+ * source) and one digest per service compose builds, except the database (RDS).
+ * Services the stack already configures keep their settings.
+ */
+export function promotedRelease(
+  layout: FixtureLayout,
+  services: unknown = {},
+): Record<string, unknown> {
+  const compose = parseYaml(composeText(layout)) as { services: Record<string, unknown> };
+  const own = (services ?? {}) as Record<string, Record<string, unknown> | false>;
+  const promoted: Record<string, unknown> = { ...own };
+  for (const name of Object.keys(compose.services)) {
+    if (name === "postgres" || own[name] === false) continue;
+    promoted[name] = { image: fakeDigest(name), ...(own[name] || {}) };
+  }
+  return {
+    "panopticon:release": { source: { commit: "0".repeat(40), dirty: false }, compose },
+    "panopticon:services": promoted,
+  };
 }
 
 /** One resource registration exactly as the engine's monitor received it. */

@@ -1,8 +1,11 @@
-import * as fs from "fs";
 import * as path from "path";
-import { parse } from "yaml";
 import { lifecyclePolicy } from "../components/aws/image-repositories";
-import { PROJECT_DIR, ProgramRun, RecordedResource, runProgram } from "./harness";
+import {
+  ProgramRun,
+  RecordedResource,
+  runProgram,
+  promotedStackFile,
+} from "./harness";
 import { CONTAINER, IMAGE, VOLUME } from "./rules";
 import {
   BUILD,
@@ -29,7 +32,7 @@ const SOURCE = path.join(__dirname, "fixtures", "panopticon-src");
 const KMS_ARN = /^arn:aws:kms:eu-west-1:123456789012:key\/[0-9a-f-]{36}$/;
 const APPS = CONTRACT_APPS;
 const PROD = (
-  parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")) as {
+  promotedStackFile("Pulumi.prod.yaml") as {
     config: Record<string, unknown>;
   }
 ).config;
@@ -225,7 +228,7 @@ describe("prod as committed: runs promoted digests, builds nothing", () => {
 
 describe("the ECS runtime", () => {
   const ECS = (
-    parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod-ecs.yaml"), "utf8")) as {
+    promotedStackFile("Pulumi.prod-ecs.yaml") as {
       config: Record<string, unknown>;
     }
   ).config;

@@ -1,5 +1,3 @@
-import * as fs from "fs";
-import * as path from "path";
 import { parse } from "yaml";
 import { parseSettings, rawFromStackFile } from "../components/settings";
 import { diskProblems } from "../scripts/lib/pg-upgrade-disk";
@@ -7,7 +5,7 @@ import { unexpectedRestoreErrors } from "../scripts/lib/pg-upgrade-core";
 import { planRdsUpgrade, RdsPlan, runRdsUpgrade } from "../scripts/lib/pg-upgrade-rds";
 import { compareFacts } from "../scripts/lib/pg-verify";
 import { setScalars } from "../scripts/lib/stack-edit";
-import { PROJECT_DIR } from "./harness";
+import { PROJECT_DIR, promotedStackFile } from "./harness";
 
 /*
  * The pure parts of pg-upgrade: the stack-file edit, the disk check, the restore's
@@ -120,7 +118,7 @@ describe("compareFacts", () => {
 
 describe("RDS: snapshot, then the exact change", () => {
   const prodSettings = (engineVersion: string) => {
-    const file = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")) as {
+    const file = promotedStackFile("Pulumi.prod.yaml") as {
       config: Record<string, unknown>;
     };
     const config = structuredClone(file.config);

@@ -1,6 +1,7 @@
 import * as path from "path";
 import { cliStackConfig, PROJECT_DIR, ProgramRun, RecordedResource, runProgram } from "./harness";
-import { CONTRACT, CONTRACT_SERVICES, SECRET_VARIABLES } from "./compose-contract";
+import { ContractRow, LAYOUTS, SECRET_VARIABLES } from "./compose-contract";
+import { FixtureLayout, makeCheckout } from "./checkouts";
 import { BUILD } from "./image-rules";
 import {
   CONTAINER,
@@ -13,9 +14,10 @@ import {
 
 /*
  * The dev program against the compose contract (tests/compose-contract.ts), service
- * by service, in the three ways a stack finds its data: new stack-scoped volumes,
- * the compose-era external volumes (DB_PERSISTENCE.md), and an old checkout's
- * ./data directories (BIND_MOUNT_README.md).
+ * by service, for both layouts a checkout can have (each a fixture checkout whose
+ * docker-compose.yml the program reads), in the three ways a stack finds its data:
+ * new stack-scoped volumes, the compose-era external volumes (DB_PERSISTENCE.md),
+ * and an old checkout's ./data directories (BIND_MOUNT_README.md).
  */
 
 const PASSWORD = "compose-era-pw-7Qx";
@@ -35,28 +37,37 @@ const VALUE_OF: Record<string, string> = {
 };
 const OLD_CHECKOUT = "../old-panopticon/data";
 
+type Rows = Readonly<Record<string, ContractRow>>;
+const dataOf = (rows: Rows, set: string) =>
+  Object.values(rows).find((r) => r.data?.set === set)!.data!;
 const MODES = {
-  volume: { config: {}, source: (set: string) => `panopticon-dev-${set.replace(/_/g, "-")}-data` },
+  volume: {
+    config: {},
+    source: (_rows: Rows, set: string) => `panopticon-dev-${set.replace(/_/g, "-")}-data`,
+  },
   "compose volumes": {
     config: { adoptComposeVolumes: true },
-    source: (set: string) =>
-      Object.values(CONTRACT).find((r) => r.data?.set === set)!.data!.composeVolume,
+    source: (rows: Rows, set: string) => dataOf(rows, set).composeVolume,
   },
   bind: {
     config: { storageMode: "bind", dataDir: OLD_CHECKOUT },
-    source: (set: string) =>
-      path.resolve(
-        PROJECT_DIR,
-        OLD_CHECKOUT,
-        Object.values(CONTRACT).find((r) => r.data?.set === set)!.data!.bindDir,
-      ),
+    source: (rows: Rows, set: string) =>
+      path.resolve(PROJECT_DIR, OLD_CHECKOUT, dataOf(rows, set).bindDir),
   },
 } as const;
+const CHECKOUT: Record<keyof typeof LAYOUTS, FixtureLayout> = {
+  "compose era (e342b64)": "compose-era",
+  "release 0.1 (e9165f3)": "release-0.1",
+};
+const CASES = Object.entries(LAYOUTS).flatMap(([layout, rows]) =>
+  Object.entries(MODES).map(([mode, m]) => [layout, mode, rows, m] as const),
+);
 
 /** Pulumi.dev.yaml as the CLI hands it over, with the mode's keys on top. */
-function devConfig(over: Record<string, unknown>): Record<string, unknown> {
+function devConfig(over: Record<string, unknown>, appSource?: string): Record<string, unknown> {
   const prefixed = Object.fromEntries(Object.entries(over).map(([k, v]) => [`panopticon:${k}`, v]));
-  return { ...cliStackConfig("dev"), ...prefixed };
+  const source = appSource === undefined ? {} : { "panopticon:appSource": appSource };
+  return { ...cliStackConfig("dev"), ...source, ...prefixed };
 }
 
 function container(run: ProgramRun, service: string): RecordedResource {
@@ -67,6 +78,15 @@ function container(run: ProgramRun, service: string): RecordedResource {
   return found[0];
 }
 
+const DB_KEYS = [
+  "DATABASE_URL",
+  "POSTGRES_HOST",
+  "POSTGRES_PORT",
+  "POSTGRES_USER",
+  "POSTGRES_PASSWORD",
+  "POSTGRES_DB",
+];
+
 const envOf = (c: RecordedResource) =>
   Object.fromEntries(
     (c.plainInputs.envs as string[]).map((l) => [
@@ -75,12 +95,13 @@ const envOf = (c: RecordedResource) =>
     ]),
   );
 
-describe.each(Object.entries(MODES))("dev stack, %s: the compose contract", (_mode, m) => {
+describe.each(CASES)("%s, dev stack, %s: the compose contract", (layout, _mode, CONTRACT, m) => {
+  const CONTRACT_SERVICES = Object.keys(CONTRACT).sort();
   let run: ProgramRun;
   beforeAll(async () => {
     run = await runProgram({
       stack: "dev",
-      config: devConfig(m.config),
+      config: devConfig(m.config, makeCheckout(CHECKOUT[layout as keyof typeof LAYOUTS])),
       secrets: { postgresPassword: PASSWORD, ...KEYS },
     });
     if (run.error) throw run.error;
@@ -136,7 +157,7 @@ describe.each(Object.entries(MODES))("dev stack, %s: the compose contract", (_mo
       expect(mounts).toEqual([
         {
           type: _mode === "bind" ? "bind" : "volume",
-          source: m.source(row.data.set),
+          source: m.source(CONTRACT, row.data.set),
           target: row.data.path,
         },
       ]);
@@ -151,19 +172,19 @@ describe.each(Object.entries(MODES))("dev stack, %s: the compose contract", (_mo
       const c = container(run, s);
       const env = envOf(c);
       for (const [k, v] of Object.entries(row.env)) expect({ [k]: env[k] }).toEqual({ [k]: v });
+      // Nothing beyond compose's variables, the secrets, the database and the persist variable.
+      const allowed = new Set([
+        ...Object.keys(row.env),
+        ...row.secrets,
+        ...(row.database || s === "postgres" ? DB_KEYS : []),
+        ...(row.data?.persistEnv ? [row.data.persistEnv] : []),
+      ]);
+      expect(Object.keys(env).filter((k) => !allowed.has(k))).toEqual([]);
       for (const v of SECRET_VARIABLES) {
         expect({ [v]: env[v] }).toEqual({ [v]: row.secrets.includes(v) ? VALUE_OF[v] : undefined });
       }
       if (s !== "postgres") {
-        const dbKeys = [
-          "DATABASE_URL",
-          "POSTGRES_HOST",
-          "POSTGRES_PORT",
-          "POSTGRES_USER",
-          "POSTGRES_PASSWORD",
-          "POSTGRES_DB",
-        ];
-        for (const k of dbKeys) expect({ [k]: k in env }).toEqual({ [k]: row.database });
+        for (const k of DB_KEYS) expect({ [k]: k in env }).toEqual({ [k]: row.database });
         if (row.database) {
           expect(env.DATABASE_URL).toBe(
             `postgresql://postgres:${PASSWORD}@postgres:5432/panopticon`,

@@ -328,7 +328,7 @@ describe("bad config registers nothing", () => {
     [
       "missing image",
       { services: { extra: { port: 80 } } },
-      /services\.extra\.image = \(missing\): a service that is not in the catalogue needs an image or build\.dockerfile/,
+      /services\.extra: \S+docker-compose\.yml has no service "extra"; a service added here needs image or build\.dockerfile/,
     ],
     [
       "a persist variable pointed away from its mount",

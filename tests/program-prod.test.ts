@@ -16,6 +16,7 @@ import {
   ProgramRun,
   RecordedResource,
   runProgram,
+  promotedStackFile,
 } from "./harness";
 import { CONTAINER, IMAGE, LOCAL_RULES, noPlainSecret, serviceContainers, VOLUME } from "./rules";
 
@@ -49,7 +50,7 @@ const T = {
 } as const;
 
 const KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
-const STACK_FILE = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")) as {
+const STACK_FILE = promotedStackFile("Pulumi.prod.yaml") as {
   config: Record<string, unknown>;
 };
 const DEV_FILE = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as {

@@ -3,12 +3,12 @@ import * as path from "path";
 import fc from "fast-check";
 import { parse } from "yaml";
 import { volumeName, containerName, physicalName } from "../components/naming";
-import { cliStackConfig } from "./harness";
+import { cliStackConfig, FIXTURE_SOURCE } from "./harness";
 import { withAppImages } from "./app-images";
 import { postgresMajorOf } from "../components/settings-services";
 import { protectionPolicy } from "../components/protection";
+import { CONTRACT_SERVICES } from "./compose-contract";
 import {
-  CATALOGUE,
   ConfigError,
   DEFAULTS,
   parseSettings,
@@ -62,9 +62,11 @@ test.each(["dev", "prod"])(
 
 test("Pulumi.dev.yaml is valid and local", () => {
   const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
-  const s = parseSettings(rawFromStackFile(doc.config), { stack: "dev", baseDir: ROOT });
+  // The checkout it names (../Argus) is the user's; the tests build from a fixture one.
+  const raw = { ...rawFromStackFile(doc.config), appSource: FIXTURE_SOURCE };
+  const s = parseSettings(raw, { stack: "dev", baseDir: ROOT });
   expect(s.environment).toBe("local");
-  expect(s.services.map((x) => x.name)).toEqual(Object.keys(CATALOGUE).sort());
+  expect(s.services.map((x) => x.name)).toEqual(CONTRACT_SERVICES);
 });
 
 test("defaults: seven services, five stack-scoped volumes, loopback, 90 s grace", () => {

@@ -134,7 +134,7 @@ export class Panopticon extends pulumi.ComponentResource {
 
     this.builds = {};
     for (const src of s.images.services) {
-      if (src.from !== "build") continue;
+      if (src.from !== "build" || src.builtBy !== src.service) continue;
       const repo =
         args.imageRepositories?.[src.service] ??
         (s.images.registry !== undefined
@@ -164,8 +164,12 @@ export class Panopticon extends pulumi.ComponentResource {
             { parent: this },
           )
         : undefined);
+    const builtBy = (svcName: string) => {
+      const src = s.images.services.find((x) => x.service === svcName);
+      return src?.from === "build" ? src.builtBy : svcName;
+    };
     const imageOf = (svcName: string) => {
-      const b = this.builds[svcName];
+      const b = this.builds[builtBy(svcName)];
       return b ? { name: b.ref, pullTriggers: b.triggers } : undefined;
     };
 
@@ -200,8 +204,6 @@ export class Panopticon extends pulumi.ComponentResource {
             s.postgres.major === undefined
               ? {}
               : { "com.panopticon.postgres-major": String(s.postgres.major) },
-          // Dependants are created only once pg_isready passes.
-          waitHealthy: true,
         },
         { parent: this, dependsOn: [this.network] },
       );
@@ -262,7 +264,7 @@ export class Panopticon extends pulumi.ComponentResource {
     this.images = pulumi.all(
       Object.fromEntries(
         Object.entries(this.services).map(([n, c]) => {
-          const b = this.builds[n];
+          const b = this.builds[builtBy(n)];
           return [n, b ? (b.pushed ? b.ref : c.image.imageId) : c.image.name];
         }),
       ),

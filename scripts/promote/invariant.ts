@@ -1,4 +1,3 @@
-import { CATALOGUE } from "../../components/settings";
 import type { Plan } from "./plan";
 import { isPromotablePath, PROMOTABLE } from "./promotable";
 
@@ -80,7 +79,7 @@ export function unmetExpectations(plan: Plan, afterConfig: Record<string, unknow
     const block = services[name] as { image?: unknown; env?: unknown } | undefined;
     if (block === undefined) continue; // refused earlier when it needed a change
     // A block without `image` runs the built-in default.
-    const image = block.image ?? CATALOGUE[name]?.image;
+    const image = block.image;
     if (image !== want.image) {
       problems.push(
         `${PROMOTABLE.servicesKey}.${name}.image = ${JSON.stringify(image)}, expected ${JSON.stringify(want.image)}`,

@@ -1,4 +1,4 @@
-import { CATALOGUE, DEFAULTS } from "../../components/settings";
+import { DEFAULTS } from "../../components/settings";
 import { DIGEST, displayKey, PROMOTABLE, PromotableField } from "./promotable";
 
 /** The parts of a stack file the plan needs. */
@@ -34,7 +34,8 @@ export interface Plan {
 }
 
 type Raw = Record<string, unknown>;
-const DEFAULT_BY_NAME: Record<string, { kind: string; image?: string } | undefined> = CATALOGUE;
+// The services come from the stack files themselves: there is no built-in catalogue.
+const DEFAULT_BY_NAME: Record<string, { kind: string; image?: string } | undefined> = {};
 
 function obj(v: unknown): Raw | undefined {
   return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Raw) : undefined;
@@ -104,7 +105,7 @@ export function planPromotion(source: StackView, target: StackView): Plan {
 
   const srcServices = servicesOf(source);
   const tgtServices = servicesOf(target);
-  const names = [...new Set([...Object.keys(CATALOGUE), ...Object.keys(srcServices)])].sort(byKey);
+  const names = Object.keys(srcServices).sort(byKey);
 
   for (const name of names) {
     const reason = skipReason(source, target, name);
