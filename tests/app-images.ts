@@ -1,5 +1,5 @@
 import { parse as parseYaml } from "yaml";
-import { composeText } from "./checkouts";
+import { composeText, STAND_IN_SOURCE } from "./checkouts";
 import { CONTRACT_APPS } from "./compose-contract";
 
 /*
@@ -37,9 +37,14 @@ export function withAppImages(raw: Record<string, unknown> = {}): Record<string,
   return { ...raw, ...layout, services };
 }
 
-/** The same images as a stack file's `panopticon:services` block (two-space indented config). */
+/**
+ * The same images as a stack file's `panopticon:services` block (two-space indented
+ * config), with the fixture checkout as the stack's layout (every image pinned, so
+ * nothing is built from it).
+ */
 export const APP_IMAGES_YAML =
+  `  panopticon:appSource: ${JSON.stringify(STAND_IN_SOURCE)}\n` +
   "  panopticon:services:\n" +
-  Object.entries(APP_IMAGES)
+  Object.entries({ ...APP_IMAGES, postgres: { image: POSTGRES_IMAGE } })
     .map(([name, { image }]) => `    ${name}: {image: ${image}}\n`)
     .join("");

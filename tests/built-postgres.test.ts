@@ -46,9 +46,17 @@ test("a checkout that builds the data's major passes (the compliant twin)", () =
   expect(checkAppSource(s.images, s.postgres)).toEqual([]);
 });
 
+/** A stack whose data is Postgres 15 says so (the major otherwise follows the checkout). */
+const DATA_15 = { "panopticon:postgresMajor": 15 };
+
+test("without postgresMajor the data's major is what the checkout builds", () => {
+  const s = settingsFor(checkout("FROM postgres:16\n"));
+  expect(s.postgres.major).toBe(16);
+});
+
 test("a checkout that moves Postgres to 16 is refused, naming both majors", () => {
   const dir = checkout("FROM postgres:16\n");
-  const s = settingsFor(dir);
+  const s = settingsFor(dir, DATA_15);
   expect(checkAppSource(s.images, s.postgres)).toEqual([
     `panopticon:appSource = ${JSON.stringify(dir)}: postgres/Dockerfile in ${dir} builds Postgres 16, but this stack's data is Postgres 15 (that server would refuse it): keep the checkout at Postgres 15, or move the data with npm run pg-upgrade and set panopticon:postgresMajor to 16`,
   ]);
@@ -59,9 +67,13 @@ test("a checkout that moves Postgres to 16 is refused, naming both majors", () =
 
 test("an unreadable FROM needs postgresMajor only when nothing else gives the major", () => {
   const dir = checkout("ARG BASE=postgres:15\nFROM ${BASE}\n");
-  const s = settingsFor(dir);
-  // The catalogue's tag still gives 15: nothing contradicts it.
+  // postgresMajor gives 15: nothing contradicts it.
+  const s = settingsFor(dir, DATA_15);
   expect(checkAppSource(s.images, s.postgres)).toEqual([]);
+  const unknown = settingsFor(dir);
+  expect(checkAppSource(unknown.images, unknown.postgres)).toEqual([
+    expect.stringMatching(/cannot be read from its FROM line: set panopticon:postgresMajor/),
+  ]);
   expect(checkAppSource(s.images, { service: "postgres" })).toEqual([
     expect.stringMatching(/cannot be read from its FROM line: set panopticon:postgresMajor/),
   ]);
@@ -70,7 +82,7 @@ test("an unreadable FROM needs postgresMajor only when nothing else gives the ma
 test("through the program: the refused checkout registers nothing", async () => {
   const run = await runProgram({
     stack: "dev",
-    config: devWith(checkout("FROM postgres:16\n")),
+    config: devWith(checkout("FROM postgres:16\n"), DATA_15),
     secrets: { postgresPassword: "pw-built-postgres" },
   });
   expect(run.error?.name).toBe("ConfigError");

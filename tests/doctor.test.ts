@@ -4,7 +4,7 @@ import { parse } from "yaml";
 import { parseSettings, rawFromStackFile } from "../components/settings";
 import { ContainerInfo } from "../scripts/lib/docker";
 import { judge, parseProbe } from "../scripts/lib/doctor-core";
-import { PROJECT_DIR } from "./harness";
+import { PROJECT_DIR, FIXTURE_SOURCE } from "./harness";
 
 /*
  * doctor's verdicts from the facts (pure): each rule with a compliant case and
@@ -14,6 +14,8 @@ import { PROJECT_DIR } from "./harness";
 const file = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as {
   config: Record<string, unknown>;
 };
+// The checkout it names (../Argus) is the user's; the tests read the fixture one.
+file.config["panopticon:appSource"] = FIXTURE_SOURCE;
 const settings = parseSettings(
   rawFromStackFile({
     ...file.config,

@@ -1,11 +1,6 @@
 import * as path from "path";
 import { lifecyclePolicy } from "../components/aws/image-repositories";
-import {
-  ProgramRun,
-  RecordedResource,
-  runProgram,
-  promotedStackFile,
-} from "./harness";
+import { ProgramRun, RecordedResource, runProgram, promotedStackFile } from "./harness";
 import { CONTAINER, IMAGE, VOLUME } from "./rules";
 import {
   BUILD,

@@ -1,7 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Secret } from "@pulumi/policy";
-import { parse } from "yaml";
 import { createPolicies } from "../policy/policies";
 import { isStatefulType } from "../policy/stateful";
 import { violations } from "../policy/testing";
@@ -12,6 +11,7 @@ import {
   ProgramRun,
   RecordedResource,
   runProgram,
+  promotedStackFile,
 } from "./harness";
 
 /*
@@ -26,7 +26,7 @@ const PASSWORD = "policyTestPassw0rd1234";
 function stackFile(stack: string): Record<string, unknown> | undefined {
   const file = path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(file)) return undefined;
-  const doc = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+  const doc = promotedStackFile(path.basename(file)) as { config?: Record<string, unknown> };
   // A stack that builds from a checkout builds from the fixture one here.
   if (typeof doc?.config?.["panopticon:appSource"] === "string")
     return { ...doc.config, "panopticon:appSource": FIXTURE_SOURCE };

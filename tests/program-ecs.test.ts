@@ -225,7 +225,8 @@ describe("ECS stack (Pulumi.prod-ecs.yaml)", () => {
     expect(from("query-storage")).toEqual(["judge-service", "main-app"]);
     expect(from("evaluation-storage")).toEqual(["judge-service", "main-app"]);
     expect(from("judge-service")).toEqual(["main-app"]);
-    expect(from("model-registry")).toEqual(["judge-service"]);
+    // compose (e342b64) gives judge-service no MODEL_REGISTRY_URL: nothing calls it.
+    expect(from("model-registry")).toEqual([]);
     expect(from("main-app")).toEqual(["load-balancer"]);
     expect(from("visualization-service")).toEqual(["load-balancer"]);
     for (const r of rules) {

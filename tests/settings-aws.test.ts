@@ -1,7 +1,4 @@
 import * as fc from "fast-check";
-import * as fs from "fs";
-import * as path from "path";
-import { parse } from "yaml";
 import { subnetCidrs } from "../components/aws/network";
 import { parseSettings, rawFromStackFile, Settings } from "../components/settings";
 import {
@@ -11,7 +8,7 @@ import {
   partitionOf,
   rdsIdentifier,
 } from "../components/settings-aws";
-import { PROJECT_DIR } from "./harness";
+import { promotedStackFile } from "./harness";
 import { withAppImages } from "./app-images";
 
 /*
@@ -19,9 +16,7 @@ import { withAppImages } from "./app-images";
  * every bad value rejected with the key, the value and what was expected.
  */
 
-const PROD = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")) as {
-  config: Record<string, unknown>;
-};
+const PROD = promotedStackFile("Pulumi.prod.yaml");
 const ctx = { stack: "prod", baseDir: "/work/project" };
 
 function withAws(aws: Record<string, unknown>, extra: Record<string, unknown> = {}): Settings {

@@ -113,7 +113,6 @@ test("service overrides merge with defaults; env is sorted", () => {
     "JUDGE_STORAGE_TYPE",
     "LOG_LEVEL",
     "MODEL_DEFAULT_TEMPERATURE",
-    "MODEL_REGISTRY_URL",
     "PYTHONPATH",
     "QUERY_STORAGE_URL",
     "ZED",
@@ -293,6 +292,6 @@ test("plainSecretKeys names secret keys stored in plain text, and only those", (
     "panopticon:logLevel": "INFO",
   };
   const secret = new Set(["panopticon:openaiApiKey"]);
-  expect(plainSecretKeys(all, (k) => secret.has(k))).toEqual(["postgresPassword", "apiKey"]);
+  expect(plainSecretKeys(all, (k) => secret.has(k)).sort()).toEqual(["apiKey", "postgresPassword"]);
   expect(plainSecretKeys(all, () => true)).toEqual([]);
 });
