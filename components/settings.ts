@@ -157,8 +157,17 @@ export interface LoadContext {
   readonly plainSecrets?: readonly string[];
 }
 
-/** A configuration error: names every bad key, its value and what was expected. */
+/**
+ * A configuration error: names every bad key, its value and what was expected.
+ *
+ * It is a Pulumi `RunError` to the language host, which then prints the message alone
+ * (no "unhandled exception", no stack): the SDK recognises a RunError by this marker
+ * field (`RunError.isInstance`, made for several SDK copies in one process), so the
+ * settings code stays free of the SDK that the data tools would otherwise load.
+ * tests/cli-refusal.test.ts runs the real language host to keep this true.
+ */
 export class ConfigError extends Error {
+  readonly __pulumiRunError = true;
   constructor(
     readonly stackName: string,
     readonly problems: readonly string[],
