@@ -1,3 +1,4 @@
+import * as path from "path";
 import { z } from "zod";
 import { Environment, ProtectionPolicy, protectionPolicy } from "./protection";
 import { bindPath, containerName, networkName, PROJECT, volumeName } from "./naming";
@@ -15,6 +16,9 @@ import {
 } from "./settings-services";
 import { ImageSettings, imagesSchema, resolveImages } from "./settings-images";
 import { ecsServiceInput, EcsPlan, planEcs } from "./runtime/ecs/plan";
+import { keysAt } from "./settings-keys";
+import { badMountPath, imageRefProblem, openCidrs, systemDirectory } from "./settings-safety";
+import { didYouMean } from "./suggest";
 
 export { CATALOGUE, DEFAULTS, SECRET_CONFIG_KEYS };
 
@@ -33,6 +37,9 @@ export type ServiceKind = "postgres" | "app";
 
 /** Keys read as Pulumi secrets, never as plain settings. */
 export const SECRET_KEYS = ["postgresPassword", ...Object.values(SECRET_CONFIG_KEYS)] as const;
+
+/** Secrets that must not be empty when set: Postgres refuses an empty password on new data. */
+const NON_EMPTY_SECRETS = ["postgresPassword"] as const;
 
 // ---------------------------------------------------------------- schema
 
@@ -76,6 +83,9 @@ const rawSchema = z
   .strict();
 
 type RawSettings = z.infer<typeof rawSchema>;
+
+/** The schema of the `panopticon:` namespace (secrets aside); the docs check lists its keys. */
+export const configSchema = rawSchema;
 
 // ---------------------------------------------------------------- resolved settings
 
@@ -155,6 +165,8 @@ export interface LoadContext {
    * See plainSecretKeys(). @default none
    */
   readonly plainSecrets?: readonly string[];
+  /** Secret keys the stack sets to an empty value. See emptySecretKeys(). @default none */
+  readonly emptySecrets?: readonly string[];
 }
 
 /**
@@ -213,8 +225,12 @@ export function describeIssues(raw: unknown, issues: readonly z.core.$ZodIssue[]
       }
     }
     if (issue.code === "unrecognized_keys") {
+      const known = keysAt(rawSchema, issue.path);
       return issue.keys
-        .map((k) => `${keyOf([...issue.path, k])} is not a known setting (check the spelling)`)
+        .map((k) => {
+          const hint = didYouMean(k, known);
+          return `${keyOf([...issue.path, k])} is not a known setting${hint === "" ? " (check the spelling)" : hint}`;
+        })
         .join("; ");
     }
     if (issue.code === "invalid_key") {
@@ -265,6 +281,42 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     problems.push(
       `${PROJECT}:volumeNames = ${show(r.volumeNames)}: applies to storageMode "volume" only; in bind mode point ${PROJECT}:dataDir at the existing directories`,
     );
+  }
+  if (storageMode === "bind" && environment === "local") {
+    const dir = path.resolve(ctx.baseDir, dataDir);
+    const why = systemDirectory(dir);
+    if (why !== undefined) {
+      problems.push(
+        `${PROJECT}:dataDir = ${show(dataDir)}: ${why}: expected a directory of its own for the data (e.g. ./data or /srv/panopticon), where the program creates postgres/, judge_service/, ...`,
+      );
+    }
+  }
+  if (r.aws?.dataMountPath !== undefined && systemDirectory(r.aws.dataMountPath) !== undefined) {
+    problems.push(
+      `${PROJECT}:aws.dataMountPath = ${show(r.aws.dataMountPath)}: ${systemDirectory(r.aws.dataMountPath)}: expected a directory of its own on the host, e.g. /mnt/panopticon-data`,
+    );
+  }
+  for (const key of NON_EMPTY_SECRETS) {
+    if (ctx.emptySecrets?.includes(key)) {
+      problems.push(
+        `${PROJECT}:${key} = "" (secret, empty): expected a non-empty password (the Postgres image refuses an empty POSTGRES_PASSWORD on new data); run \`pulumi config set --secret ${key} <value>\`, or \`pulumi config rm ${key}\` to have one generated`,
+      );
+    }
+  }
+  for (const [at, value] of openCidrs(raw)) {
+    problems.push(
+      `${PROJECT}:${at} = ${show(value)}: a range of every address (/0): expected the narrowest range that needs access (a VPN or office range), never the whole internet`,
+    );
+  }
+  const imageKeys: Array<[string, unknown]> = [
+    ["initImage", r.initImage],
+    ...Object.entries(r.services ?? {}).map(
+      ([n, o]) => [`services.${n}.image`, o === false ? undefined : o.image] as [string, unknown],
+    ),
+  ];
+  for (const [at, ref] of imageKeys) {
+    const why = typeof ref === "string" ? imageRefProblem(ref) : undefined;
+    if (why !== undefined) problems.push(`${PROJECT}:${at} = ${show(ref)}: ${why}`);
   }
   const adoptRds = r.aws?.adopt.rdsInstanceIdentifier;
   if (adoptRds !== undefined && adoptRds !== rdsIdentifier(project, ctx.stack)) {
@@ -321,6 +373,12 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
         adopted: usesVolume ? adoptedName !== undefined : backend === "bind",
       };
     }
+    const mountProblem = data === undefined ? undefined : badMountPath(data.path);
+    if (mountProblem !== undefined) {
+      problems.push(
+        `${PROJECT}:services.${svc.name}.data.path = ${show(data!.path)}: ${mountProblem}: expected a directory of the service's own, e.g. /app/data`,
+      );
+    }
     if (environment === "aws" && svc.kind === "postgres") continue; // RDS replaces the container
     // A service without an image is built from panopticon:appSource (resolveImages).
     if (dataSet) dataSets.push(dataSet);
@@ -357,7 +415,10 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
       problems.push(
         `${PROJECT}:volumeNames.${set} = ${show(r.volumeNames?.[set])}: no data set "${set}" (known: ${dataSets
           .map((d) => d.key)
-          .join(", ")})`,
+          .join(", ")})${didYouMean(
+          set,
+          dataSets.map((d) => d.key),
+        )}`,
       );
     }
   }
@@ -366,18 +427,31 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
       problems.push(
         `${PROJECT}:aws.storage.${set} = ${show(r.aws?.storage?.[set])}: no data set "${set}" (known: ${dataSets
           .map((d) => d.key)
-          .join(", ")})`,
+          .join(", ")})${didYouMean(
+          set,
+          dataSets.map((d) => d.key),
+        )}`,
       );
     }
   }
   dupes(dataSets, (d) => d.key, "data set", problems);
-  dupes(dataSets, (d) => d.volumeName, "volume name", problems);
+  dupes(
+    dataSets,
+    (d) => d.volumeName,
+    "volume name",
+    problems,
+    (d) =>
+      r.volumeNames?.[d.key] !== undefined
+        ? `${PROJECT}:volumeNames.${d.key}`
+        : `data set "${d.key}"${r.adoptComposeVolumes ? ` (${PROJECT}:adoptComposeVolumes)` : ""}`,
+  );
   dupes(dataSets, (d) => d.hostPath, "host directory", problems);
   dupes(
     services.filter((s) => s.hostPort !== false),
     (s) => String(s.hostPort),
     "published port",
     problems,
+    (s) => `${PROJECT}:services.${s.name}.hostPort`,
   );
   const images = resolveImages(
     r,
@@ -413,11 +487,16 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
   };
 }
 
+/**
+ * One problem per value two items share. With `keyOf`, the problem names the config
+ * keys that set it, so the user knows which one to change.
+ */
 function dupes<T>(
   items: readonly T[],
   keyFn: (t: T) => string | undefined,
   what: string,
   problems: string[],
+  keyOf?: (t: T) => string,
 ): void {
   const seen = new Map<string, T>();
   for (const item of items) {
@@ -428,12 +507,21 @@ function dupes<T>(
       const who = (t: T) =>
         (t as { key?: string; name?: string }).key ?? (t as { name?: string }).name ?? "?";
       problems.push(
-        `duplicate ${what} ${show(k)} used by both "${who(first)}" and "${who(item)}": expected each to be unique`,
+        `duplicate ${what} ${show(k)} used by both "${who(first)}" and "${who(item)}": expected each to be unique` +
+          (keyOf ? `; change ${keyOf(first)} or ${keyOf(item)}` : ""),
       );
     } else {
       seen.set(k, item);
     }
   }
+}
+
+/** The secret keys a config map sets to an empty (or blank) value. */
+export function emptySecretKeys(all: Record<string, unknown>): string[] {
+  return SECRET_KEYS.filter((k) => {
+    const v = all[`${PROJECT}:${k}`];
+    return typeof v === "string" && v.trim() === "";
+  });
 }
 
 /**
