@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { CATALOGUE } from "../components/catalogue";
 import { loadStack } from "./lib/stack";
+import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run bench:data -- [--runs 3] [--mib 512] [--files 2000] [--helper-image IMAGE]
@@ -40,7 +41,7 @@ const program = new Command("bench:data")
   .option("--files <n>", "small files in all", positiveInt("--files", 100000), 2000)
   .option("--helper-image <image>", "image with tar and sh", "panopticon-test/busybox:1")
   .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
 
 function sh(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
