@@ -66,6 +66,16 @@ function main(): void {
   program.parse();
   const o = program.opts<{ runs: number; mib: number; files: number; helperImage: string }>();
   const image = o.helperImage;
+  const engine = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], {
+    encoding: "utf8",
+  });
+  if (engine.status !== 0) {
+    const why = engine.error?.message ?? engine.stderr.trim().split("\n").pop();
+    process.stderr.write(
+      `bench:data: no Docker engine answers (docker info: ${why}); start dockerd (scripts/docker-setup.sh does) or set DOCKER_HOST\n`,
+    );
+    process.exit(EXIT.environment);
+  }
   const stack = `bench${randomBytes(3).toString("hex")}`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-bench-data-"));
   fs.writeFileSync(

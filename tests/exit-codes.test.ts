@@ -210,6 +210,15 @@ describe("guard and bench", () => {
     expect(r.code).toBe(EXIT.usage);
   });
 
+  it("bench:data: a bad option is exit 2, no Docker engine exit 3 in one line", async () => {
+    expect((await tool("bench-data.ts", ["--runs", "0"])).code).toBe(EXIT.usage);
+    const r = await tool("bench-data.ts", ["--runs", "1"], NO_ENGINE);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^bench:data: no Docker engine answers/),
+    ]);
+    expect(r.code).toBe(EXIT.environment);
+  });
+
   it("bench: a bad option is exit 2", async () => {
     const r = await tool("bench.ts", ["--runs", "zero"]);
     expect(r.code).toBe(EXIT.usage);
