@@ -1,4 +1,5 @@
 import * as path from "path";
+import { PROJECT } from "./naming";
 
 /*
  * Values that validate as types but would do damage: host directories the program
@@ -98,4 +99,63 @@ export function openCidrs(raw: unknown, at: readonly string[] = []): Array<[stri
     return Object.entries(raw).flatMap(([k, v]) => openCidrs(v, [...at, k]));
   }
   return [];
+}
+
+/** Secrets that must not be empty when set: Postgres refuses an empty password on new data. */
+const NON_EMPTY_SECRETS = ["postgresPassword"];
+
+export interface SafetyInput {
+  readonly environment: string;
+  readonly storageMode: string;
+  readonly dataDir: string;
+  /** Relative bind paths resolve against it (the project directory). */
+  readonly baseDir: string;
+  readonly dataMountPath?: string;
+  readonly initImage?: string;
+  readonly services?: Readonly<Record<string, { readonly image?: string } | false>>;
+  /** Secret keys set to an empty value. */
+  readonly emptySecrets: readonly string[];
+}
+
+const show = (v: unknown) => JSON.stringify(v);
+
+/** Every dangerous value of a validated config, as `key = value: expected ...` lines. */
+export function safetyProblems(raw: unknown, s: SafetyInput): string[] {
+  const problems: string[] = [];
+  if (s.storageMode === "bind" && s.environment === "local") {
+    const why = systemDirectory(path.resolve(s.baseDir, s.dataDir));
+    if (why !== undefined) {
+      problems.push(
+        `${PROJECT}:dataDir = ${show(s.dataDir)}: ${why}: expected a directory of its own for the data (e.g. ./data or /srv/panopticon), where the program creates postgres/, judge_service/, ...`,
+      );
+    }
+  }
+  const mountWhy = s.dataMountPath === undefined ? undefined : systemDirectory(s.dataMountPath);
+  if (mountWhy !== undefined) {
+    problems.push(
+      `${PROJECT}:aws.dataMountPath = ${show(s.dataMountPath)}: ${mountWhy}: expected a directory of its own on the host, e.g. /mnt/panopticon-data`,
+    );
+  }
+  for (const key of NON_EMPTY_SECRETS.filter((k) => s.emptySecrets.includes(k))) {
+    problems.push(
+      `${PROJECT}:${key} = "" (secret, empty): expected a non-empty password (the Postgres image refuses an empty POSTGRES_PASSWORD on new data); run \`pulumi config set --secret ${key} <value>\`, or \`pulumi config rm ${key}\` to have one generated`,
+    );
+  }
+  for (const [at, value] of openCidrs(raw)) {
+    problems.push(
+      `${PROJECT}:${at} = ${show(value)}: a range of every address (/0): expected the narrowest range that needs access (a VPN or office range), never the whole internet`,
+    );
+  }
+  const images: Array<[string, string | undefined]> = [
+    ["initImage", s.initImage],
+    ...Object.entries(s.services ?? {}).map(([n, o]): [string, string | undefined] => [
+      `services.${n}.image`,
+      o ? o.image : undefined,
+    ]),
+  ];
+  for (const [at, ref] of images) {
+    const why = ref === undefined ? undefined : imageRefProblem(ref);
+    if (why !== undefined) problems.push(`${PROJECT}:${at} = ${show(ref)}: ${why}`);
+  }
+  return problems;
 }

@@ -1,4 +1,3 @@
-import * as path from "path";
 import { z } from "zod";
 import { Environment, ProtectionPolicy, protectionPolicy } from "./protection";
 import { bindPath, containerName, networkName, PROJECT, volumeName } from "./naming";
@@ -17,7 +16,7 @@ import {
 import { ImageSettings, imagesSchema, resolveImages } from "./settings-images";
 import { ecsServiceInput, EcsPlan, planEcs } from "./runtime/ecs/plan";
 import { keysAt } from "./settings-keys";
-import { badMountPath, imageRefProblem, openCidrs, systemDirectory } from "./settings-safety";
+import { badMountPath, safetyProblems } from "./settings-safety";
 import { didYouMean } from "./suggest";
 
 export { CATALOGUE, DEFAULTS, SECRET_CONFIG_KEYS };
@@ -37,9 +36,6 @@ export type ServiceKind = "postgres" | "app";
 
 /** Keys read as Pulumi secrets, never as plain settings. */
 export const SECRET_KEYS = ["postgresPassword", ...Object.values(SECRET_CONFIG_KEYS)] as const;
-
-/** Secrets that must not be empty when set: Postgres refuses an empty password on new data. */
-const NON_EMPTY_SECRETS = ["postgresPassword"] as const;
 
 // ---------------------------------------------------------------- schema
 
@@ -282,42 +278,18 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
       `${PROJECT}:volumeNames = ${show(r.volumeNames)}: applies to storageMode "volume" only; in bind mode point ${PROJECT}:dataDir at the existing directories`,
     );
   }
-  if (storageMode === "bind" && environment === "local") {
-    const dir = path.resolve(ctx.baseDir, dataDir);
-    const why = systemDirectory(dir);
-    if (why !== undefined) {
-      problems.push(
-        `${PROJECT}:dataDir = ${show(dataDir)}: ${why}: expected a directory of its own for the data (e.g. ./data or /srv/panopticon), where the program creates postgres/, judge_service/, ...`,
-      );
-    }
-  }
-  if (r.aws?.dataMountPath !== undefined && systemDirectory(r.aws.dataMountPath) !== undefined) {
-    problems.push(
-      `${PROJECT}:aws.dataMountPath = ${show(r.aws.dataMountPath)}: ${systemDirectory(r.aws.dataMountPath)}: expected a directory of its own on the host, e.g. /mnt/panopticon-data`,
-    );
-  }
-  for (const key of NON_EMPTY_SECRETS) {
-    if (ctx.emptySecrets?.includes(key)) {
-      problems.push(
-        `${PROJECT}:${key} = "" (secret, empty): expected a non-empty password (the Postgres image refuses an empty POSTGRES_PASSWORD on new data); run \`pulumi config set --secret ${key} <value>\`, or \`pulumi config rm ${key}\` to have one generated`,
-      );
-    }
-  }
-  for (const [at, value] of openCidrs(raw)) {
-    problems.push(
-      `${PROJECT}:${at} = ${show(value)}: a range of every address (/0): expected the narrowest range that needs access (a VPN or office range), never the whole internet`,
-    );
-  }
-  const imageKeys: Array<[string, unknown]> = [
-    ["initImage", r.initImage],
-    ...Object.entries(r.services ?? {}).map(
-      ([n, o]) => [`services.${n}.image`, o === false ? undefined : o.image] as [string, unknown],
-    ),
-  ];
-  for (const [at, ref] of imageKeys) {
-    const why = typeof ref === "string" ? imageRefProblem(ref) : undefined;
-    if (why !== undefined) problems.push(`${PROJECT}:${at} = ${show(ref)}: ${why}`);
-  }
+  problems.push(
+    ...safetyProblems(raw, {
+      environment,
+      storageMode,
+      dataDir,
+      baseDir: ctx.baseDir,
+      dataMountPath: r.aws?.dataMountPath,
+      initImage: r.initImage,
+      services: r.services,
+      emptySecrets: ctx.emptySecrets ?? [],
+    }),
+  );
   const adoptRds = r.aws?.adopt.rdsInstanceIdentifier;
   if (adoptRds !== undefined && adoptRds !== rdsIdentifier(project, ctx.stack)) {
     problems.push(
