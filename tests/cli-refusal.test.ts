@@ -2,9 +2,13 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as grpc from "@grpc/grpc-js";
+import type * as Grpc from "@grpc/grpc-js";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../components/settings";
+// gRPC and protobuf as the SDK resolves them (they are its dependencies, not ours).
+const fromSdk = (id: string) =>
+  require(require.resolve(id, { paths: [require.resolve("@pulumi/pulumi")] }));
+const grpc = fromSdk("@grpc/grpc-js") as typeof Grpc;
 // The SDK's generated gRPC stubs: the same services the Pulumi CLI serves to a program.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const resourceRpc = require("@pulumi/pulumi/proto/resource_grpc_pb");
@@ -14,8 +18,7 @@ const resourcePb = require("@pulumi/pulumi/proto/resource_pb");
 const engineRpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const enginePb = require("@pulumi/pulumi/proto/engine_pb");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const emptyPb = require("google-protobuf/google/protobuf/empty_pb");
+const emptyPb = fromSdk("google-protobuf/google/protobuf/empty_pb");
 
 /*
  * A configuration refusal as the Pulumi CLI shows it. The program runs under the real
@@ -40,8 +43,8 @@ async function startEngine(): Promise<Engine> {
   const registered: string[] = [];
   let root = "";
   const server = new grpc.Server();
-  type Call = grpc.ServerUnaryCall<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  type Done = grpc.sendUnaryData<unknown>;
+  type Call = Grpc.ServerUnaryCall<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  type Done = Grpc.sendUnaryData<unknown>;
   server.addService(engineRpc.EngineService, {
     log: (call: Call, done: Done) => {
       logs.push({ severity: call.request.getSeverity(), message: call.request.getMessage() });
