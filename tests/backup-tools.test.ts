@@ -390,6 +390,11 @@ describe("selectEntries", () => {
     expect(() => selectEntries(manifest(), s, "judge,chroma")).toThrow(
       /--only = "judge,chroma": .*\(unknown: chroma\)/,
     );
+    // A near miss names what was meant; a name far from every data set gets no guess.
+    expect(() => selectEntries(manifest(), s, "judg")).toThrow(
+      /\(unknown: judg\); did you mean "judge"\?/,
+    );
+    expect(() => selectEntries(manifest(), s, "chroma")).toThrow(/\(unknown: chroma\)$/);
   });
 
   it("refuses a data set the stack does not define", () => {

@@ -9,6 +9,7 @@ import {
   Settings,
 } from "../../components/settings";
 import { DataMount } from "./docker";
+import { didYouMean } from "../../components/suggest";
 import { EnvironmentError, RefusedError, UsageError } from "./exit-codes";
 
 /*
@@ -117,7 +118,9 @@ export function parseOnly(
   if (names.length === 0 || unknown.length > 0) {
     throw new UsageError(
       `--only = ${JSON.stringify(value)}: expected a comma-separated list of ${known.join(", ")}` +
-        (unknown.length > 0 ? ` (unknown: ${unknown.join(", ")})` : ""),
+        (unknown.length > 0
+          ? ` (unknown: ${unknown.join(", ")})${unknown.length === 1 ? didYouMean(unknown[0], known) : ""}`
+          : ""),
     );
   }
   return new Set(names);
