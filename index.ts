@@ -6,12 +6,14 @@ import { Panopticon } from "./components/runtime/docker-engine";
 import { assertPgVersionMatches } from "./components/pg-version";
 import {
   ConfigError,
+  emptySecretKeys,
   parseSettings,
   plainSecretKeys,
   rawFromPulumiConfig,
 } from "./components/settings";
 import { checkAppSource } from "./components/settings-images";
 import { checkoutRevision } from "./components/compose/source";
+import { checkHostPaths } from "./components/settings-host";
 // isConfigSecret is internal to the SDK; it reads the CLI's list of secret keys.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
@@ -24,10 +26,15 @@ const settings = parseSettings(rawFromPulumiConfig(allConfig), {
   stack: pulumi.getStack(),
   baseDir: process.cwd(),
   plainSecrets: plainSecretKeys(allConfig, isConfigSecret),
+  emptySecrets: emptySecretKeys(allConfig),
 });
-// The checkout images are built from must exist (and build the data's Postgres major)
-// before anything is registered.
-const sourceProblems = checkAppSource(settings.images, settings.postgres);
+// The checkout images are built from must exist (and build the data's Postgres major),
+// and a bind-mode data directory must be safe to fill, before anything is registered.
+const sourceProblems = [
+  ...checkAppSource(settings.images, settings.postgres),
+  // A bind-mode data directory that is a file, or that git would commit.
+  ...checkHostPaths(settings, process.cwd()),
+];
 if (sourceProblems.length > 0) throw new ConfigError(settings.stack, sourceProblems);
 // A bind-mode Postgres directory of another major is refused before anything is registered.
 const pgVersionWarning = assertPgVersionMatches(settings, {

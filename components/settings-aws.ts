@@ -1,11 +1,16 @@
 import { z } from "zod";
 import { physicalName } from "./naming";
 import { ecsSchema, RUNTIMES } from "./settings-ecs";
+import { AWS_REGIONS } from "./aws-regions";
+import { didYouMean } from "./suggest";
 
 /*
  * The `panopticon:aws` block of an `environment: aws` stack. Every key here is
  * environment-only: promotion never copies it from one stack to another.
  */
+
+/** The key that lets an RDS engineVersion change cross a major (pg-upgrade and the guard name it). */
+export const RDS_ALLOW_MAJOR_KEY = "panopticon:aws.rds.allowMajorVersionUpgrade";
 
 /** ChromaDB keeps its metadata in SQLite, whose locking over NFS is risky: EBS by default. */
 export const DEFAULT_AWS_BACKENDS: Record<string, "efs" | "ebs"> = {
@@ -38,9 +43,15 @@ const kmsArn = z
 
 export const awsSchema = z
   .object({
-    region: z
-      .string({ error: "expected an AWS region such as eu-west-1" })
-      .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "expected an AWS region such as eu-west-1"),
+    region: z.string({ error: "expected an AWS region such as eu-west-1" }).check((ctx) => {
+      if (!(AWS_REGIONS as readonly string[]).includes(ctx.value)) {
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          message: `expected the name of an AWS region, e.g. eu-west-1${didYouMean(ctx.value, AWS_REGIONS)}`,
+        });
+      }
+    }),
     /** Where the services run: containers on one EC2 Docker host, or ECS on Fargate. */
     runtime: z
       .enum(RUNTIMES, { error: `expected one of ${RUNTIMES.map((r) => `"${r}"`).join(", ")}` })
@@ -138,6 +149,12 @@ export const awsSchema = z
           .string()
           .regex(/^\d\d:\d\d-\d\d:\d\d$/, "expected a window such as 03:00-04:00")
           .default("03:00-04:00"),
+        /**
+         * Let this update move engineVersion to another major (RDS refuses a major change
+         * without it). Set it for the upgrade only (npm run pg-upgrade prints the change),
+         * then remove it. @default false
+         */
+        allowMajorVersionUpgrade: z.boolean({ error: "expected true or false" }).default(false),
       })
       .strict()
       .default({
@@ -148,6 +165,7 @@ export const awsSchema = z
         multiAz: true,
         backupRetentionDays: 14,
         preferredBackupWindow: "03:00-04:00",
+        allowMajorVersionUpgrade: false,
       }),
     ebsSnapshots: z
       .object({

@@ -97,15 +97,25 @@ const serviceSchema = z
         test: z.array(z.string()).min(1, "expected a non-empty command, e.g. [CMD, curl, ...]"),
         intervalSeconds: seconds,
         timeoutSeconds: seconds,
-        retries: z.number().int().min(1, "expected at least 1 retry"),
+        retries: z
+          .number({ error: "expected a whole number of retries, at least 1" })
+          .int("expected a whole number of retries, at least 1")
+          .min(1, "expected at least 1 retry"),
         startPeriodSeconds: seconds,
       })
       .partial()
       .strict(),
     limits: z
       .object({
-        cpus: z.number().positive("expected a positive number of CPUs, e.g. 0.5").max(64),
-        memoryMb: z.number().int().min(16, "expected at least 16 MB").max(1048576),
+        cpus: z
+          .number({ error: "expected a positive number of CPUs, e.g. 0.5" })
+          .positive("expected a positive number of CPUs, e.g. 0.5")
+          .max(64, "expected at most 64 CPUs"),
+        memoryMb: z
+          .number({ error: "expected a whole number of MB, at least 16" })
+          .int("expected a whole number of MB, at least 16")
+          .min(16, "expected a whole number of MB, at least 16")
+          .max(1048576, "expected at most 1048576 MB"),
       })
       .partial()
       .strict(),

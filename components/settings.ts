@@ -16,6 +16,9 @@ import {
 } from "./settings-services";
 import { dockerfileMajorAt, ImageSettings, imagesSchema, resolveImages } from "./settings-images";
 import { ecsServiceInput, EcsPlan, planEcs } from "./runtime/ecs/plan";
+import { keysAt } from "./settings-keys";
+import { badMountPath, safetyProblems } from "./settings-safety";
+import { didYouMean } from "./suggest";
 
 export { DEFAULTS };
 
@@ -37,6 +40,20 @@ export type ServiceKind = "postgres" | "app";
  * the config key of every secret variable (API_KEY → apiKey, OPENAI_API_KEY →
  * openaiApiKey; components/catalogue.ts secretConfigKey).
  */
+/**
+ * The secret keys Panopticon's compose files give a service today (both layouts), as
+ * docs/configuration.md lists them; any other `*ApiKey` a compose file names works
+ * the same way.
+ */
+export const SECRET_KEYS = [
+  "postgresPassword",
+  "apiKey",
+  "openaiApiKey",
+  "googleApiKey",
+  "anthropicApiKey",
+  "litellmApiKey",
+] as const;
+
 export function isSecretConfigKey(key: string): boolean {
   return key === "postgresPassword" || /^(api|[a-z][a-z0-9]*Api)Key$/.test(key);
 }
@@ -98,6 +115,9 @@ const rawSchema = z
   .strict();
 
 type RawSettings = z.infer<typeof rawSchema>;
+
+/** The schema of the `panopticon:` namespace (secrets aside); the docs check lists its keys. */
+export const configSchema = rawSchema;
 
 // ---------------------------------------------------------------- resolved settings
 
@@ -185,10 +205,21 @@ export interface LoadContext {
    * See plainSecretKeys(). @default none
    */
   readonly plainSecrets?: readonly string[];
+  /** Secret keys the stack sets to an empty value. See emptySecretKeys(). @default none */
+  readonly emptySecrets?: readonly string[];
 }
 
-/** A configuration error: names every bad key, its value and what was expected. */
+/**
+ * A configuration error: names every bad key, its value and what was expected.
+ *
+ * It is a Pulumi `RunError` to the language host, which then prints the message alone
+ * (no "unhandled exception", no stack): the SDK recognises a RunError by this marker
+ * field (`RunError.isInstance`, made for several SDK copies in one process), so the
+ * settings code stays free of the SDK that the data tools would otherwise load.
+ * tests/cli-refusal.test.ts runs the real language host to keep this true.
+ */
 export class ConfigError extends Error {
+  readonly __pulumiRunError = true;
   constructor(
     readonly stackName: string,
     readonly problems: readonly string[],
@@ -234,8 +265,12 @@ export function describeIssues(raw: unknown, issues: readonly z.core.$ZodIssue[]
       }
     }
     if (issue.code === "unrecognized_keys") {
+      const known = keysAt(rawSchema, issue.path);
       return issue.keys
-        .map((k) => `${keyOf([...issue.path, k])} is not a known setting (check the spelling)`)
+        .map((k) => {
+          const hint = didYouMean(k, known);
+          return `${keyOf([...issue.path, k])} is not a known setting${hint === "" ? " (check the spelling)" : hint}`;
+        })
         .join("; ");
     }
     if (issue.code === "invalid_key") {
@@ -287,6 +322,18 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
       `${PROJECT}:volumeNames = ${show(r.volumeNames)}: applies to storageMode "volume" only; in bind mode point ${PROJECT}:dataDir at the existing directories`,
     );
   }
+  problems.push(
+    ...safetyProblems(raw, {
+      environment,
+      storageMode,
+      dataDir,
+      baseDir: ctx.baseDir,
+      dataMountPath: r.aws?.dataMountPath,
+      initImage: r.initImage,
+      services: r.services,
+      emptySecrets: ctx.emptySecrets ?? [],
+    }),
+  );
   const adoptRds = r.aws?.adopt.rdsInstanceIdentifier;
   if (adoptRds !== undefined && adoptRds !== rdsIdentifier(project, ctx.stack)) {
     problems.push(
@@ -347,6 +394,12 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
         adopted: usesVolume ? adoptedName !== undefined : backend === "bind",
       };
     }
+    const mountProblem = data === undefined ? undefined : badMountPath(data.path);
+    if (mountProblem !== undefined) {
+      problems.push(
+        `${PROJECT}:services.${svc.name}.data.path = ${show(data!.path)}: ${mountProblem}: expected a directory of the service's own, e.g. /app/data`,
+      );
+    }
     if (environment === "aws" && svc.kind === "postgres") continue; // RDS replaces the container
     // A service without an image is built from panopticon:appSource (resolveImages).
     if (dataSet) dataSets.push(dataSet);
@@ -375,7 +428,10 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
       problems.push(
         `${PROJECT}:volumeNames.${set} = ${show(r.volumeNames?.[set])}: no data set "${set}" (known: ${dataSets
           .map((d) => d.key)
-          .join(", ")})`,
+          .join(", ")})${didYouMean(
+          set,
+          dataSets.map((d) => d.key),
+        )}`,
       );
     }
   }
@@ -384,18 +440,31 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
       problems.push(
         `${PROJECT}:aws.storage.${set} = ${show(r.aws?.storage?.[set])}: no data set "${set}" (known: ${dataSets
           .map((d) => d.key)
-          .join(", ")})`,
+          .join(", ")})${didYouMean(
+          set,
+          dataSets.map((d) => d.key),
+        )}`,
       );
     }
   }
   dupes(dataSets, (d) => d.key, "data set", problems);
-  dupes(dataSets, (d) => d.volumeName, "volume name", problems);
+  dupes(
+    dataSets,
+    (d) => d.volumeName,
+    "volume name",
+    problems,
+    (d) =>
+      r.volumeNames?.[d.key] !== undefined
+        ? `${PROJECT}:volumeNames.${d.key}`
+        : `data set "${d.key}"${r.adoptComposeVolumes ? ` (${PROJECT}:adoptComposeVolumes)` : ""}`,
+  );
   dupes(dataSets, (d) => d.hostPath, "host directory", problems);
   dupes(
     services.filter((s) => s.hostPort !== false),
     (s) => String(s.hostPort),
     "published port",
     problems,
+    (s) => `${PROJECT}:services.${s.name}.hostPort`,
   );
   const images = resolveImages(
     r,
@@ -452,11 +521,16 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
   };
 }
 
+/**
+ * One problem per value two items share. With `keyOf`, the problem names the config
+ * keys that set it, so the user knows which one to change.
+ */
 function dupes<T>(
   items: readonly T[],
   keyFn: (t: T) => string | undefined,
   what: string,
   problems: string[],
+  keyOf?: (t: T) => string,
 ): void {
   const seen = new Map<string, T>();
   for (const item of items) {
@@ -467,12 +541,22 @@ function dupes<T>(
       const who = (t: T) =>
         (t as { key?: string; name?: string }).key ?? (t as { name?: string }).name ?? "?";
       problems.push(
-        `duplicate ${what} ${show(k)} used by both "${who(first)}" and "${who(item)}": expected each to be unique`,
+        `duplicate ${what} ${show(k)} used by both "${who(first)}" and "${who(item)}": expected each to be unique` +
+          (keyOf ? `; change ${keyOf(first)} or ${keyOf(item)}` : ""),
       );
     } else {
       seen.set(k, item);
     }
   }
+}
+
+/** The secret keys a config map sets to an empty (or blank) value. */
+export function emptySecretKeys(all: Record<string, unknown>): string[] {
+  const prefix = `${PROJECT}:`;
+  return Object.keys(all)
+    .filter((k) => k.startsWith(prefix) && isSecretConfigKey(k.slice(prefix.length)))
+    .filter((k) => typeof all[k] === "string" && (all[k] as string).trim() === "")
+    .map((k) => k.slice(prefix.length));
 }
 
 /**

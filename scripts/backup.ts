@@ -3,6 +3,7 @@ import * as path from "path";
 import { defaultBackupDir, runBackup } from "./lib/backup-core";
 import { log, run } from "./lib/cli";
 import { checkStackName, loadStack, parseSeconds, UsageError } from "./lib/stack";
+import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run backup -- --stack dev [--out DIR] [--stop-writers]
@@ -32,7 +33,7 @@ const program = new Command("backup")
   .option("--jobs <n>", "data sets archived at once (default 2; 1 for a slow disk)")
   .showHelpAfterError()
   // Bad arguments exit 2, like every other input error of these tools.
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
 
 run("backup", async () => {
   program.parse();

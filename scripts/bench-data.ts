@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { loadStack } from "./lib/stack";
+import { EXIT } from "./lib/exit-codes";
 
 // STOPGAP until the fixture checkout lands (issue 17).
 const STOPGAP_SERVICES = [
@@ -50,7 +51,7 @@ const program = new Command("bench:data")
   .option("--files <n>", "small files in all", positiveInt("--files", 100000), 2000)
   .option("--helper-image <image>", "image with tar and sh", "panopticon-test/busybox:1")
   .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
 
 function sh(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
@@ -75,6 +76,16 @@ function main(): void {
   program.parse();
   const o = program.opts<{ runs: number; mib: number; files: number; helperImage: string }>();
   const image = o.helperImage;
+  const engine = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], {
+    encoding: "utf8",
+  });
+  if (engine.status !== 0) {
+    const why = engine.error?.message ?? engine.stderr.trim().split("\n").pop();
+    process.stderr.write(
+      `bench:data: no Docker engine answers (docker info: ${why}); start dockerd (scripts/docker-setup.sh does) or set DOCKER_HOST\n`,
+    );
+    process.exit(EXIT.environment);
+  }
   const stack = `bench${randomBytes(3).toString("hex")}`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-bench-data-"));
   fs.writeFileSync(

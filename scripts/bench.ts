@@ -16,6 +16,7 @@ import {
 } from "./bench/project";
 import { formatImageCases, imageCases } from "./bench/images";
 import { mib, ms, renderTable, times } from "./bench/table";
+import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run bench -- [--runs 5] [--services 5,50,200] [--stacks dev,prod] [--cache cold|warm|edit]
@@ -188,7 +189,7 @@ async function main(argv: string[]): Promise<void> {
     loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
   };
 
-  if (startup.some((r) => r.error)) process.exitCode = 1;
+  if (startup.some((r) => r.error)) process.exitCode = EXIT.problem;
   if (opts.json) {
     process.stdout.write(
       `${JSON.stringify(
@@ -310,8 +311,10 @@ function firstLines(s: string, n: number): string {
 
 main(process.argv).catch((e: unknown) => {
   const err = e as { code?: string; message?: string };
-  if (err.code === "commander.helpDisplayed" || err.code === "commander.version") process.exit(0);
-  if (err.code?.startsWith("commander.")) process.exit(2);
+  if (err.code === "commander.helpDisplayed" || err.code === "commander.version") {
+    process.exit(EXIT.ok);
+  }
+  if (err.code?.startsWith("commander.")) process.exit(EXIT.usage);
   process.stderr.write(`bench: ${err.message ?? String(e)}\n`);
-  process.exit(e instanceof BenchUsageError ? 2 : 1);
+  process.exit(e instanceof BenchUsageError ? EXIT.usage : EXIT.problem);
 });

@@ -2,9 +2,14 @@
 # One command to set up and deploy a stack: ./scripts/deploy.sh dev [pulumi up flags]
 #
 # 1. Checks everything the stack needs and lists each missing thing on its own line
-#    (exit 2, nothing run): Node >= 22.6, the Pulumi CLI, a running Docker engine
-#    (local stacks) or AWS credentials (AWS stacks), and where the app images come
-#    from (panopticon:appSource, a Panopticon checkout, or a pinned image per app service).
+#    (nothing run): Node >= 22.6, the Pulumi CLI, a running Docker engine (local
+#    stacks) or AWS credentials (AWS stacks), and where the app images come from
+#    (panopticon:appSource, a Panopticon checkout, or a pinned image per app service).
+#
+# Exit codes, as every tool here (README, "Exit codes"; scripts/lib/exit-codes.ts):
+#   0 deployed   1 a step failed or refused (the pre-change backup, pulumi up)
+#   2 bad arguments or stack file   3 something this machine lacks (Node, Pulumi CLI,
+#   Docker engine, AWS credentials, the checkout, a reachable backend or the passphrase)
 # 2. With no Pulumi backend logged in, logs in to Pulumi's file backend inside this
 #    project (.pulumi-state/, git-ignored). An existing login is never changed.
 # 3. On a backend that encrypts secrets with a passphrase, creates one per stack once
@@ -39,7 +44,13 @@ stack_file="Pulumi.$stack.yaml"
 
 # ---------------------------------------------------------------- prerequisites
 missing=()
-need() { missing+=("$1"); }
+missing_env=false
+# need MESSAGE: this machine lacks something (exit 3); need_config MESSAGE: the stack file does (exit 2).
+need() {
+  missing+=("$1")
+  missing_env=true
+}
+need_config() { missing+=("$1"); }
 
 node_ok=false
 if node_version=$(node --version 2>/dev/null); then
@@ -95,7 +106,10 @@ console.log(`environment=${get("config", "panopticon:environment") ?? "local"}`)
 console.log(`app_source=${get("config", "panopticon:appSource") ?? ""}`);
 console.log(`apps_without_image=${bare.join(" ")}`);
 JS
-  ) || { say "cannot read $stack_file"; exit 2; }
+  ) || {
+    say "cannot read $stack_file"
+    exit 2
+  }
   environment=$(sed -n 's/^environment=//p' <<<"$facts")
   app_source=$(sed -n 's/^app_source=//p' <<<"$facts")
   apps_without_image=$(sed -n 's/^apps_without_image=//p' <<<"$facts")
@@ -125,7 +139,7 @@ if $node_ok && [ -n "$apps_without_image" ]; then
   src=
   [ -n "$app_source" ] && src=$(node -e 'console.log(require("path").resolve(process.argv[1]))' "$app_source")
   if [ -z "$app_source" ]; then
-    need "stack $stack: no image for ${apps_without_image// /, } and panopticon:appSource is not set: clone https://github.com/rbownes/Argus and add 'panopticon:appSource: /path/to/Argus' to $stack_file, or pin services.<name>.image for each"
+    need_config "stack $stack: no image for ${apps_without_image// /, } and panopticon:appSource is not set: clone https://github.com/rbownes/Argus and add 'panopticon:appSource: /path/to/Argus' to $stack_file, or pin services.<name>.image for each"
   elif [ ! -d "$src" ]; then
     need "stack $stack: panopticon:appSource = '$app_source': directory $src not found: clone https://github.com/rbownes/Argus there or fix the path in $stack_file"
   fi
@@ -134,6 +148,7 @@ fi
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'deploy: missing: %s\n' "${missing[@]}" >&2
   say "nothing was run (${#missing[@]} thing(s) to fix above)"
+  if $missing_env; then exit 3; fi
   exit 2
 fi
 
@@ -145,11 +160,11 @@ if whoami=$(pulumi whoami --verbose 2>/dev/null); then
 elif [ -n "${PULUMI_BACKEND_URL:-}" ]; then
   # A backend chosen on purpose that does not answer: never replace it with another.
   say "PULUMI_BACKEND_URL = '$PULUMI_BACKEND_URL' but 'pulumi whoami' fails with it: fix the backend (or unset the variable); nothing was changed"
-  exit 2
+  exit 3
 elif pulumi_current=$(node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).current; if (!c) process.exit(1); console.log(c)' "${PULUMI_HOME:-$HOME/.pulumi}/credentials.json" 2>/dev/null); then
   # Logged in once, unreachable now (offline, expired token): switching would hide those stacks.
   say "you are logged in to the Pulumi backend $pulumi_current but 'pulumi whoami' fails: log in again ('pulumi login $pulumi_current') or check the network; nothing was changed"
-  exit 2
+  exit 3
 else
   backend="file://$project_dir/.pulumi-state"
   mkdir -p "$project_dir/.pulumi-state"
@@ -174,7 +189,7 @@ if $uses_passphrase; then
       say "using the passphrase of stack $stack in $pass_file"
     elif grep -q '^encryptionsalt:' "$stack_file"; then
       say "$stack_file has an encryptionsalt: stack $stack already has a passphrase, and $pass_file does not hold it: export PULUMI_CONFIG_PASSPHRASE (or _FILE) with it; nothing else was changed"
-      exit 2
+      exit 3
     else
       (
         umask 077

@@ -3,6 +3,7 @@ import * as path from "path";
 import { log, run } from "./lib/cli";
 import { runDoctor } from "./lib/doctor-core";
 import { checkStackName, loadStack } from "./lib/stack";
+import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run doctor -- --stack dev [--dir DIR] [--helper-image IMAGE]
@@ -10,7 +11,8 @@ import { checkStackName, loadStack } from "./lib/stack";
  * stack names exactly where the service's persist variable points, whether it
  * holds data, and that Postgres's PG_VERSION is the stack's major (volume mode and
  * remote Docker hosts included, through a read-only helper container).
- *   exit 0  every check passed   1 a problem was found   2 bad input
+ *   exit 0 every check passed   1 a problem was found   2 bad input
+ *   3 no Docker engine, or an AWS stack (scripts/lib/exit-codes.ts)
  */
 
 const program = new Command("doctor")
@@ -22,7 +24,7 @@ const program = new Command("doctor")
     "image with sh used to look inside (default: the stack's initImage)",
   )
   .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
 
 run("doctor", async () => {
   program.parse();
@@ -39,6 +41,6 @@ run("doctor", async () => {
   );
   if (r.problems > 0) {
     log("doctor: fix the problems above before the next pulumi up");
-    process.exit(1);
+    process.exit(EXIT.problem);
   }
 });

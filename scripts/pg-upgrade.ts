@@ -4,13 +4,14 @@ import { log, run } from "./lib/cli";
 import { runUpgrade } from "./lib/pg-upgrade-core";
 import { awsCliSnapshot, runRdsUpgrade } from "./lib/pg-upgrade-rds";
 import { checkStackName, loadStack, UsageError } from "./lib/stack";
+import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run pg-upgrade -- --stack dev --to 16 [--image IMAGE] [--dir DIR] [--headroom 2]
  * A Postgres major upgrade that never touches the old data (dump, restore into a
  * new volume or directory, verify, then point the stack file at it). For an AWS
  * stack: a manual RDS snapshot, then the exact change to make is printed.
- *   exit 0 done   1 failed (nothing changed)   2 bad input   3 refused
+ *   exit 0 done   1 failed or refused (nothing changed)   2 bad input   3 no Docker engine
  */
 
 const program = new Command("pg-upgrade")
@@ -29,7 +30,7 @@ const program = new Command("pg-upgrade")
     "2",
   )
   .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
 
 run("pg-upgrade", async () => {
   program.parse();

@@ -5,8 +5,10 @@ import { parsePreviewText } from "./guard/parse";
 import { InputError } from "./guard/types";
 import { dataSetPresent, defaultBackupDir, runBackup } from "./lib/backup-core";
 import { log, run } from "./lib/cli";
+import { assertEngine } from "./lib/docker";
 import { imageChanges } from "./lib/pre-change";
 import { checkStackName, loadStack, UsageError } from "./lib/stack";
+import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run backup:before-change -- --stack dev --preview preview.json [--dir DIR] [--out DIR]
@@ -26,7 +28,7 @@ const program = new Command("backup:before-change")
   .option("--dir <path>", "project directory holding the stack files", process.cwd())
   .option("--out <path>", "backup directory (default: <dir>/backups/<stack>-<UTC time>-pre-change)")
   .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
 
 run("backup:before-change", async () => {
   program.parse();
@@ -60,6 +62,8 @@ run("backup:before-change", async () => {
     return;
   }
   for (const c of changes) log(`${c.service} (data set ${c.dataSet}): image ${c.from} -> ${c.to}`);
+  // Without an engine every data set would read as absent, and "no backup needed" would be a lie.
+  await assertEngine();
   const keys = new Set(changes.map((c) => c.dataSet));
   const sets = settings.dataSets.filter((d) => keys.has(d.key));
   const present = (await Promise.all(sets.map((d) => dataSetPresent(d)))).some(Boolean);

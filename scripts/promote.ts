@@ -11,7 +11,8 @@ import { EXIT } from "./promote/stack-file";
  * the images are the ones it ran: its stack output `images`, read with the Pulumi
  * CLI or from a saved copy (--from-outputs); otherwise the ones its stack file
  * pins. It edits Pulumi.<to>.yaml in place and the pull request's preview checks it.
- * Exit codes: 0 ok, 1 refused, 2 bad arguments or stack files, 3 (--check) differs.
+ * Exit codes (scripts/lib/exit-codes.ts): 0 ok, 1 refused or (--check) differs, 2 bad
+ * arguments or stack files, 3 the Pulumi CLI is needed and missing.
  */
 
 function main(argv: readonly string[]): number {
@@ -23,7 +24,7 @@ function main(argv: readonly string[]): number {
     .requiredOption("--from <stack>", "source stack, e.g. dev")
     .requiredOption("--to <stack>", "target stack, e.g. prod")
     .addOption(new Option("--write", "apply the change to Pulumi.<to>.yaml").conflicts("check"))
-    .option("--check", "exit 3 when the target differs from the source (for CI)")
+    .option("--check", "exit 1 when the target differs from the source (for CI)")
     .option(
       "--from-outputs <file>",
       "a saved `pulumi stack output images --stack <from> --json` (instead of asking Pulumi)",

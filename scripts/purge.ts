@@ -10,6 +10,7 @@ import {
   parseSeconds,
   RefusedError,
 } from "./lib/stack";
+import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run purge -- --stack dev --confirm dev [--no-backup] [--force]
@@ -36,7 +37,7 @@ const program = new Command("purge")
   )
   .showHelpAfterError()
   // Bad arguments exit 2, like every other input error of these tools.
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
 
 run("purge", async () => {
   program.parse();

@@ -3,6 +3,7 @@ import * as path from "path";
 import { log, run } from "./lib/cli";
 import { runRestore } from "./lib/restore-core";
 import { checkStackName, loadStack, parseSeconds, UsageError } from "./lib/stack";
+import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run restore -- --stack dev --from DIR [--force] [--stop-writers] [--only judge,pg_dump]
@@ -31,7 +32,7 @@ const program = new Command("restore")
   )
   .showHelpAfterError()
   // Bad arguments exit 2, like every other input error of these tools.
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
 
 run("restore", async () => {
   program.parse();

@@ -5,6 +5,7 @@ import { assertEngine } from "./lib/docker";
 import { assertLocal, checkStackName, loadStack } from "./lib/stack";
 import { stackStatus } from "./lib/status";
 import { renderStatus } from "./lib/status-render";
+import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run status -- --stack dev [--json] [--dir <path>]
@@ -19,7 +20,7 @@ const program = new Command("status")
   .option("--dir <path>", "project directory holding the stack files and backups/", process.cwd())
   .option("--json", "machine-readable output (one JSON document on stdout)")
   .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
 
 run("status", async () => {
   program.parse();

@@ -23,6 +23,7 @@ import { selectEntries } from "../scripts/lib/restore-core";
 import {
   assertLocal,
   checkStackName,
+  EnvironmentError,
   loadStack,
   parseSeconds,
   RefusedError,
@@ -169,7 +170,7 @@ describe("stack loading uses the program's settings and names", () => {
   });
 
   it("refuses AWS stacks and accepts local ones", () => {
-    expect(() => assertLocal(aws(), "backup")).toThrow(RefusedError);
+    expect(() => assertLocal(aws(), "backup")).toThrow(EnvironmentError);
     expect(() => assertLocal(aws(), "backup")).toThrow(
       /environment "aws".*RDS.*AWS Backup.*Data Lifecycle Manager/,
     );
@@ -389,6 +390,11 @@ describe("selectEntries", () => {
     expect(() => selectEntries(manifest(), s, "judge,chroma")).toThrow(
       /--only = "judge,chroma": .*\(unknown: chroma\)/,
     );
+    // A near miss names what was meant; a name far from every data set gets no guess.
+    expect(() => selectEntries(manifest(), s, "judg")).toThrow(
+      /\(unknown: judg\); did you mean "judge"\?/,
+    );
+    expect(() => selectEntries(manifest(), s, "chroma")).toThrow(/\(unknown: chroma\)$/);
   });
 
   it("refuses a data set the stack does not define", () => {
@@ -498,8 +504,10 @@ describe("small helpers", () => {
   });
   it("maps errors to exit codes", () => {
     expect(exitCodeOf(new UsageError("x"))).toBe(2);
-    expect(exitCodeOf(new RefusedError("x"))).toBe(3);
-    expect(exitCodeOf(new BackupInvalidError("/b", "x"))).toBe(3);
+    // README's table: 1 found a problem or refused, 3 the environment lacks something.
+    expect(exitCodeOf(new RefusedError("x"))).toBe(1);
+    expect(exitCodeOf(new BackupInvalidError("/b", "x"))).toBe(1);
+    expect(exitCodeOf(new EnvironmentError("x"))).toBe(3);
     expect(exitCodeOf(new Error("x"))).toBe(1);
   });
 });

@@ -290,7 +290,7 @@ describe("round trip on named volumes: backup, purge, restore", () => {
   it("purge without the stack name typed again deletes nothing", async () => {
     for (const confirm of [[], ["--confirm", "dev"], ["--confirm", stack.toUpperCase()]]) {
       const r = await tool("purge", [...D, ...confirm, "--no-backup"]);
-      expect(r.code).toBe(3);
+      expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/--confirm.*Nothing was touched/);
     }
     for (const s of sets) expect(snapshot({ volume: vol(stack, s) })).toEqual(before[s]);
@@ -306,7 +306,7 @@ describe("round trip on named volumes: backup, purge, restore", () => {
       BUSYBOX,
     ]);
     const r = await tool("purge", [...D, "--confirm", stack, "--no-backup"]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       new RegExp(`${ctr(stack, "judge-service")} \\(stopped\\).*pulumi destroy`),
     );
@@ -340,7 +340,7 @@ describe("round trip on named volumes: backup, purge, restore", () => {
     inHelper({ volume: vol(stack, "judge") }, "echo newer > /data/chroma/a.txt");
     const changed = snapshot({ volume: vol(stack, "judge") });
     const r = await tool("restore", [...D, "--from", bk, "--only", "judge"]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/judge: volume .* is not empty .* pass --force/);
     expect(snapshot({ volume: vol(stack, "judge") })).toEqual(changed);
   });
@@ -361,7 +361,7 @@ describe("round trip on named volumes: backup, purge, restore", () => {
     inHelper({ volume: vol(stack, "judge") }, "rm -rf /data/chroma");
     const changed = snapshot({ volume: vol(stack, "judge") });
     const r = await tool("restore", [...D, "--from", bad, "--force"]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/checksum mismatch for model_registry\.tar/);
     expect(snapshot({ volume: vol(stack, "judge") })).toEqual(changed);
     expect(snapshot({ volume: vol(stack, "model_registry") })).toEqual(before.model_registry);
@@ -405,7 +405,7 @@ describe("round trip on named volumes: backup, purge, restore", () => {
   it("restore refuses while a running container uses the data; --stop-writers stops and restarts it", async () => {
     runApp(stack, "judge-service", { volume: vol(stack, "judge") });
     const r1 = await tool("restore", [...D, "--from", bk, "--only", "judge", "--force"]);
-    expect(r1.code).toBe(3);
+    expect(r1.code).toBe(1);
     expect(r1.stderr).toMatch(/in use by running container/);
     const t0 = startedAt(ctr(stack, "judge-service"));
     const r2 = await tool("restore", [
@@ -465,7 +465,7 @@ describe("a running Postgres: pg_dump, and its restore", () => {
 
   it("refuses to restore the dump over a database that holds tables, without --force", async () => {
     const r = await tool("restore", [...D, "--from", bk, "--only", "pg_dump"]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/database panopticon already holds \d+ relation/);
     expect(psql(stack, "SELECT count(*) FROM judgements")).toBe("2000");
   });
@@ -542,7 +542,7 @@ describe("an interrupted backup is never presented as complete", () => {
     const files = fs.readdirSync(out);
     expect(files).toEqual(["model_registry.tar.partial"]);
     const rr = await tool("restore", [...D, "--from", out, "--force"]);
-    expect(rr.code).toBe(3);
+    expect(rr.code).toBe(1);
     expect(rr.stderr).toMatch(
       /no manifest\.json: the backup did not complete \(interrupted while writing model_registry\.tar\.partial\)/,
     );
@@ -696,7 +696,7 @@ describe("production stacks are refused by all three tools", () => {
         "prod",
         "--no-backup",
       ]);
-      expect(r.code).toBe(3);
+      expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/named like a production stack/);
       expect(volumeExists(v)).toBe(true);
     } finally {

@@ -5,6 +5,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { CONTRACT_APPS } from "./compose-contract";
 import { ConfigError, parseSettings, rawFromStackFile } from "../components/settings";
+import { PULUMI_CLI_MISSING } from "../scripts/lib/exit-codes";
 
 /*
  * scripts/deploy.sh with stand-ins on PATH: a `pulumi` that records every call
@@ -259,77 +260,84 @@ describe("deploy.sh never overwrites an existing login or passphrase", () => {
     expect(fs.readFileSync(passFile(), "utf8")).toBe("my own passphrase\n");
   });
 
-  it("a stack file with an encryptionsalt but no known passphrase: exit 2, no new passphrase", () => {
+  it("a stack file with an encryptionsalt but no known passphrase: exit 3, no new passphrase", () => {
     write(path.join(env.project, "Pulumi.dev.yaml"), `encryptionsalt: v1:abc:def\n${LOCAL_STACK}`);
     const r = deploy(["dev"]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(3);
     expect(r.err).toContain("has an encryptionsalt: stack dev already has a passphrase");
     expect(fs.existsSync(passFile())).toBe(false);
     expect(npmCalls()).toEqual([]);
   });
 
-  it("PULUMI_BACKEND_URL that does not answer: exit 2, no other backend", () => {
+  it("PULUMI_BACKEND_URL that does not answer: exit 3, no other backend", () => {
     const r = deploy(["dev"], { PULUMI_BACKEND_URL: "s3://gone" });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(3);
     expect(r.err).toContain("PULUMI_BACKEND_URL = 's3://gone' but 'pulumi whoami' fails");
     expect(calls().map((x) => x.args[0])).toEqual(["whoami"]);
   });
 
-  it("a stored login that fails now (offline, expired): exit 2, no local login", () => {
+  it("a stored login that fails now (offline, expired): exit 3, no local login", () => {
     write(
       path.join(env.home, ".pulumi", "credentials.json"),
       JSON.stringify({ current: "https://api.pulumi.com", accessTokens: {} }),
     );
     const r = deploy(["dev"]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(3);
     expect(r.err).toContain("logged in to the Pulumi backend https://api.pulumi.com but");
     expect(calls().map((x) => x.args[0])).toEqual(["whoami"]);
   });
 });
 
-describe("deploy.sh prerequisites: one line each, exit 2, nothing run", () => {
-  const cases: Array<[string, () => Record<string, string>, string]> = [
+describe("deploy.sh prerequisites: one line each, nothing run; exit 3 (machine) or 2 (stack file)", () => {
+  const cases: Array<[string, () => Record<string, string>, string, number]> = [
     [
       "Node.js missing",
       () => (fs.rmSync(path.join(env.sys, "node")), {}),
       "Node.js >= 22.6 is required (node not found on PATH)",
+      3,
     ],
     [
       "Node.js too old",
       () => (write(path.join(env.stub, "node"), OLD_NODE_STUB, 0o755), {}),
       "Node.js >= 22.6 is required (found v20.11.1)",
+      3,
     ],
     [
       "Pulumi CLI missing",
       () => (fs.rmSync(path.join(env.stub, "pulumi")), {}),
-      "the Pulumi CLI is required (pulumi not found on PATH)",
+      PULUMI_CLI_MISSING, // the same line npm run promote gives
+      3,
     ],
     [
       "Docker engine not running",
       () => ({ STUB_DOCKER_DOWN: "1" }),
       "stack dev is local: no Docker engine answers 'docker info'",
+      3,
     ],
     [
       "Docker missing",
       () => (fs.rmSync(path.join(env.stub, "docker")), {}),
       "stack dev is local: Docker is required (docker not found on PATH)",
+      3,
     ],
     [
       "no appSource and no images",
       () => (write(path.join(env.project, "Pulumi.dev.yaml"), "config: {}\n"), {}),
       `stack dev: no image for ${APPS.join(", ")} and panopticon:appSource is not set`,
+      2,
     ],
     [
       "appSource directory missing",
       () => (fs.rmSync(path.join(env.dir, "argus"), { recursive: true }), {}),
       "panopticon:appSource = '../argus': directory",
+      3,
     ],
   ];
 
-  it.each(cases)("%s", (_name, arrange, line) => {
+  it.each(cases)("%s", (_name, arrange, line, code) => {
     const extra = arrange();
     const r = deploy(["dev", "--yes"], extra);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(code);
     const missing = r.err.split("\n").filter((l) => l.startsWith("deploy: missing: "));
     expect(missing).toHaveLength(1);
     expect(missing[0]).toContain(line);
@@ -347,7 +355,7 @@ describe("deploy.sh prerequisites: one line each, exit 2, nothing run", () => {
   it("AWS stack without AWS credentials (and no docker needed)", () => {
     fs.rmSync(path.join(env.stub, "docker"));
     const r = deploy(["prod"]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(3);
     expect(r.err.split("\n").filter((l) => l.startsWith("deploy: missing: "))).toEqual([
       expect.stringContaining("stack prod is on AWS: no AWS credentials found"),
     ]);
@@ -379,7 +387,7 @@ describe("deploy.sh prerequisites: one line each, exit 2, nothing run", () => {
     fs.rmSync(path.join(env.stub, "pulumi"));
     fs.rmSync(path.join(env.dir, "argus"), { recursive: true });
     const r = deploy(["dev"], { STUB_DOCKER_DOWN: "1" });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(3);
     expect(r.err.split("\n").filter((l) => l.startsWith("deploy: missing: "))).toHaveLength(3);
     expect(r.err).toContain("nothing was run (3 thing(s) to fix above)");
   });

@@ -73,7 +73,17 @@ describe.each(["json", "events"] as const)("prod data bindings (%s)", (format) =
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toMatch(/AT RISK\s+major version upgrade not planned\s+RDS instance/);
     expect(r.stdout).toMatch(/engineVersion 15 -> 16 .*allowMajorVersionUpgrade/);
+    expect(r.stdout).toMatch(/config key panopticon:aws\.rds\.allowMajorVersionUpgrade/);
     expect(r.stdout).toMatch(/npm run pg-upgrade -- --stack prod --to 16/);
+  });
+
+  it("its compliant twin: the config key aws.rds.allowMajorVersionUpgrade plans the upgrade", async () => {
+    const before = await prod({ rds: { engineVersion: "15" } });
+    const after = await prod({ rds: { engineVersion: "16", allowMajorVersionUpgrade: true } });
+    const r = guard(before, after, format);
+    expect(r.stdout).not.toMatch(/major version upgrade not planned/);
+    expect(r.stdout).toMatch(/planned major version upgrade/);
+    expect(r.exitCode).toBe(0);
   });
 });
 

@@ -1,5 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
+import { formatBytes } from "../scripts/lib/archive";
+import { restoreDump } from "../scripts/lib/pg-upgrade-restore";
 import { startFixturePostgres } from "./docker-cli";
 import {
   BUSYBOX,
@@ -92,7 +94,7 @@ describe("a volume-mode stack with Postgres 15 holding rows", () => {
   it("pg-upgrade refuses when the disk has too little room, and changes nothing", async () => {
     const text = fs.readFileSync(file, "utf8");
     const r = await tool("pg-upgrade", [...D, "--to", "15", "--headroom", "1000000000"]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       /not enough disk: the Docker disk holding volume \S+ has \S+ \S+ free, the upgrade needs/,
     );
@@ -111,6 +113,10 @@ describe("a volume-mode stack with Postgres 15 holding rows", () => {
     const r = await tool("pg-upgrade", [...D, "--to", "15"]);
     expect(r.stderr).toMatch(
       /verified: 3 database\(s\), 3 table\(s\), 2543 row\(s\); extensions: plpgsql/,
+    );
+    // The restore says how far it got, between "restoring the dump" and "verified:".
+    expect(r.stderr).toMatch(
+      /restoring the dump\n(.*\n)*restored (\S+ \S+) of \2 in [\d.]+ s \(.*\/s\)\n(.*\n)*verified:/,
     );
     expect(r.code).toBe(0);
     const fresh = `${vol(stack, "postgres")}-pg15`;
@@ -153,11 +159,42 @@ describe("a volume-mode stack with Postgres 15 holding rows", () => {
     expect(d.code).toBe(1);
   });
 
+  it("the restore step prints the bytes it has sent while it runs", async () => {
+    psql(pg, "CREATE DATABASE progress_probe", "postgres");
+    const sql = path.join(TMP, `progress-${RUN}.sql`);
+    const rows = Array.from(
+      { length: 4000 },
+      (_, i) => `INSERT INTO t VALUES (${i}, '${"x".repeat(200)}');`,
+    );
+    fs.writeFileSync(
+      sql,
+      `\\connect progress_probe\nCREATE TABLE t (n int, s text);\n${rows.join("\n")}\n`,
+    );
+    const lines: string[] = [];
+    const stderr = await restoreDump({
+      container: pg,
+      user: "postgres",
+      file: sql,
+      log: (l) => lines.push(l),
+      everyMs: 0,
+    });
+    expect(stderr).toBe("");
+    expect(psql(pg, "SELECT count(*) FROM t", "progress_probe")).toBe("4000");
+    const size = fs.statSync(sql).size;
+    const during = lines.filter((l) => /^ {2}restore of \S+ \S+: \S+ \S+ \(.*\/s\)$/.test(l));
+    expect(during.length).toBeGreaterThan(0);
+    expect(lines[lines.length - 1]).toMatch(
+      new RegExp(`^restored (\\S+ \\S+) of \\1 in [\\d.]+ s`),
+    );
+    expect(lines[lines.length - 1]).toContain(formatBytes(size));
+    psql(pg, "DROP DATABASE progress_probe", "postgres");
+  });
+
   it("pg-upgrade refuses when the server is not running, and changes nothing", async () => {
     docker(["stop", "-t", "60", pg]);
     const text = fs.readFileSync(file, "utf8");
     const r = await tool("pg-upgrade", [...D, "--to", "16", "--image", PG_IMAGE]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       /the Postgres server \S+ is not running: pg_dumpall reads the running server/,
     );

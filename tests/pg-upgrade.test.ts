@@ -141,7 +141,11 @@ describe("RDS: snapshot, then the exact change", () => {
       "RDS instance panopticon-prod-postgres (eu-west-1): Postgres 15 -> 16",
     );
     expect(plan.text).toContain('engineVersion: "16"        # was "15"');
-    expect(plan.text).toContain("allowMajorVersionUpgrade: true");
+    expect(plan.text).toContain(
+      "allowMajorVersionUpgrade: true  # panopticon:aws.rds.allowMajorVersionUpgrade, for this update only",
+    );
+    // A config key, not an edit of the program.
+    expect(plan.text).not.toMatch(/components\/|\.ts\b/);
   });
 
   it("a target below the current major is refused before any snapshot", async () => {

@@ -321,6 +321,8 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
       multiAz: true,
       deletionProtection: true,
       skipFinalSnapshot: false,
+      // A major change needs aws.rds.allowMajorVersionUpgrade (the knobs test sets it).
+      allowMajorVersionUpgrade: false,
     });
     expect(i.kmsKeyId).toBe((run.outputs.aws as Json).kmsKeyArn);
     expect(i.kmsKeyId).toMatch(KMS_ARN);
@@ -754,7 +756,12 @@ describe("prod variants", () => {
   test("knobs: Single-AZ, 7-day retention, pinned minor, pinned AMI, existing key, SSH from a range, no EFS, default docker host", async () => {
     const keyArn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555";
     const run = await prodRun({
-      rds: { multiAz: false, backupRetentionDays: 7, engineVersion: "16.4" },
+      rds: {
+        multiAz: false,
+        backupRetentionDays: 7,
+        engineVersion: "16.4",
+        allowMajorVersionUpgrade: true,
+      },
       amiId: "ami-0fedcba9876543210",
       kmsKeyArn: keyArn,
       adminCidrs: ["10.20.0.0/16"],
@@ -769,6 +776,7 @@ describe("prod variants", () => {
       multiAz: false,
       backupRetentionPeriod: 7,
       kmsKeyId: keyArn,
+      allowMajorVersionUpgrade: true,
     });
     expect(rds.ignoreChanges).toEqual(["engineVersion"]);
     expect(run.byType(T.kms)).toEqual([]);

@@ -60,8 +60,8 @@ describe("npm run promote", () => {
     expect(prod()).toBe(PROD);
   });
 
-  it("--check exits 3 while prod differs and 0 once promoted", () => {
-    expect(cli("--from", "dev", "--to", "prod", "--dir", dir, "--check").code).toBe(3);
+  it("--check exits 1 while prod differs and 0 once promoted", () => {
+    expect(cli("--from", "dev", "--to", "prod", "--dir", dir, "--check").code).toBe(1);
     expect(cli("--from", "dev", "--to", "prod", "--dir", dir, "--write").code).toBe(0);
     expect(cli("--from", "dev", "--to", "prod", "--dir", dir, "--check").code).toBe(0);
   });

@@ -1,5 +1,6 @@
 import * as fc from "fast-check";
 import { subnetCidrs } from "../components/aws/network";
+import { AWS_REGIONS } from "../components/aws-regions";
 import { parseSettings, rawFromStackFile, Settings } from "../components/settings";
 import {
   architectureOf,
@@ -111,7 +112,7 @@ describe("bad aws values name key, value and expectation", () => {
     [
       "region",
       { region: "Ireland" },
-      /^panopticon:aws\.region = "Ireland": expected an AWS region/,
+      /^panopticon:aws\.region = "Ireland": expected the name of an AWS region, e\.g\. eu-west-1$/,
     ],
     [
       "vpc missing subnets",
@@ -291,6 +292,22 @@ describe("helpers", () => {
           });
         },
       ),
+    );
+  });
+});
+
+describe("AWS regions", () => {
+  it("the list is @pulumi/aws's Region enum, so a provider upgrade that adds one says so", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Region } = require("@pulumi/aws/types/enums") as { Region: Record<string, string> };
+    expect([...AWS_REGIONS].sort()).toEqual(Object.values(Region).sort());
+  });
+
+  it("a real region passes, a near miss is refused with the region it was probably meant to be", () => {
+    expect(awsSchema.safeParse({ region: "ap-southeast-7" }).success).toBe(true);
+    const r = awsSchema.safeParse({ region: "eu-west-l" });
+    expect(r.error?.issues[0].message).toBe(
+      'expected the name of an AWS region, e.g. eu-west-1; did you mean "eu-west-1"?',
     );
   });
 });

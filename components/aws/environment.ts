@@ -236,6 +236,7 @@ export class AwsEnvironment extends pulumi.ComponentResource {
         kmsKeyArn: this.key.arn,
         instanceClass: a.rds.instanceClass,
         engineVersion: a.rds.engineVersion,
+        allowMajorVersionUpgrade: a.rds.allowMajorVersionUpgrade,
         allocatedStorageGb: a.rds.allocatedStorageGb,
         maxAllocatedStorageGb: a.rds.maxAllocatedStorageGb,
         multiAz: a.rds.multiAz,

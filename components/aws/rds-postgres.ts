@@ -16,6 +16,7 @@ export const RDS_ADOPT_IGNORE_CHANGES = [
   "skipFinalSnapshot",
   "deleteAutomatedBackups",
   "applyImmediately",
+  "allowMajorVersionUpgrade",
 ];
 
 export interface RdsPostgresArgs {
@@ -37,6 +38,11 @@ export interface RdsPostgresArgs {
   readonly instanceClass: string;
   /** `16` (AWS applies minor versions) or `16.4` (pinned). */
   readonly engineVersion: string;
+  /**
+   * Lets an engineVersion change cross a major (`panopticon:aws.rds.allowMajorVersionUpgrade`);
+   * RDS refuses a major change without it. @default false
+   */
+  readonly allowMajorVersionUpgrade?: boolean;
   readonly allocatedStorageGb: number;
   readonly maxAllocatedStorageGb: number;
   /** @default true in prod (config) */
@@ -122,6 +128,7 @@ export class RdsPostgres extends pulumi.ComponentResource {
         identifier: args.identifier,
         engine: "postgres",
         engineVersion: args.engineVersion,
+        allowMajorVersionUpgrade: args.allowMajorVersionUpgrade ?? false,
         autoMinorVersionUpgrade: true,
         instanceClass: args.instanceClass,
         allocatedStorage: args.allocatedStorageGb,

@@ -1,3 +1,4 @@
+import { RDS_ALLOW_MAJOR_KEY } from "../../components/settings-aws";
 import { ecsBindingVerdicts } from "./bindings-ecs";
 import { Classification, parseUrn, StateFlags, StepRecord, Verdict } from "./types";
 
@@ -269,7 +270,8 @@ function rdsVerdicts(steps: readonly StepRecord[]): Extra[] {
         !planned,
         planned
           ? `engineVersion ${o} -> ${n}: a planned major upgrade (allowMajorVersionUpgrade, or already upgraded); RDS takes a snapshot first`
-          : `engineVersion ${o} -> ${n} changes the Postgres major without allowMajorVersionUpgrade: ` +
+          : `engineVersion ${o} -> ${n} changes the Postgres major without allowMajorVersionUpgrade ` +
+              `(config key ${RDS_ALLOW_MAJOR_KEY}, default false): ` +
               `RDS refuses it and the update fails half-way. Plan it: npm run pg-upgrade -- --stack ` +
               `${parseUrn(s.urn)!.stack} --to ${majorOf(n)} takes a snapshot and prints the change`,
       ),

@@ -3,9 +3,10 @@ import { classifyPreview, classifyState, validateAllow } from "./classify";
 import { mergePreviews, parsePreviewText, parseStateExport } from "./parse";
 import { renderMarkdown, renderText } from "./report";
 import { dataAtRisk, InputError, Report } from "./types";
+import { EXIT as CODES } from "../lib/exit-codes";
 
-/** Exit codes of `npm run guard`. */
-export const EXIT = { safe: 0, atRisk: 1, badInput: 2 } as const;
+/** The guard's names for the shared exit codes (scripts/lib/exit-codes.ts). */
+export const EXIT = { safe: CODES.ok, atRisk: CODES.problem, badInput: CODES.usage } as const;
 
 export interface GuardOptions {
   /** `pulumi preview --json` outputs or event logs (the format is recognised). */

@@ -1,12 +1,13 @@
 import { killChildren } from "./docker";
+import { EnvironmentError, EXIT, EXIT_SIGNAL, RefusedError, UsageError } from "./exit-codes";
 import { BackupInvalidError } from "./manifest";
-import { RefusedError, UsageError } from "./stack";
 import { runUndo, whenInterruptible } from "./undo";
 
 /*
- * Shared entry point of backup/restore/purge: exit codes, error messages and
- * signal handling.
- *   0 done   1 failed (state restored)   2 bad input   3 refused by a safety rule
+ * Shared entry point of the data tools (backup, restore, purge, status, doctor,
+ * pg-upgrade, backup:before-change): exit codes (scripts/lib/exit-codes.ts), error
+ * messages and signal handling.
+ *   0 done   1 failed or refused (state restored)   2 bad input   3 environment missing
  *   130/143 interrupted (state restored)
  */
 
@@ -15,9 +16,9 @@ export function log(line: string): void {
 }
 
 export function exitCodeOf(e: unknown): number {
-  if (e instanceof UsageError) return 2;
-  if (e instanceof RefusedError || e instanceof BackupInvalidError) return 3;
-  return 1;
+  if (e instanceof UsageError) return EXIT.usage;
+  if (e instanceof EnvironmentError) return EXIT.environment;
+  return EXIT.problem;
 }
 
 export function run(tool: string, fn: () => Promise<void>): void {
@@ -35,12 +36,12 @@ export function run(tool: string, fn: () => Promise<void>): void {
         });
     }, log);
   };
-  process.on("SIGINT", () => onSignal("SIGINT", 130));
-  process.on("SIGTERM", () => onSignal("SIGTERM", 143));
+  process.on("SIGINT", () => onSignal("SIGINT", EXIT_SIGNAL.SIGINT));
+  process.on("SIGTERM", () => onSignal("SIGTERM", EXIT_SIGNAL.SIGTERM));
 
   fn().then(
     () => {
-      if (!interrupted) process.exit(0);
+      if (!interrupted) process.exit(EXIT.ok);
     },
     async (e: unknown) => {
       if (interrupted) return;
@@ -50,7 +51,9 @@ export function run(tool: string, fn: () => Promise<void>): void {
           ? "error"
           : e instanceof RefusedError || e instanceof BackupInvalidError
             ? "refused"
-            : "failed";
+            : e instanceof EnvironmentError
+              ? "missing"
+              : "failed";
       log(`${tool}: ${kind}: ${(e as Error).message ?? String(e)}`);
       process.exit(exitCodeOf(e));
     },

@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from "child_process";
 import { randomBytes } from "crypto";
 import { Readable, Writable } from "stream";
 import { pipeline } from "stream/promises";
+import { EnvironmentError } from "./exit-codes";
 
 /*
  * The real Docker CLI, spawned with argument arrays (never a shell string), so a
@@ -127,7 +128,7 @@ export async function assertEngine(): Promise<string> {
     (e: Error) => ({ code: 1, stdout: "", stderr: e.message }),
   );
   if (r.code !== 0) {
-    throw new Error(
+    throw new EnvironmentError(
       `no Docker engine answers (docker info: ${r.stderr.trim() || `exit ${r.code}`}); ` +
         `start dockerd (scripts/docker-setup.sh does) or set DOCKER_HOST`,
     );

@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { postgresMajorOf } from "../../components/settings-services";
 import { ServiceSettings, Settings } from "../../components/settings";
+import { restoreDump } from "./pg-upgrade-restore";
 import { formatBytes, writeStreamed } from "./archive";
 import { defaultBackupDir, runBackup } from "./backup-core";
 import {
@@ -224,26 +225,13 @@ export async function runUpgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     cleanup.push(() => docker(["rm", "-f", name]));
     await waitReady(name, user, password);
     log(`new Postgres ${o.to} cluster initialised in ${describeMount(fresh)}; restoring the dump`);
-    const restore = await docker(
-      [
-        "exec",
-        "-i",
-        name,
-        "psql",
-        "-X",
-        "-q",
-        "-U",
-        user,
-        "-d",
-        "postgres",
-        "-v",
-        "ON_ERROR_STOP=0",
-        "-f",
-        "-",
-      ],
-      { input: fs.createReadStream(path.join(dumpDir, dump.file)) },
-    );
-    const errors = unexpectedRestoreErrors(restore.stderr, user);
+    const restoreErrors = await restoreDump({
+      container: name,
+      user,
+      file: path.join(dumpDir, dump.file),
+      log,
+    });
+    const errors = unexpectedRestoreErrors(restoreErrors, user);
     if (errors.length > 0)
       throw new Error(`the restore reported errors: ${errors.slice(0, 5).join(" | ")}`);
     const after = await clusterFacts(name, user);

@@ -1,5 +1,5 @@
 import { spawn } from "child_process";
-import { rdsIdentifier } from "../../components/settings-aws";
+import { RDS_ALLOW_MAJOR_KEY, rdsIdentifier } from "../../components/settings-aws";
 import { Settings } from "../../components/settings";
 import { majorOf } from "../guard/bindings";
 import { UsageError } from "./stack";
@@ -7,9 +7,9 @@ import { UsageError } from "./stack";
 /*
  * The RDS side of pg-upgrade: a manual snapshot first (the only AWS call, in one
  * small function so it can be replaced), then the exact change to make. RDS
- * itself does the upgrade during `pulumi up`, which it only accepts with
- * allowMajorVersionUpgrade; the guard flags an engineVersion major change
- * without it.
+ * itself does the upgrade during `pulumi up`, which it only accepts with the
+ * config key panopticon:aws.rds.allowMajorVersionUpgrade; the guard flags an
+ * engineVersion major change without it.
  */
 
 export interface RdsPlan {
@@ -52,10 +52,10 @@ export function planRdsUpgrade(settings: Settings, to: number, now: Date): RdsPl
     `1. manual snapshot ${snapshotIdentifier} (taken now; restore from it to go back)`,
     `2. in ${file}, under panopticon:aws: rds: set`,
     `     engineVersion: "${to}"        # was ${JSON.stringify(from)}; a major only, so AWS's minor upgrades never read as drift`,
-    `3. on the instance (components/aws/rds-postgres.ts, aws.rds.Instance args) for this update:`,
-    `     allowMajorVersionUpgrade: true`,
-    `     applyImmediately: true          # or leave it to the maintenance window`,
-    `4. pulumi preview: the guard reports "planned major version upgrade"; then pulumi up.`,
+    `     allowMajorVersionUpgrade: true  # ${RDS_ALLOW_MAJOR_KEY}, for this update only`,
+    `3. pulumi preview: the guard reports "planned major version upgrade"; then pulumi up.`,
+    `   RDS upgrades in the instance's next maintenance window (changes are not applied immediately).`,
+    `4. once the instance runs Postgres ${to}: remove allowMajorVersionUpgrade (it defaults to false).`,
     `   A custom parameter group must be of family postgres${to}; extensions (vector) are`,
     `   upgraded with ALTER EXTENSION ... UPDATE afterwards.`,
     `To go back: restore ${snapshotIdentifier} into the stack's identifier (README, AWS restore).`,

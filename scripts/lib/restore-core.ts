@@ -184,6 +184,8 @@ interface Target {
 export async function runRestore(o: RestoreOptions): Promise<void> {
   const { settings, log } = o;
   assertLocal(settings, "restore");
+  // What the machine lacks is said first: nothing below can run without an engine.
+  await assertEngine();
   const dir = path.resolve(o.fromDir);
   const manifest = readManifest(dir);
   if (manifest.stack !== settings.stack || manifest.project !== settings.project) {
@@ -193,7 +195,6 @@ export async function runRestore(o: RestoreOptions): Promise<void> {
   }
   const entries = selectEntries(manifest, settings, o.only);
   if (entries.length === 0) throw new UsageError(`backup ${dir}: nothing selected to restore`);
-  await assertEngine();
 
   // ---- phase 1: check everything, touch nothing
   log(`restore of stack ${settings.stack} from ${dir} (backup completed ${manifest.completedAt})`);

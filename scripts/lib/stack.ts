@@ -9,6 +9,8 @@ import {
   Settings,
 } from "../../components/settings";
 import { DataMount } from "./docker";
+import { didYouMean } from "../../components/suggest";
+import { EnvironmentError, RefusedError, UsageError } from "./exit-codes";
 
 /*
  * Stack loading for the data tools: the same settings code (and so the same
@@ -16,15 +18,7 @@ import { DataMount } from "./docker";
  * `Pulumi.<stack>.yaml` without the Pulumi CLI.
  */
 
-/** Bad input (arguments, stack files): nothing was touched. Exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
-/** A safety rule said no: nothing was touched. Exit code 3. */
-export class RefusedError extends Error {
-  override name = "RefusedError";
-}
+export { EnvironmentError, RefusedError, UsageError } from "./exit-codes";
 
 /** Pulumi's own rule for stack names. */
 const STACK_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -86,7 +80,7 @@ export function loadStack(stack: string, dir: string): Settings {
 /** The data tools work on local Docker stacks only; AWS data has AWS's own backups. */
 export function assertLocal(settings: Settings, tool: string): void {
   if (settings.environment === "aws") {
-    throw new RefusedError(
+    throw new EnvironmentError(
       `stack "${settings.stack}" has environment "aws": ${tool} works on local Docker stacks only. ` +
         `On AWS the same ground is covered by RDS automated backups and snapshots (Postgres), ` +
         `AWS Backup (EFS) and Data Lifecycle Manager snapshots (EBS); see docs/backup.md, ` +
@@ -124,7 +118,9 @@ export function parseOnly(
   if (names.length === 0 || unknown.length > 0) {
     throw new UsageError(
       `--only = ${JSON.stringify(value)}: expected a comma-separated list of ${known.join(", ")}` +
-        (unknown.length > 0 ? ` (unknown: ${unknown.join(", ")})` : ""),
+        (unknown.length > 0
+          ? ` (unknown: ${unknown.join(", ")})${unknown.length === 1 ? didYouMean(unknown[0], known) : ""}`
+          : ""),
     );
   }
   return new Set(names);

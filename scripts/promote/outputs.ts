@@ -2,6 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { DIGEST, displayKey } from "./promotable";
 import { EXIT, PromoteError } from "./stack-file";
+import { PULUMI_CLI_MISSING } from "../lib/exit-codes";
 
 /*
  * Promotion of what ran: the images a deployed stack exports (`images`, service →
@@ -75,6 +76,12 @@ export function readImagesOutput(src: OutputSource): Record<string, string> {
   }
   const args = ["stack", "output", "images", "--stack", src.stack, "--json"];
   const r = spawnSync("pulumi", args, { cwd: src.cwd, encoding: "utf8" });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
+    throw new PromoteError(
+      EXIT.environment,
+      `${PULUMI_CLI_MISSING}; it reads stack ${src.stack}'s deployed images (or pass --from-outputs FILE)`,
+    );
+  }
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : (r.stderr || r.stdout).trim();
     throw new PromoteError(

@@ -22,7 +22,7 @@ export interface PromoteOptions {
   readonly dir: string;
   /** Apply the change to the target file (otherwise only show it). */
   readonly write?: boolean;
-  /** Exit 3 when the target differs from the source in promotable settings. */
+  /** Exit 1 when the target differs from the source in promotable settings. */
   readonly check?: boolean;
   /**
    * A saved `pulumi stack output images --json` of the source stack. @default when the
@@ -50,6 +50,10 @@ export function promote(opts: PromoteOptions): PromoteResult {
   try {
     return run(opts, stdout);
   } catch (e) {
+    if (e instanceof PromoteError && e.exitCode === EXIT.environment) {
+      // One line, as scripts/deploy.sh says it: what is missing and how to get it.
+      return { exitCode: e.exitCode, stdout, stderr: [`promote: ${e.message}`], written: false };
+    }
     if (e instanceof PromoteError) {
       const label = e.exitCode === EXIT.refused ? "refused" : "error";
       return {

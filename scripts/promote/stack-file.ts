@@ -2,23 +2,26 @@ import * as fs from "fs";
 import * as path from "path";
 import { Document, parseDocument } from "yaml";
 import { ConfigError, parseSettings, rawFromStackFile, Settings } from "../../components/settings";
+import { EXIT as CODES } from "../lib/exit-codes";
 
-/** Exit codes of `npm run promote`; README documents them. */
+/** Exit codes of `npm run promote`: the shared table (scripts/lib/exit-codes.ts, README). */
 export const EXIT = {
   /** Changes shown or written, or nothing to promote. */
-  ok: 0,
+  ok: CODES.ok,
   /** A safety rule refused the promotion; nothing was written. */
-  refused: 1,
+  refused: CODES.problem,
   /** Bad arguments or an unusable stack file; nothing was written. */
-  badInput: 2,
-  /** `--check` only: the target differs from the source in promotable settings. */
-  differs: 3,
+  badInput: CODES.usage,
+  /** `--check` only: the target differs from the source in promotable settings (a problem found). */
+  differs: CODES.problem,
+  /** The Pulumi CLI is needed (the source's deployed outputs) and missing. */
+  environment: CODES.environment,
 } as const;
 
 /** An error that ends the command with a given exit code and a message for the user. */
 export class PromoteError extends Error {
   constructor(
-    readonly exitCode: typeof EXIT.refused | typeof EXIT.badInput,
+    readonly exitCode: typeof EXIT.refused | typeof EXIT.badInput | typeof EXIT.environment,
     message: string,
   ) {
     super(message);
