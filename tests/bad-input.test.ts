@@ -252,8 +252,7 @@ const ROWS: Row[] = [
     ok: {
       services: { extra: { port: 80, image: "extra:1", healthcheck: { test: ["CMD", "true"] } } },
     },
-    message:
-      "panopticon:services.extra.image = (missing): a service that is not in the catalogue needs an image or build.dockerfile",
+    message: 'has no service "extra"; a service added here needs image or build.dockerfile',
   },
   // ---- names nearly right
   {

@@ -3,6 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { EXIT, PULUMI_CLI_MISSING } from "../scripts/lib/exit-codes";
+import { POSTGRES_IMAGE } from "./app-images";
+import { STAND_IN_SOURCE } from "./checkouts";
 import { cliStackConfig, runProgram } from "./harness";
 import { previewDigest } from "./preview-builder";
 
@@ -27,10 +29,14 @@ fs.writeFileSync(
   [
     "config:",
     "  panopticon:environment: local",
+    // The fixture checkout gives the layout; every image is pinned, so nothing is built.
+    `  panopticon:appSource: ${JSON.stringify(STAND_IN_SOURCE)}`,
     "  panopticon:services:",
     ...["main-app", "query-storage", "evaluation-storage", "judge-service"]
       .concat(["visualization-service", "model-registry"])
       .flatMap((s) => [`    ${s}:`, `      image: ${PINNED}`]),
+    "    postgres:",
+    `      image: ${POSTGRES_IMAGE}`,
     "",
   ].join("\n"),
 );
