@@ -4,14 +4,17 @@
 # 1. Checks everything the stack needs and lists each missing thing on its own line
 #    (exit 2, nothing run): Node >= 22.6, the Pulumi CLI, a running Docker engine
 #    (local stacks) or AWS credentials (AWS stacks), and where the app images come
-#    from (panopticon:appSource, a Panopticon checkout, or a pinned image per app service).
+#    from: panopticon:appSource must be a Panopticon checkout (a directory holding its
+#    docker-compose.yml), or, without one, every app service needs a pinned image.
 # 2. With no Pulumi backend logged in, logs in to Pulumi's file backend inside this
 #    project (.pulumi-state/, git-ignored). An existing login is never changed.
 # 3. On a backend that encrypts secrets with a passphrase, creates one per stack once
 #    (mode 0600, path printed) and hands it over through PULUMI_CONFIG_PASSPHRASE_FILE;
 #    later runs reuse it. A passphrase already set in the environment wins.
 # 4. npm install, pulumi stack select --create, the Postgres password stored once as a
-#    config secret, then `pulumi up` with the remaining arguments (e.g. --yes).
+#    config secret, then (local stacks) a preview, whose failure prints the program's
+#    own diagnostics and stops (exit 1), then `pulumi up` with the remaining arguments.
+#    Temp files are removed on every exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 project_dir=$PWD
@@ -120,15 +123,19 @@ elif [ "$environment" = aws ]; then
     need "stack $stack is on AWS: no AWS credentials found: run 'aws configure' (or 'aws sso login'), or set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
 fi
 
-if $node_ok && [ -n "$apps_without_image" ]; then
+if $node_ok && [ -n "$app_source" ]; then
+  # The program reads its services from the checkout's docker-compose.yml: without one
+  # it can only refuse, so say so here, before anything is logged in or created.
   # Relative to the project directory, exactly as components/settings resolves it.
-  src=
-  [ -n "$app_source" ] && src=$(node -e 'console.log(require("path").resolve(process.argv[1]))' "$app_source")
-  if [ -z "$app_source" ]; then
-    need "stack $stack: no image for ${apps_without_image// /, } and panopticon:appSource is not set: clone https://github.com/rbownes/Argus and add 'panopticon:appSource: /path/to/Argus' to $stack_file, or pin services.<name>.image for each"
-  elif [ ! -d "$src" ]; then
-    need "stack $stack: panopticon:appSource = '$app_source': directory $src not found: clone https://github.com/rbownes/Argus there or fix the path in $stack_file"
+  src=$(node -e 'console.log(require("path").resolve(process.argv[1]))' "$app_source")
+  clone="run 'git clone https://github.com/rbownes/Argus $app_source' in $project_dir, or fix panopticon:appSource in $stack_file"
+  if [ ! -d "$src" ]; then
+    need "stack $stack: panopticon:appSource = '$app_source': directory $src not found: $clone"
+  elif [ ! -f "$src/docker-compose.yml" ]; then
+    need "stack $stack: panopticon:appSource = '$app_source': $src has no docker-compose.yml, so it is not a Panopticon checkout: $clone"
   fi
+elif $node_ok && [ -n "$apps_without_image" ]; then
+  need "stack $stack: no image for ${apps_without_image// /, } and panopticon:appSource is not set: clone https://github.com/rbownes/Argus and add 'panopticon:appSource: /path/to/Argus' to $stack_file, or pin services.<name>.image for each"
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -198,22 +205,79 @@ if ! pulumi config get --stack "$stack" postgresPassword >/dev/null 2>&1; then
   pulumi config set --stack "$stack" --secret postgresPassword "$(node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))')"
 fi
 
+# The program's error diagnostics from `pulumi preview --json`: a ConfigError's
+# heading and its "  - " lines alone (no runner banner, stack frames or colours);
+# any other error as the program reported it; and what pulumi wrote to stderr when
+# its JSON holds no error at all (a CLI or backend failure).
+preview_failure() {
+  node - "$1" "$2" <<'JS'
+const fs = require("fs");
+const [previewFile, stderrFile] = process.argv.slice(2);
+const plain = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
+let doc;
+try {
+  doc = JSON.parse(fs.readFileSync(previewFile, "utf8"));
+} catch {
+  doc = undefined;
+}
+const errors = (Array.isArray(doc?.diagnostics) ? doc.diagnostics : [])
+  .filter((d) => d && d.severity === "error" && typeof d.message === "string")
+  .map((d) => plain(d.message).trim())
+  .filter((m) => m !== "" && m !== "preview failed");
+const out = [];
+for (const message of errors) {
+  const lines = message.split("\n");
+  const head = lines.findIndex((l) => l.includes("Invalid configuration for stack"));
+  if (head < 0) {
+    out.push(message);
+    continue;
+  }
+  out.push(lines[head].slice(lines[head].indexOf("Invalid configuration for stack")));
+  for (const l of lines.slice(head + 1)) {
+    if (!l.startsWith("  - ")) break;
+    out.push(l);
+  }
+}
+if (out.length === 0) {
+  let stderr = "";
+  try {
+    stderr = fs.readFileSync(stderrFile, "utf8").trim();
+  } catch {}
+  out.push(stderr || "pulumi preview failed and printed no diagnostics");
+}
+console.log(out.join("\n"));
+JS
+}
+
 # ==== before_up: the last step before `pulumi up` changes anything ====
 # A local stack whose preview gives a data-bearing service another image is backed up
 # first: ChromaDB and Postgres migrate their files forward only, so this backup is the
-# way back (docs/upgrades.md). Nothing to back up prints nothing.
+# way back (docs/upgrades.md). Nothing to back up prints nothing. A preview the program
+# refuses prints the program's own reasons, not just pulumi's "preview failed".
+work_dir=
+cleanup() { if [ -n "$work_dir" ]; then rm -rf "$work_dir"; fi; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 before_up() {
   [ "$environment" = local ] || return 0
-  local preview dir
-  preview=$(mktemp)
-  pulumi preview --stack "$stack" --json >"$preview"
+  local preview errors dir
+  work_dir=$(mktemp -d)
+  preview="$work_dir/preview.json"
+  errors="$work_dir/preview.stderr"
+  if ! pulumi preview --stack "$stack" --json >"$preview" 2>"$errors"; then
+    preview_failure "$preview" "$errors" >&2
+    say "the preview of stack $stack failed (above); nothing was deployed"
+    exit 1
+  fi
+  cat "$errors" >&2 # warnings stay visible
   if ! dir=$(npm run --silent backup:before-change -- --stack "$stack" --preview "$preview"); then
-    rm -f "$preview"
     echo "deploy: the backup before the change failed; nothing was deployed" >&2
     exit 1
   fi
-  rm -f "$preview"
   if [ -n "$dir" ]; then echo "deploy: backed up before the change: $dir"; fi
+  cleanup
+  work_dir=
 }
 before_up
 
