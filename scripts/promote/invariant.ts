@@ -39,8 +39,16 @@ function pathText(path: readonly string[]): string {
   return path.join(".");
 }
 
-/** Paths outside the promotable set whose value differs between two parsed documents. */
-export function environmentChanges(before: unknown, after: unknown): string[] {
+/**
+ * Paths outside the promotable set whose value differs between two parsed documents.
+ * `blocks` names the service blocks a release may add or remove (plan.newBlocks and
+ * plan.removedBlocks); any other block appearing or going is an environment change.
+ */
+export function environmentChanges(
+  before: unknown,
+  after: unknown,
+  blocks: { added?: ReadonlySet<string>; removed?: ReadonlySet<string> } = {},
+): string[] {
   const a = leaves(before);
   const b = leaves(after);
   const problems: string[] = [];
@@ -66,9 +74,11 @@ export function environmentChanges(before: unknown, after: unknown): string[] {
   const had = new Set(names(before));
   const has = new Set(names(after));
   for (const n of had)
-    if (!has.has(n)) problems.push(`config.${PROMOTABLE.servicesKey}.${n}: block removed`);
+    if (!has.has(n) && !blocks.removed?.has(n))
+      problems.push(`config.${PROMOTABLE.servicesKey}.${n}: block removed`);
   for (const n of has)
-    if (!had.has(n)) problems.push(`config.${PROMOTABLE.servicesKey}.${n}: block added`);
+    if (!had.has(n) && !blocks.added?.has(n))
+      problems.push(`config.${PROMOTABLE.servicesKey}.${n}: block added`);
   return problems.sort();
 }
 
@@ -78,7 +88,11 @@ export function unmetExpectations(plan: Plan, afterConfig: Record<string, unknow
   const problems: string[] = [];
   for (const [name, want] of plan.expected) {
     const block = services[name] as { image?: unknown; env?: unknown } | undefined;
-    if (block === undefined) continue; // refused earlier when it needed a change
+    if (block === undefined) {
+      // Without a release, a missing block was refused earlier when it needed a change.
+      if (plan.newBlocks.has(name)) problems.push(`${PROMOTABLE.servicesKey}.${name}: not added`);
+      continue;
+    }
     // A block without `image` runs the built-in default.
     const image = block.image ?? CATALOGUE[name]?.image;
     if (image !== want.image) {
@@ -91,6 +105,21 @@ export function unmetExpectations(plan: Plan, afterConfig: Record<string, unknow
       problems.push(
         `${PROMOTABLE.servicesKey}.${name}.env = ${JSON.stringify(sorted(env))}, expected ${JSON.stringify(sorted(want.env))}`,
       );
+    }
+  }
+  // A service the release dropped keeps no promoted value.
+  for (const name of plan.layout?.removed ?? []) {
+    const block = services[name] as { image?: unknown; env?: unknown } | undefined;
+    if (block?.image !== undefined || block?.env !== undefined) {
+      problems.push(
+        `${PROMOTABLE.servicesKey}.${name} still has ${block.image !== undefined ? "an image" : "env"}, expected none (the release no longer has it)`,
+      );
+    }
+  }
+  if (plan.release !== undefined) {
+    const got = afterConfig[PROMOTABLE.releaseKey];
+    if (JSON.stringify(got) !== JSON.stringify(plan.release.to)) {
+      problems.push(`${PROMOTABLE.releaseKey}: not the release of the source after the edit`);
     }
   }
   return problems;

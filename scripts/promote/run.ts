@@ -2,9 +2,17 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { environmentChanges, unmetExpectations } from "./invariant";
-import { describeSource, OutputSource, readImagesOutput, refusal } from "./outputs";
-import { formatPlan, planPromotion, skipReason, StackView } from "./plan";
+import {
+  DeployedOutputs,
+  describeSource,
+  OUTPUT,
+  OutputSource,
+  readOutputs,
+  refusal,
+} from "./outputs";
+import { formatPlan, layoutOf, planPromotion, skipReason, StackView } from "./plan";
 import { PROMOTABLE } from "./promotable";
+import { parseRelease, releaseRefusal } from "./release";
 import {
   checkStackName,
   EXIT,
@@ -25,13 +33,13 @@ export interface PromoteOptions {
   /** Exit 3 when the target differs from the source in promotable settings. */
   readonly check?: boolean;
   /**
-   * A saved `pulumi stack output images --json` of the source stack. @default when the
-   * source builds images (panopticon:appSource): its deployed outputs, read with the
-   * Pulumi CLI; otherwise the images its stack file pins (file-to-file)
+   * A saved `pulumi stack output --stack <from> --json` of the source stack. @default when
+   * the source builds images (panopticon:appSource): its deployed outputs, read with the
+   * Pulumi CLI; otherwise the images (and release) its stack file holds (file-to-file)
    */
   readonly fromOutputs?: string;
-  /** Reads a stack's `images` output (tests replace the Pulumi CLI). @default readImagesOutput */
-  readonly readOutputs?: (src: OutputSource) => Record<string, string>;
+  /** Reads a stack's outputs (tests replace the Pulumi CLI). @default readOutputs */
+  readonly readOutputs?: (src: OutputSource) => DeployedOutputs;
 }
 
 export interface PromoteResult {
@@ -87,6 +95,8 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
 
   const released = releasedView(opts, dir, source, target, stdout);
   const plan = planPromotion(released, target);
+  // The release replaces the target's as one value: it counts as one change.
+  const count = plan.changes.length + (plan.release === undefined ? 0 : 1);
   stdout.push(...formatPlan(plan, source, target));
   if (plan.problems.length > 0) {
     throw new PromoteError(
@@ -94,34 +104,32 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
       `${plan.problems.length} problem(s):\n` + plan.problems.map((p) => `  - ${p}`).join("\n"),
     );
   }
-  if (plan.changes.length === 0) {
+  if (count === 0) {
     stdout.push(`nothing to promote: ${target.fileName} already matches ${source.fileName}`);
     return { exitCode: EXIT.ok, stdout, stderr: [], written: false };
   }
   if (opts.check) {
-    stdout.push(`${plan.changes.length} promotable value(s) differ`);
+    stdout.push(`${count} promotable value(s) differ`);
     return { exitCode: EXIT.differs, stdout, stderr: [], written: false };
   }
 
   const next = edited(target, plan);
   if (!opts.write) {
-    stdout.push(
-      `${plan.changes.length} change(s); run again with --write to apply them to ${target.fileName}`,
-    );
+    stdout.push(`${count} change(s); run again with --write to apply them to ${target.fileName}`);
     return { exitCode: EXIT.ok, stdout, stderr: [], written: false };
   }
   writeAtomically(target.path, next, target.text);
-  stdout.push(
-    `wrote ${target.fileName}: ${plan.changes.length} change(s); open a pull request with it`,
-  );
+  stdout.push(`wrote ${target.fileName}: ${count} change(s); open a pull request with it`);
   return { exitCode: EXIT.ok, stdout, stderr: [], written: true };
 }
 
 /**
  * The source as promotion sees it: its stack file, with each service's image
  * replaced by what the deployed stack ran when it builds images (or when a saved
- * copy of its outputs is given). Refuses, naming the service and the reason, any
- * image that is engine-local or only a tag, and any service the outputs lack.
+ * copy of its outputs is given), and the release it ran as its `panopticon:release`.
+ * Refuses, naming the service and the reason, any image that is engine-local or only
+ * a tag, any service the outputs lack, outputs without a release (an older program)
+ * and a release built from a checkout with local changes.
  */
 function releasedView(
   opts: PromoteOptions,
@@ -136,27 +144,43 @@ function releasedView(
     opts.fromOutputs !== undefined
       ? { kind: "file", file: path.resolve(opts.fromOutputs) }
       : { kind: "stack", stack: source.stack, cwd: dir };
-  const images = (opts.readOutputs ?? readImagesOutput)(src);
+  const outputs = (opts.readOutputs ?? readOutputs)(src);
+  const images = outputs.images;
   const where = describeSource(src);
-  stdout.push(`images from ${where}`);
+  if (outputs.release === undefined) {
+    throw new PromoteError(
+      EXIT.refused,
+      `${where} have no "${OUTPUT.release}" (the Panopticon commit and compose file ${source.stack} was deployed from; a program older than this promote does not export it): deploy ${source.stack} with this version of the program, then promote again`,
+    );
+  }
+  const release = parseRelease(outputs.release, `${where}: ${OUTPUT.release}`);
+  const dirty = releaseRefusal(release, source.stack, where);
+  if (dirty !== undefined) throw new PromoteError(EXIT.refused, dirty);
+  stdout.push(`images and release from ${where}`);
   const problems: string[] = [];
   const services = { ...((source.config[PROMOTABLE.servicesKey] as object) ?? {}) } as Record<
     string,
     unknown
   >;
-  for (const svc of source.settings.services) {
-    if (skipReason(source, target, svc.name) !== undefined) continue;
-    const ref = images[svc.name];
+  const layout = layoutOf(release, services, (n) => images[n] !== undefined);
+  const view: StackView = {
+    ...source,
+    config: { ...source.config, [PROMOTABLE.releaseKey]: release },
+    layout,
+  };
+  for (const name of layout) {
+    if (skipReason(view, target, name) !== undefined) continue;
+    const ref = images[name];
     if (ref === undefined) {
       problems.push(
-        `${PROMOTABLE.servicesKey}.${svc.name}: no image in ${where} (it has ${Object.keys(images).join(", ")}): expected the images of every service ${source.stack} runs`,
+        `${PROMOTABLE.servicesKey}.${name}: no image in ${where} (it has ${Object.keys(images).join(", ")}): expected the images of every service ${source.stack} runs`,
       );
       continue;
     }
-    const why = refusal(svc.name, ref, source.stack, where);
+    const why = refusal(name, ref, source.stack, where);
     if (why !== undefined) problems.push(why);
-    const block = services[svc.name];
-    services[svc.name] = { ...(block && typeof block === "object" ? block : {}), image: ref };
+    const block = services[name];
+    services[name] = { ...(block && typeof block === "object" ? block : {}), image: ref };
   }
   if (problems.length > 0) {
     throw new PromoteError(
@@ -164,14 +188,18 @@ function releasedView(
       `${problems.length} problem(s):\n` + problems.map((p) => `  - ${p}`).join("\n"),
     );
   }
-  return { ...source, config: { ...source.config, [PROMOTABLE.servicesKey]: services } };
+  return { ...view, config: { ...view.config, [PROMOTABLE.servicesKey]: services } };
 }
 
 /** The target's new text, re-parsed and checked against the invariant. */
 function edited(target: StackFile, plan: ReturnType<typeof planPromotion>): string {
   let text: string;
   try {
-    text = applyChanges(target.text, target.doc, plan.changes);
+    text = applyChanges(target.text, target.doc, plan.changes, {
+      release: plan.release?.to,
+      vanished: plan.layout?.removed ?? [],
+      removedBlocks: plan.removedBlocks,
+    });
   } catch (e) {
     if (e instanceof EditError) {
       throw new PromoteError(EXIT.refused, `${target.fileName}: ${e.message}`);
@@ -185,7 +213,10 @@ function edited(target: StackFile, plan: ReturnType<typeof planPromotion>): stri
     baseDir: path.dirname(target.path),
     exitCode: EXIT.refused,
   });
-  const envChanges = environmentChanges(target.doc.toJS(), after.doc.toJS());
+  const envChanges = environmentChanges(target.doc.toJS(), after.doc.toJS(), {
+    added: plan.newBlocks,
+    removed: plan.removedBlocks,
+  });
   if (envChanges.length > 0) {
     throw new PromoteError(
       EXIT.refused,
