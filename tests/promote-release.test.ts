@@ -128,6 +128,73 @@ describe("the release block in Pulumi.prod.yaml", () => {
   });
 });
 
+/*
+ * Planned and edited as promote does: the settings on this branch refuse a prod file
+ * without pins before the edit, so the full command cannot run on one here.
+ */
+describe("a prod file that pins no service yet gets its first blocks from the release", () => {
+  const start = PROD.indexOf("  panopticon:services:\n");
+  const end = PROD.indexOf("  other:setting:");
+  const apps = Object.keys(DEV_IMAGES)
+    .filter((n) => n !== "postgres")
+    .sort();
+  // dev's env travels with each new block, keys sorted; "on" is quoted for YAML 1.1 readers.
+  const devServices = (parse(DEV) as { config: Record<string, Record<string, { env?: object }>> })
+    .config["panopticon:services"];
+  const blocks = apps
+    .map((n) => {
+      const env = Object.entries(devServices[n].env ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+      const lines = env.map(([k, v]) => `        ${k}: ${v === "on" ? '"on"' : v}\n`).join("");
+      return `    ${n}:\n      image: ${DEV_IMAGES[n]}\n${lines === "" ? "" : `      env:\n${lines}`}`;
+    })
+    .join("");
+  const source: StackView = {
+    stack: "dev",
+    fileName: "Pulumi.dev.yaml",
+    config: {
+      ...(parse(DEV) as { config: Record<string, unknown> }).config,
+      "panopticon:release": release(COMPOSE_ERA, "compose-era"),
+    },
+  };
+
+  it.each([
+    ["an empty panopticon:services:", "  panopticon:services:\n", true],
+    ["panopticon:services: {}", "  panopticon:services: {}\n", true],
+    ["no panopticon:services at all", "", false],
+  ])("%s", (_what, services, inPlace) => {
+    const text = PROD.slice(0, start) + services + PROD.slice(end);
+    const doc = parseDocument(text);
+    const target: StackView = {
+      stack: "prod",
+      fileName: "Pulumi.prod.yaml",
+      config: (doc.toJS() as { config: Record<string, unknown> }).config,
+    };
+    const plan = planPromotion(source, target);
+    expect(plan.problems).toEqual([]);
+    expect(plan.layout?.added).toEqual(apps);
+    const after = applyChanges(text, doc, plan.changes, {
+      release: plan.release?.to,
+      vanished: plan.layout?.removed,
+      removedBlocks: plan.removedBlocks,
+    });
+    const services_ = `  panopticon:services:\n${blocks}`;
+    // In place of the empty one, else after the last config key; the release after that.
+    const expected = inPlace
+      ? PROD.slice(0, start) + services_ + PROD.slice(end)
+      : `${text}${services_}`;
+    expect(after.startsWith(`${expected}`)).toBe(true);
+    expect(after.slice(expected.length).split("\n")[0]).toBe("  panopticon:release:");
+    const afterDoc = parseDocument(after).toJS() as { config: Record<string, unknown> };
+    expect(
+      environmentChanges(doc.toJS(), afterDoc, {
+        added: plan.newBlocks,
+        removed: plan.removedBlocks,
+      }),
+    ).toEqual([]);
+    expect(unmetExpectations(plan, afterDoc.config)).toEqual([]);
+  });
+});
+
 describe("promotion refuses a release it cannot vouch for, writing nothing", () => {
   it("a release built from a checkout with local changes (exit 1, one line)", () => {
     const r = run({ images: DEV_IMAGES, release: release(COMPOSE_ERA, "compose-era", true) });

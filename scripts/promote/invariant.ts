@@ -62,6 +62,9 @@ export function environmentChanges(
     // leaf; the keys it gained are compared on their own.
     const other = x === undefined ? a : b;
     if ((x ?? y)!.value === "{}" && hasLeafUnder(other, path)) continue;
+    // So does an empty `panopticon:services:` (null) that gets its first blocks.
+    const isServices = path.length === 2 && path[1] === PROMOTABLE.servicesKey;
+    if (isServices && (x ?? y)!.value === "null" && hasLeafUnder(other, path)) continue;
     problems.push(`${pathText(path)}: ${x?.value ?? "(absent)"} -> ${y?.value ?? "(absent)"}`);
   }
   // Image and env paths are promotable, but a service block appearing or going

@@ -348,8 +348,19 @@ export function applyChanges(
   const stepOf = (inner: unknown) =>
     isMap(config) && isMap(inner) ? indentStep(text, config, inner).length : 2;
 
+  // A file with no services yet (`panopticon:services:` empty, `{}` or absent) gets
+  // its first blocks from a release.
+  const noServices =
+    services === undefined ||
+    (isScalar(services) && (services.value === null || services.value === "")) ||
+    (isMap(services) && services.items.length === 0);
+
   for (const [name, list] of byService) {
     const where = `${PROMOTABLE.servicesKey}.${name}`;
+    if (noServices && !vanished.has(name) && list.every((c) => c.op === "+")) {
+      blocks.push([name, newBlock(list)]);
+      continue;
+    }
     if (!isMap(services)) throw new EditError(`${PROMOTABLE.servicesKey}: expected a mapping`);
     if (vanished.has(name)) {
       const pair = findPair(services, name);
@@ -429,7 +440,11 @@ export function applyChanges(
     }
     ed.addPairs(svc, newPairs, step, where);
   }
-  if (blocks.length > 0 && isMap(services)) {
+  if (blocks.length > 0 && noServices) {
+    if (!isMap(config)) throw new EditError("config: expected a mapping");
+    const all = Object.fromEntries(blocks);
+    ed.setBlockPair(config, PROMOTABLE.servicesKey, all, 2, PROMOTABLE.servicesKey);
+  } else if (blocks.length > 0 && isMap(services)) {
     ed.addBlocks(services, blocks, stepOf(services), PROMOTABLE.servicesKey);
   }
   if (layout.release !== undefined) {
