@@ -379,6 +379,24 @@ describe("a release that drops two services and adds two (compose era -> 0.1)", 
     ]);
   });
 
+  it("a service prod's file defines itself (its own port) is left alone, not dropped", () => {
+    const services = target.config["panopticon:services"] as Record<string, unknown>;
+    const withMetrics: StackView = {
+      ...target,
+      config: {
+        ...target.config,
+        "panopticon:services": {
+          ...services,
+          metrics: { image: `grafana/agent:v0.40.0@${digest("6")}`, port: 9090 },
+        },
+      },
+    };
+    const p = planPromotion(source, withMetrics);
+    expect(p.layout?.removed).toEqual(["evaluation-storage", "query-storage"]);
+    expect(p.targetOnly).toEqual(["metrics"]);
+    expect(p.changes.filter((c) => c.service === "metrics")).toEqual([]);
+  });
+
   it("the database is the service that mounts /var/lib/postgresql/data, whatever its name", () => {
     const compose = fixtureCompose("release-0.1");
     const services = compose.services as Record<string, unknown>;

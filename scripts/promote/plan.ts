@@ -206,11 +206,16 @@ export function planPromotion(source: StackView, target: StackView): Plan {
   let layout: Plan["layout"];
   if (release !== undefined) {
     // What the target ran before: its release's services, or (before its first
-    // release) every service it pins an image for.
+    // release) every service it pins an image for, except those its own file defines
+    // (a block with its own kind or port is the target's service, not the layout's).
+    const own = (b: Raw | undefined) => b?.kind !== undefined || b?.port !== undefined;
     const before =
       held !== undefined
         ? composeServices(held)
-        : Object.keys(tgtServices).filter((n) => obj(tgtServices[n])?.image !== undefined);
+        : Object.keys(tgtServices).filter((n) => {
+            const b = obj(tgtServices[n]);
+            return b?.image !== undefined && !own(b);
+          });
     const inLayout = (n: string) => skipReason(source, target, n) === undefined;
     const added = names.filter((n) => !before.includes(n) && inLayout(n));
     const removed = before.filter((n) => !names.includes(n) && inLayout(n)).sort(byKey);
