@@ -6,7 +6,7 @@ import { fixtureCompose } from "../scripts/bench/fixture-checkout";
 import { environmentChanges, unmetExpectations } from "../scripts/promote/invariant";
 import { formatPlan, planPromotion, StackView } from "../scripts/promote/plan";
 import { promote } from "../scripts/promote/run";
-import { EXIT } from "../scripts/promote/stack-file";
+import { EXIT, loadStackFile } from "../scripts/promote/stack-file";
 import { applyChanges } from "../scripts/promote/yaml-edit";
 
 /*
@@ -192,6 +192,24 @@ describe("a prod file that pins no service yet gets its first blocks from the re
       }),
     ).toEqual([]);
     expect(unmetExpectations(plan, afterDoc.config)).toEqual([]);
+  });
+});
+
+describe("checking a stack file with the release it is about to get", () => {
+  it("is assumed for the settings check only: the file's own config stays as read", () => {
+    const rel = release(COMPOSE_ERA, "compose-era");
+    const target = loadStackFile(dir, "prod", "--to", { "panopticon:release": rel });
+    expect(target.config["panopticon:release"]).toBeUndefined();
+    expect(target.text).toBe(PROD);
+  });
+
+  it("a release the file holds itself wins over the assumed one", () => {
+    const own = release(COMPOSE_ERA, "compose-era");
+    const text = `${PROD}  panopticon:release: ${JSON.stringify(own)}\n`;
+    fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), text);
+    const other = { ...own, source: { commit: null, dirty: null } };
+    const target = loadStackFile(dir, "prod", "--to", { "panopticon:release": other });
+    expect(target.config["panopticon:release"]).toEqual(own);
   });
 });
 

@@ -10,16 +10,19 @@ import {
   readOutputs,
   refusal,
 } from "./outputs";
-import { formatPlan, layoutOf, planPromotion, skipReason, StackView } from "./plan";
+import { formatPlan, layoutOf, planPromotion, releaseOf, skipReason, StackView } from "./plan";
 import { PROMOTABLE } from "./promotable";
-import { parseRelease, releaseRefusal } from "./release";
+import { parseRelease, Release, releaseRefusal } from "./release";
 import {
   checkStackName,
   EXIT,
   loadStackFile,
+  namesCheckout,
   parseStackText,
+  readStackText,
   PromoteError,
   StackFile,
+  stackFileName,
 } from "./stack-file";
 import { applyChanges, EditError } from "./yaml-edit";
 
@@ -84,16 +87,29 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
     );
   }
   const dir = path.resolve(opts.dir);
-  const source = loadStackFile(dir, opts.from, "--from");
-  const target = loadStackFile(dir, opts.to, "--to");
-  if (fs.realpathSync(source.path) === fs.realpathSync(target.path)) {
+  // Both files exist and differ before anything else is asked (the Pulumi CLI included).
+  const from = readStackText(dir, opts.from, "--from").file;
+  const to = readStackText(dir, opts.to, "--to").file;
+  if (fs.realpathSync(from) === fs.realpathSync(to)) {
     throw new PromoteError(
       EXIT.badInput,
-      `${source.fileName} and ${target.fileName} are the same file: expected two different stacks`,
+      `${stackFileName(opts.from)} and ${stackFileName(opts.to)} are the same file: expected two different stacks`,
     );
   }
+  // A stack that builds from a checkout is promoted from what it deployed (its outputs),
+  // not from its stack file: the checkout may be at another commit, or not here at all.
+  const deployed =
+    opts.fromOutputs !== undefined || namesCheckout(dir, opts.from, "--from")
+      ? readDeployed(opts, dir, stdout)
+      : undefined;
+  const assume = (r: Release | undefined) =>
+    r === undefined ? {} : { [PROMOTABLE.releaseKey]: r };
+  const source = loadStackFile(dir, opts.from, "--from", assume(deployed?.release));
+  // The target is checked with the release it is about to get (its first one, maybe).
+  const carried = deployed?.release ?? releaseOf(source);
+  const target = loadStackFile(dir, opts.to, "--to", assume(carried));
 
-  const released = releasedView(opts, dir, source, target, stdout);
+  const released = deployed === undefined ? source : releasedView(deployed, source, target);
   const plan = planPromotion(released, target);
   // The release replaces the target's as one value: it counts as one change.
   const count = plan.changes.length + (plan.release === undefined ? 0 : 1);
@@ -123,40 +139,46 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
   return { exitCode: EXIT.ok, stdout, stderr: [], written: true };
 }
 
+interface Deployed {
+  readonly images: Record<string, string>;
+  readonly release: Release;
+  /** For messages: `the outputs of stack dev` or the saved file. */
+  readonly where: string;
+}
+
 /**
- * The source as promotion sees it: its stack file, with each service's image
- * replaced by what the deployed stack ran when it builds images (or when a saved
- * copy of its outputs is given), and the release it ran as its `panopticon:release`.
- * Refuses, naming the service and the reason, any image that is engine-local or only
- * a tag, any service the outputs lack, outputs without a release (an older program)
- * and a release built from a checkout with local changes.
+ * What the source stack deployed: its `images` and `release` outputs (Pulumi CLI, or
+ * the saved copy). Refuses outputs without a release (an older program) and a
+ * release built from a checkout with local changes.
  */
-function releasedView(
-  opts: PromoteOptions,
-  dir: string,
-  source: StackFile,
-  target: StackFile,
-  stdout: string[],
-): StackView {
-  const builds = source.settings.images.services.some((s) => s.from === "build");
-  if (opts.fromOutputs === undefined && !builds) return source;
+function readDeployed(opts: PromoteOptions, dir: string, stdout: string[]): Deployed {
   const src: OutputSource =
     opts.fromOutputs !== undefined
       ? { kind: "file", file: path.resolve(opts.fromOutputs) }
-      : { kind: "stack", stack: source.stack, cwd: dir };
+      : { kind: "stack", stack: opts.from, cwd: dir };
   const outputs = (opts.readOutputs ?? readOutputs)(src);
-  const images = outputs.images;
   const where = describeSource(src);
   if (outputs.release === undefined) {
     throw new PromoteError(
       EXIT.refused,
-      `${where} have no "${OUTPUT.release}" (the Panopticon commit and compose file ${source.stack} was deployed from; a program older than this promote does not export it): deploy ${source.stack} with this version of the program, then promote again`,
+      `${where} have no "${OUTPUT.release}" (the Panopticon commit and compose file ${opts.from} was deployed from; a program older than this promote does not export it): deploy ${opts.from} with this version of the program, then promote again`,
     );
   }
   const release = parseRelease(outputs.release, `${where}: ${OUTPUT.release}`);
-  const dirty = releaseRefusal(release, source.stack, where);
+  const dirty = releaseRefusal(release, opts.from, where);
   if (dirty !== undefined) throw new PromoteError(EXIT.refused, dirty);
   stdout.push(`images and release from ${where}`);
+  return { images: outputs.images, release, where };
+}
+
+/**
+ * The source as promotion sees it: its stack file, with the release it deployed as
+ * its `panopticon:release` and each service of that release pinned to the image it
+ * ran. Refuses, naming the service and the reason, any image that is engine-local or
+ * only a tag, and any service the outputs lack.
+ */
+function releasedView(deployed: Deployed, source: StackFile, target: StackFile): StackView {
+  const { images, release, where } = deployed;
   const problems: string[] = [];
   const services = { ...((source.config[PROMOTABLE.servicesKey] as object) ?? {}) } as Record<
     string,

@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Document, parseDocument } from "yaml";
 import { ConfigError, parseSettings, rawFromStackFile, Settings } from "../../components/settings";
+import { PROJECT } from "../../components/naming";
 import { PROMOTABLE } from "./promotable";
 import { parseRelease } from "./release";
 
@@ -64,10 +65,16 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /**
  * Parses stack-file text. Throws PromoteError(badInput) naming the file and
  * every YAML problem, or the config keys that fail the settings schema.
+ *
+ * `assume` holds config values the file will have once promoted, used for the
+ * settings check only (never in `config`): a stack with no checkout and no release
+ * yet is valid with the release it is about to get, and a source stack is checked
+ * with the release it deployed rather than against a checkout that may not be here.
  */
 export function parseStackText(
   text: string,
   where: { stack: string; fileName: string; path: string; baseDir: string; exitCode?: 1 | 2 },
+  assume: Record<string, unknown> = {},
 ): StackFile {
   const code = where.exitCode ?? EXIT.badInput;
   const doc = parseDocument(text);
@@ -101,8 +108,8 @@ export function parseStackText(
   // The release block has its own check (release.ts). It is kept from the settings,
   // whose schema (on this branch) does not know the key yet.
   // MERGE: once components/settings validates `release`, pass it through and drop this.
-  const { [PROMOTABLE.releaseKey]: release, ...rest } = config;
-  if (release !== undefined) {
+  const { [PROMOTABLE.releaseKey]: release, ...rest } = { ...assume, ...config };
+  if (config[PROMOTABLE.releaseKey] !== undefined) {
     parseRelease(release, `${where.fileName}: ${PROMOTABLE.releaseKey}`, code);
   }
   let settings: Settings;
@@ -120,13 +127,12 @@ export function parseStackText(
   return { ...where, text, doc, config, settings };
 }
 
-/** Reads and validates `<dir>/Pulumi.<stack>.yaml`. */
-export function loadStackFile(dir: string, stack: string, option: string): StackFile {
+/** The text of `<dir>/Pulumi.<stack>.yaml`; a missing or unreadable file is bad input. */
+export function readStackText(dir: string, stack: string, option: string) {
   const fileName = stackFileName(stack);
   const file = path.join(dir, fileName);
-  let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    return { fileName, file, text: fs.readFileSync(file, "utf8") };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why =
@@ -135,5 +141,31 @@ export function loadStackFile(dir: string, stack: string, option: string): Stack
         : `cannot be read (${err.code ?? err.message})`;
     throw new PromoteError(EXIT.badInput, `${option} ${stack}: ${file}: ${why}`);
   }
-  return parseStackText(text, { stack, fileName, path: file, baseDir: dir });
+}
+
+/** Reads and validates `<dir>/Pulumi.<stack>.yaml` (`assume`: see parseStackText). */
+export function loadStackFile(
+  dir: string,
+  stack: string,
+  option: string,
+  assume: Record<string, unknown> = {},
+): StackFile {
+  const { fileName, file, text } = readStackText(dir, stack, option);
+  return parseStackText(text, { stack, fileName, path: file, baseDir: dir }, assume);
+}
+
+/**
+ * Whether a stack file names a checkout to build from (`panopticon:appSource`), read
+ * before its settings: such a stack's release is in its deployed outputs.
+ */
+export function namesCheckout(dir: string, stack: string, option: string): boolean {
+  const { text } = readStackText(dir, stack, option);
+  let data: unknown;
+  try {
+    data = parseDocument(text).toJS({ maxAliasCount: 1000 });
+  } catch {
+    return false; // loadStackFile names the problem
+  }
+  const config = isPlainObject(data) && isPlainObject(data.config) ? data.config : {};
+  return typeof config[`${PROJECT}:appSource`] === "string";
 }
