@@ -195,21 +195,34 @@ describe("a prod file that pins no service yet gets its first blocks from the re
   });
 });
 
-describe("checking a stack file with the release it is about to get", () => {
-  it("is assumed for the settings check only: the file's own config stays as read", () => {
+describe("how the stack files are checked when a release is carried", () => {
+  it("the source is checked with the release it deployed, which never enters its config", () => {
     const rel = release(COMPOSE_ERA, "compose-era");
-    const target = loadStackFile(dir, "prod", "--to", { "panopticon:release": rel });
-    expect(target.config["panopticon:release"]).toBeUndefined();
-    expect(target.text).toBe(PROD);
+    const source = loadStackFile(dir, "dev", "--from", { assume: { "panopticon:release": rel } });
+    expect(source.config["panopticon:release"]).toBeUndefined();
+    expect(source.settings).toBeDefined();
   });
 
-  it("a release the file holds itself wins over the assumed one", () => {
-    const own = release(COMPOSE_ERA, "compose-era");
-    const text = `${PROD}  panopticon:release: ${JSON.stringify(own)}\n`;
+  it("a target without a release yet is checked on the edited text only", () => {
+    const target = loadStackFile(dir, "prod", "--to", { settings: "after-edit" });
+    expect([target.settings, target.text]).toEqual([undefined, PROD]);
+    // ... which promote does: an edit that leaves prod invalid is refused (exit 1).
+    const bad = PROD.replace("instanceType: t3.large", "instanceType: big");
+    fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), bad);
+    const r = run({ images: DEV_IMAGES, release: release(COMPOSE_ERA, "compose-era") });
+    expect(r.exitCode).toBe(EXIT.refused);
+    expect(r.stderr[0]).toMatch(
+      /Pulumi\.prod\.yaml \(after promotion\): .*\n.*panopticon:aws\.instanceType/,
+    );
+    expect(prod()).toBe(bad);
+  });
+
+  it("a target that holds a release is checked before the edit, as always (exit 2)", () => {
+    const text = `${PROD.replace("instanceType: t3.large", "instanceType: big")}  panopticon:release: ${JSON.stringify(release(COMPOSE_ERA, "compose-era"))}\n`;
     fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), text);
-    const other = { ...own, source: { commit: null, dirty: null } };
-    const target = loadStackFile(dir, "prod", "--to", { "panopticon:release": other });
-    expect(target.config["panopticon:release"]).toEqual(own);
+    const r = run({ images: DEV_IMAGES, release: release(RELEASE_01, "compose-era") });
+    expect(r.exitCode).toBe(EXIT.badInput);
+    expect(r.stderr[0]).toMatch(/^promote: error: Pulumi\.prod\.yaml: Invalid configuration/);
   });
 });
 

@@ -12,12 +12,13 @@ import {
 } from "./outputs";
 import { formatPlan, layoutOf, planPromotion, releaseOf, skipReason, StackView } from "./plan";
 import { PROMOTABLE } from "./promotable";
+import { PROJECT } from "../../components/naming";
 import { parseRelease, Release, releaseRefusal } from "./release";
 import {
   checkStackName,
   EXIT,
   loadStackFile,
-  namesCheckout,
+  peekConfig,
   parseStackText,
   readStackText,
   PromoteError,
@@ -99,15 +100,21 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
   // A stack that builds from a checkout is promoted from what it deployed (its outputs),
   // not from its stack file: the checkout may be at another commit, or not here at all.
   const deployed =
-    opts.fromOutputs !== undefined || namesCheckout(dir, opts.from, "--from")
+    opts.fromOutputs !== undefined ||
+    typeof peekConfig(dir, opts.from, "--from")[`${PROJECT}:appSource`] === "string"
       ? readDeployed(opts, dir, stdout)
       : undefined;
-  const assume = (r: Release | undefined) =>
-    r === undefined ? {} : { [PROMOTABLE.releaseKey]: r };
-  const source = loadStackFile(dir, opts.from, "--from", assume(deployed?.release));
-  // The target is checked with the release it is about to get (its first one, maybe).
+  const source = loadStackFile(dir, opts.from, "--from", {
+    assume: deployed === undefined ? {} : { [PROMOTABLE.releaseKey]: deployed.release },
+  });
+  // A target about to get its first release gets its images with it: before the edit
+  // it can only be incomplete, so its settings are checked on the edited text alone.
   const carried = deployed?.release ?? releaseOf(source);
-  const target = loadStackFile(dir, opts.to, "--to", assume(carried));
+  const firstRelease =
+    carried !== undefined && peekConfig(dir, opts.to, "--to")[PROMOTABLE.releaseKey] === undefined;
+  const target = loadStackFile(dir, opts.to, "--to", {
+    settings: firstRelease ? "after-edit" : "now",
+  });
 
   const released = deployed === undefined ? source : releasedView(deployed, source, target);
   const plan = planPromotion(released, target);

@@ -2,7 +2,6 @@ import * as fs from "fs";
 import * as path from "path";
 import { Document, parseDocument } from "yaml";
 import { ConfigError, parseSettings, rawFromStackFile, Settings } from "../../components/settings";
-import { PROJECT } from "../../components/naming";
 import { PROMOTABLE } from "./promotable";
 import { parseRelease } from "./release";
 
@@ -55,7 +54,16 @@ export interface StackFile {
   readonly doc: Document.Parsed;
   /** The `config:` block as plain data (empty when the file has none). */
   readonly config: Record<string, unknown>;
-  readonly settings: Settings;
+  /** Absent when the check was left to the edited file (StackCheck). */
+  readonly settings?: Settings;
+}
+
+/** How parseStackText checks a file's settings. */
+export interface StackCheck {
+  /** Config values assumed for the check only. @default none */
+  readonly assume?: Readonly<Record<string, unknown>>;
+  /** `"after-edit"`: no settings check now; the edited text gets one. @default "now" */
+  readonly settings?: "now" | "after-edit";
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -66,15 +74,16 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * Parses stack-file text. Throws PromoteError(badInput) naming the file and
  * every YAML problem, or the config keys that fail the settings schema.
  *
- * `assume` holds config values the file will have once promoted, used for the
- * settings check only (never in `config`): a stack with no checkout and no release
- * yet is valid with the release it is about to get, and a source stack is checked
- * with the release it deployed rather than against a checkout that may not be here.
+ * `check.assume` holds config values used for the settings check only (never put in
+ * `config`): a source stack is checked with the release it deployed, not against a
+ * checkout that may be at another commit or not here. `check.settings: "after-edit"`
+ * leaves the settings check to the edited file: a target that gets its first release
+ * gets its images with it, so before the edit it can only be incomplete.
  */
 export function parseStackText(
   text: string,
   where: { stack: string; fileName: string; path: string; baseDir: string; exitCode?: 1 | 2 },
-  assume: Record<string, unknown> = {},
+  check: StackCheck = {},
 ): StackFile {
   const code = where.exitCode ?? EXIT.badInput;
   const doc = parseDocument(text);
@@ -108,10 +117,11 @@ export function parseStackText(
   // The release block has its own check (release.ts). It is kept from the settings,
   // whose schema (on this branch) does not know the key yet.
   // MERGE: once components/settings validates `release`, pass it through and drop this.
-  const { [PROMOTABLE.releaseKey]: release, ...rest } = { ...assume, ...config };
+  const { [PROMOTABLE.releaseKey]: release, ...rest } = { ...check.assume, ...config };
   if (config[PROMOTABLE.releaseKey] !== undefined) {
     parseRelease(release, `${where.fileName}: ${PROMOTABLE.releaseKey}`, code);
   }
+  if (check.settings === "after-edit") return { ...where, text, doc, config };
   let settings: Settings;
   try {
     settings = parseSettings(rawFromStackFile(rest), {
@@ -143,29 +153,28 @@ export function readStackText(dir: string, stack: string, option: string) {
   }
 }
 
-/** Reads and validates `<dir>/Pulumi.<stack>.yaml` (`assume`: see parseStackText). */
+/** Reads and validates `<dir>/Pulumi.<stack>.yaml` (`check`: see parseStackText). */
 export function loadStackFile(
   dir: string,
   stack: string,
   option: string,
-  assume: Record<string, unknown> = {},
+  check: StackCheck = {},
 ): StackFile {
   const { fileName, file, text } = readStackText(dir, stack, option);
-  return parseStackText(text, { stack, fileName, path: file, baseDir: dir }, assume);
+  return parseStackText(text, { stack, fileName, path: file, baseDir: dir }, check);
 }
 
 /**
- * Whether a stack file names a checkout to build from (`panopticon:appSource`), read
- * before its settings: such a stack's release is in its deployed outputs.
+ * The `config:` block of a stack file as plain data, read before (and without) its
+ * settings check; empty when the file is no YAML map (loadStackFile names that).
  */
-export function namesCheckout(dir: string, stack: string, option: string): boolean {
+export function peekConfig(dir: string, stack: string, option: string): Record<string, unknown> {
   const { text } = readStackText(dir, stack, option);
   let data: unknown;
   try {
     data = parseDocument(text).toJS({ maxAliasCount: 1000 });
   } catch {
-    return false; // loadStackFile names the problem
+    return {};
   }
-  const config = isPlainObject(data) && isPlainObject(data.config) ? data.config : {};
-  return typeof config[`${PROJECT}:appSource`] === "string";
+  return isPlainObject(data) && isPlainObject(data.config) ? data.config : {};
 }
