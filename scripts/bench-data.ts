@@ -5,18 +5,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { loadStack } from "./lib/stack";
+import { fixtureCompose } from "./bench/fixture-checkout";
 import { EXIT } from "./lib/exit-codes";
 
-// STOPGAP until the fixture checkout lands (issue 17).
-const STOPGAP_SERVICES = [
-  "main-app",
-  "query-storage",
-  "evaluation-storage",
-  "judge-service",
-  "visualization-service",
-  "model-registry",
-  "postgres",
-];
+/** The services of the fixture checkout the bench builds (compose era, seven services). */
+const FIXTURE_SERVICES = Object.keys(fixtureCompose("compose-era").services);
 
 /*
  * npm run bench:data -- [--runs 3] [--mib 512] [--files 2000] [--helper-image IMAGE]
@@ -98,7 +91,7 @@ function main(): void {
       // Every service needs a prebuilt image to validate; none is started here.
       "  panopticon:postgresMajor: 15",
       "  panopticon:services:",
-      ...STOPGAP_SERVICES.flatMap((s) => [`    ${s}:`, `      image: ${image}`]),
+      ...FIXTURE_SERVICES.flatMap((s) => [`    ${s}:`, `      image: ${image}`]),
       "",
     ].join("\n"),
   );

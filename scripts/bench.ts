@@ -7,26 +7,33 @@ import {
   measureStartup,
   measureTypecheck,
 } from "./bench/measure";
+import { FIXTURE_LAYOUTS, FixtureLayout } from "./bench/fixture-checkout";
 import {
+  benchSource,
+  BenchSource,
   BenchUsageError,
   readProject,
   readStackConfig,
   stackFiles,
   withServices,
 } from "./bench/project";
-import { formatImageCases, imageCases } from "./bench/images";
+import { formatImageCases, imageCases, OFFLINE_BUILD_SOURCE } from "./bench/images";
 import { mib, ms, renderTable, times } from "./bench/table";
 import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run bench -- [--runs 5] [--services 5,50,200] [--stacks dev,prod] [--cache cold|warm|edit]
  *                  [--typecheck] [--json] [--no-images] [--images-stack dev]
+ *                  [--app-source PATH | --fixture-layout compose-era|release-0.1]
  *
  * Prints how fast Pulumi gets this program to "every resource registered" (under
  * Pulumi's mocks), this project's way against Pulumi's default TypeScript start
  * (ts-node with type-checking), and how the cost grows with the number of services;
  * then the image cases (scripts/bench/images.ts): start with appSource against the
  * same stack pinned to images, and a no-change rebuild on the real engine.
+ * Stacks that build (panopticon:appSource) build from a fixture checkout the bench
+ * writes to a temp directory, never from the checkout the stack names, so the figures
+ * do not depend on what sits next to this project; --app-source names a real one.
  * A report, not a test: nothing here asserts a time.
  */
 
@@ -72,6 +79,16 @@ const stackList =
   };
 const nameList = stackList("--stacks");
 
+function fixtureLayout(v: string): FixtureLayout {
+  const layout = FIXTURE_LAYOUTS.find((l) => l === v);
+  if (layout === undefined) {
+    throw new InvalidArgumentError(
+      `--fixture-layout = ${JSON.stringify(v)}: expected one of ${FIXTURE_LAYOUTS.join(", ")}`,
+    );
+  }
+  return layout;
+}
+
 function cacheMode(v: string): CacheMode {
   const mode = CACHE_MODES.find((m) => m === v);
   if (mode === undefined) {
@@ -95,6 +112,8 @@ interface Options {
   scaling: boolean;
   images: boolean;
   imagesStack: string;
+  appSource?: string;
+  fixtureLayout?: FixtureLayout;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -118,6 +137,15 @@ async function main(argv: string[]): Promise<void> {
     .option("--no-scaling", "skip the scaling table")
     .option("--no-images", "skip the image cases (appSource start, no-change rebuild)")
     .option("--images-stack <stack>", "stack whose appSource the image cases use", "dev")
+    .option(
+      "--app-source <path>",
+      "Panopticon checkout the stacks build from, and the rebuild builds (default: a fixture checkout in a temp dir; the rebuild: tests/fixtures/panopticon-src, built offline)",
+    )
+    .option(
+      "--fixture-layout <layout>",
+      `layout of the fixture checkout: ${FIXTURE_LAYOUTS.join(" or ")} (default: compose-era)`,
+      fixtureLayout,
+    )
     .option("--typecheck", "also time the full type-check (tsc) once", false)
     .option("--json", "print the results as JSON instead of tables", false)
     .option(
@@ -127,7 +155,20 @@ async function main(argv: string[]): Promise<void> {
     .exitOverride()
     .parse(argv)
     .opts<Options>();
+  if (opts.appSource !== undefined && opts.fixtureLayout !== undefined) {
+    throw new BenchUsageError(
+      "--app-source and --fixture-layout: expected one of them (a real checkout or a fixture), not both",
+    );
+  }
+  const source = benchSource(opts.appSource, opts.fixtureLayout ?? "compose-era");
+  try {
+    await bench(opts, source);
+  } finally {
+    source.close();
+  }
+}
 
+async function bench(opts: Options, source: BenchSource): Promise<void> {
   const read = readProject(opts.dir);
   const project = opts.projectDefaults ? read : { ...read, configDefaults: {} };
   const available = stackFiles(project.dir);
@@ -151,16 +192,32 @@ async function main(argv: string[]): Promise<void> {
     }
     if (opts.scaling) {
       // Refuse impossible service counts before spending minutes on the start-up runs.
-      const base = readStackConfig(project.dir, scaleStack);
+      const base = readStackConfig(project.dir, scaleStack, source.dir);
       for (const n of opts.services) withServices(project, base, n);
     }
   }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-  const startup = await measureStartup(project, stacks, opts.runs, opts.cache, progress);
+  progress(`stacks with panopticon:appSource build from: ${source.what}`);
+  const startup = await measureStartup(
+    project,
+    source.dir,
+    stacks,
+    opts.runs,
+    opts.cache,
+    progress,
+  );
   const scalings: Array<{ stack: string } & Awaited<ReturnType<typeof measureScaling>>> = [];
   for (const stack of opts.scaling ? scaleStacks : []) {
-    const m = await measureScaling(project, stack, opts.services, opts.runs, opts.cache, progress);
+    const m = await measureScaling(
+      project,
+      source.dir,
+      stack,
+      opts.services,
+      opts.runs,
+      opts.cache,
+      progress,
+    );
     scalings.push({ stack, ...m });
   }
   const scaling = opts.scaling ? scalings : undefined;
@@ -171,7 +228,14 @@ async function main(argv: string[]): Promise<void> {
     );
   }
   const images = opts.images
-    ? await imageCases(project, opts.imagesStack, opts.runs, progress)
+    ? await imageCases(
+        project,
+        source.dir,
+        opts.appSource === undefined ? OFFLINE_BUILD_SOURCE : source.dir,
+        opts.imagesStack,
+        opts.runs,
+        progress,
+      )
     : undefined;
 
   const ratios = stacks.map((stack) => {
@@ -198,6 +262,7 @@ async function main(argv: string[]): Promise<void> {
           runs: opts.runs,
           cache: opts.cache,
           projectDefaults: opts.projectDefaults,
+          appSource: source.what,
           startup,
           ratios,
           scaling,
@@ -214,7 +279,8 @@ async function main(argv: string[]): Promise<void> {
   const out: string[] = [];
   out.push(
     `panopticon-infra bench — ${machine.date}, Node ${machine.node}, ${machine.cpus}, ` +
-      `load ${machine.loadAverage.join(" ")}; ${opts.runs} runs per case, medians; ts-node cache ${opts.cache}` +
+      `load ${machine.loadAverage.join(" ")}; ${opts.runs} runs per case, medians; ts-node cache ${opts.cache}; ` +
+      `appSource: ${source.what}` +
       (opts.projectDefaults ? "" : "; WITHOUT Pulumi.yaml config defaults"),
   );
   out.push("");

@@ -3,8 +3,9 @@
 #
 # 1. Checks everything the stack needs and lists each missing thing on its own line
 #    (nothing run): Node >= 22.6, the Pulumi CLI, a running Docker engine (local
-#    stacks) or AWS credentials (AWS stacks), and where the app images come from
-#    (panopticon:appSource, a Panopticon checkout, or a pinned image per app service).
+#    stacks) or AWS credentials (AWS stacks), and where the services come from:
+#    panopticon:appSource must be a Panopticon checkout (a directory holding its
+#    docker-compose.yml), or the stack holds a promoted release (panopticon:release).
 #
 # Exit codes, as every tool here (README, "Exit codes"; scripts/lib/exit-codes.ts):
 #   0 deployed   1 a step failed or refused (the pre-change backup, pulumi up)
@@ -16,7 +17,9 @@
 #    (mode 0600, path printed) and hands it over through PULUMI_CONFIG_PASSPHRASE_FILE;
 #    later runs reuse it. A passphrase already set in the environment wins.
 # 4. npm install, pulumi stack select --create, the Postgres password stored once as a
-#    config secret, then `pulumi up` with the remaining arguments (e.g. --yes).
+#    config secret, then (local stacks) a preview, whose failure prints the program's
+#    own diagnostics and stops (exit 1), then `pulumi up` with the remaining arguments.
+#    Temp files are removed on every exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 project_dir=$PWD
@@ -24,7 +27,6 @@ project_dir=$PWD
 # App services of the built-in catalogue (components/catalogue.ts). Each needs a
 # pinned image or a checkout to build from. tests/deploy.test.ts keeps the list
 # equal to the catalogue's.
-CATALOGUE_APPS="main-app query-storage evaluation-storage judge-service visualization-service model-registry"
 
 say() { printf 'deploy: %s\n' "$*" >&2; }
 
@@ -73,9 +75,9 @@ command -v pulumi >/dev/null 2>&1 ||
 # style; a flow-style services map is read as "no images" and reported, never guessed.
 environment=local
 app_source=
-apps_without_image=$CATALOGUE_APPS
+has_release=false
 if $node_ok; then
-  facts=$(CATALOGUE_APPS="$CATALOGUE_APPS" node - "$stack_file" <<'JS'
+  facts=$(node - "$stack_file" <<'JS'
 const fs = require("fs");
 const lines = fs.readFileSync(process.argv[2], "utf8").split(/\r?\n/);
 const values = new Map(); // "a.b.c" -> scalar text
@@ -93,18 +95,11 @@ for (const raw of lines) {
   }
 }
 const get = (...p) => values.get(p.join("\u0000"));
-const services = new Set(process.env.CATALOGUE_APPS.split(" "));
-const prefix = ["config", "panopticon:services"].join("\u0000") + "\u0000";
-for (const k of values.keys()) if (k.startsWith(prefix)) services.add(k.slice(prefix.length).split("\u0000")[0]);
-const bare = [...services].filter((s) => {
-  if (get("config", "panopticon:services", s) === "false") return false; // removed by config
-  const kind = get("config", "panopticon:services", s, "kind");
-  if (kind === "postgres" || (kind === undefined && s === "postgres")) return false;
-  return !get("config", "panopticon:services", s, "image");
-});
+const release = ["config", "panopticon:release"].join("\u0000");
+const hasRelease = lines.some((l) => /^\s+panopticon:release:/.test(l)) || [...values.keys()].some((k) => k.startsWith(release));
 console.log(`environment=${get("config", "panopticon:environment") ?? "local"}`);
 console.log(`app_source=${get("config", "panopticon:appSource") ?? ""}`);
-console.log(`apps_without_image=${bare.join(" ")}`);
+console.log(`has_release=${hasRelease}`);
 JS
   ) || {
     say "cannot read $stack_file"
@@ -112,7 +107,7 @@ JS
   }
   environment=$(sed -n 's/^environment=//p' <<<"$facts")
   app_source=$(sed -n 's/^app_source=//p' <<<"$facts")
-  apps_without_image=$(sed -n 's/^apps_without_image=//p' <<<"$facts")
+  has_release=$(sed -n 's/^has_release=//p' <<<"$facts")
 fi
 
 if [ "$environment" = local ]; then
@@ -134,15 +129,19 @@ elif [ "$environment" = aws ]; then
     need "stack $stack is on AWS: no AWS credentials found: run 'aws configure' (or 'aws sso login'), or set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
 fi
 
-if $node_ok && [ -n "$apps_without_image" ]; then
+if $node_ok && [ -n "$app_source" ]; then
+  # The program reads its services from the checkout's docker-compose.yml: without one
+  # it can only refuse, so say so here, before anything is logged in or created.
   # Relative to the project directory, exactly as components/settings resolves it.
-  src=
-  [ -n "$app_source" ] && src=$(node -e 'console.log(require("path").resolve(process.argv[1]))' "$app_source")
-  if [ -z "$app_source" ]; then
-    need_config "stack $stack: no image for ${apps_without_image// /, } and panopticon:appSource is not set: clone https://github.com/rbownes/Argus and add 'panopticon:appSource: /path/to/Argus' to $stack_file, or pin services.<name>.image for each"
-  elif [ ! -d "$src" ]; then
-    need "stack $stack: panopticon:appSource = '$app_source': directory $src not found: clone https://github.com/rbownes/Argus there or fix the path in $stack_file"
+  src=$(node -e 'console.log(require("path").resolve(process.argv[1]))' "$app_source")
+  clone="run 'git clone https://github.com/rbownes/Argus $app_source' in $project_dir, or fix panopticon:appSource in $stack_file"
+  if [ ! -d "$src" ]; then
+    need "stack $stack: panopticon:appSource = '$app_source': directory $src not found: $clone"
+  elif [ ! -f "$src/docker-compose.yml" ]; then
+    need "stack $stack: panopticon:appSource = '$app_source': $src has no docker-compose.yml, so it is not a Panopticon checkout: $clone"
   fi
+elif $node_ok && [ "$has_release" != true ]; then
+  need_config "stack $stack: no Panopticon checkout (panopticon:appSource) and no promoted release (panopticon:release): clone https://github.com/rbownes/Argus and add 'panopticon:appSource: ../Argus' to $stack_file, or promote a release into it (npm run promote)"
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -213,22 +212,79 @@ if ! pulumi config get --stack "$stack" postgresPassword >/dev/null 2>&1; then
   pulumi config set --stack "$stack" --secret postgresPassword "$(node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))')"
 fi
 
+# The program's error diagnostics from `pulumi preview --json`: a ConfigError's
+# heading and its "  - " lines alone (no runner banner, stack frames or colours);
+# any other error as the program reported it; and what pulumi wrote to stderr when
+# its JSON holds no error at all (a CLI or backend failure).
+preview_failure() {
+  node - "$1" "$2" <<'JS'
+const fs = require("fs");
+const [previewFile, stderrFile] = process.argv.slice(2);
+const plain = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
+let doc;
+try {
+  doc = JSON.parse(fs.readFileSync(previewFile, "utf8"));
+} catch {
+  doc = undefined;
+}
+const errors = (Array.isArray(doc?.diagnostics) ? doc.diagnostics : [])
+  .filter((d) => d && d.severity === "error" && typeof d.message === "string")
+  .map((d) => plain(d.message).trim())
+  .filter((m) => m !== "" && m !== "preview failed");
+const out = [];
+for (const message of errors) {
+  const lines = message.split("\n");
+  const head = lines.findIndex((l) => l.includes("Invalid configuration for stack"));
+  if (head < 0) {
+    out.push(message);
+    continue;
+  }
+  out.push(lines[head].slice(lines[head].indexOf("Invalid configuration for stack")));
+  for (const l of lines.slice(head + 1)) {
+    if (!l.startsWith("  - ")) break;
+    out.push(l);
+  }
+}
+if (out.length === 0) {
+  let stderr = "";
+  try {
+    stderr = fs.readFileSync(stderrFile, "utf8").trim();
+  } catch {}
+  out.push(stderr || "pulumi preview failed and printed no diagnostics");
+}
+console.log(out.join("\n"));
+JS
+}
+
 # ==== before_up: the last step before `pulumi up` changes anything ====
 # A local stack whose preview gives a data-bearing service another image is backed up
 # first: ChromaDB and Postgres migrate their files forward only, so this backup is the
-# way back (docs/upgrades.md). Nothing to back up prints nothing.
+# way back (docs/upgrades.md). Nothing to back up prints nothing. A preview the program
+# refuses prints the program's own reasons, not just pulumi's "preview failed".
+work_dir=
+cleanup() { if [ -n "$work_dir" ]; then rm -rf "$work_dir"; fi; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 before_up() {
   [ "$environment" = local ] || return 0
-  local preview dir
-  preview=$(mktemp)
-  pulumi preview --stack "$stack" --json >"$preview"
+  local preview errors dir
+  work_dir=$(mktemp -d)
+  preview="$work_dir/preview.json"
+  errors="$work_dir/preview.stderr"
+  if ! pulumi preview --stack "$stack" --json >"$preview" 2>"$errors"; then
+    preview_failure "$preview" "$errors" >&2
+    say "the preview of stack $stack failed (above); nothing was deployed"
+    exit 1
+  fi
+  cat "$errors" >&2 # warnings stay visible
   if ! dir=$(npm run --silent backup:before-change -- --stack "$stack" --preview "$preview"); then
-    rm -f "$preview"
     echo "deploy: the backup before the change failed; nothing was deployed" >&2
     exit 1
   fi
-  rm -f "$preview"
   if [ -n "$dir" ]; then echo "deploy: backed up before the change: $dir"; fi
+  cleanup
+  work_dir=
 }
 before_up
 

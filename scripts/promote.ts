@@ -6,11 +6,12 @@ import { EXIT } from "./promote/stack-file";
 /*
  * npm run promote -- --from dev --to prod [--write | --check] [--from-outputs FILE] [--dir <project>]
  *
- * Copies the release (digest-pinned images and app env) into Pulumi.<to>.yaml,
- * never the environment. When the source builds its images (panopticon:appSource),
- * the images are the ones it ran: its stack output `images`, read with the Pulumi
- * CLI or from a saved copy (--from-outputs); otherwise the ones its stack file
- * pins. It edits Pulumi.<to>.yaml in place and the pull request's preview checks it.
+ * Copies the release (digest-pinned images, app env, and the Panopticon commit and
+ * compose file they were built from) into Pulumi.<to>.yaml, never the environment.
+ * When the source builds its images (panopticon:appSource), they are the ones it ran:
+ * its stack outputs `images` and `release`, read with the Pulumi CLI or from a saved
+ * copy (--from-outputs); otherwise what its stack file pins. It edits
+ * Pulumi.<to>.yaml in place and the pull request's preview checks it.
  * Exit codes (scripts/lib/exit-codes.ts): 0 ok, 1 refused or (--check) differs, 2 bad
  * arguments or stack files, 3 the Pulumi CLI is needed and missing.
  */
@@ -19,7 +20,7 @@ function main(argv: readonly string[]): number {
   const program = new Command()
     .name("promote")
     .description(
-      "Promote the release (images pinned by digest, app env) from one stack file to another",
+      "Promote the release (images pinned by digest, app env, service layout) from one stack to another",
     )
     .requiredOption("--from <stack>", "source stack, e.g. dev")
     .requiredOption("--to <stack>", "target stack, e.g. prod")
@@ -27,7 +28,7 @@ function main(argv: readonly string[]): number {
     .option("--check", "exit 1 when the target differs from the source (for CI)")
     .option(
       "--from-outputs <file>",
-      "a saved `pulumi stack output images --stack <from> --json` (instead of asking Pulumi)",
+      "a saved `pulumi stack output --stack <from> --json`: images and release (instead of asking Pulumi)",
     )
     .option("--dir <path>", "directory holding the stack files", path.resolve(__dirname, ".."))
     .exitOverride()

@@ -1,29 +1,79 @@
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
-import { formatImageCases, pinnedTwin } from "../scripts/bench/images";
-import { FIXTURE_SOURCE, readStackConfig, withAvailableAppSource } from "../scripts/bench/project";
+import { writeFixtureCheckout } from "../scripts/bench/fixture-checkout";
+import { formatImageCases, OFFLINE_BUILD_SOURCE, pinnedTwin } from "../scripts/bench/images";
+import {
+  benchSource,
+  BenchUsageError,
+  readStackConfig,
+  withAppSource,
+} from "../scripts/bench/project";
 import { PROJECT_DIR } from "./harness";
 
 /* The image cases of `npm run bench`: the configs they compare and the lines they print. */
 
-describe("bench image cases", () => {
-  it("a checkout that is not there is replaced by the fixture; one that is, is kept", () => {
-    expect(withAvailableAppSource(PROJECT_DIR, { "panopticon:appSource": "../nope" })).toEqual({
-      "panopticon:appSource": FIXTURE_SOURCE,
-    });
-    const here = { "panopticon:appSource": "tests/fixtures/panopticon-src" };
-    expect(withAvailableAppSource(PROJECT_DIR, here)).toBe(here);
-    expect(readStackConfig(PROJECT_DIR, "dev")["panopticon:appSource"]).toBe(FIXTURE_SOURCE);
+let checkout: string;
+beforeAll(() => {
+  checkout = fs.mkdtempSync(path.join(os.tmpdir(), "bench-images-checkout-"));
+  writeFixtureCheckout(checkout, "compose-era");
+});
+afterAll(() => fs.rmSync(checkout, { recursive: true, force: true }));
+
+describe("bench checkout: never the one next to the project", () => {
+  it("a configured appSource is replaced by the bench's checkout, present or not", () => {
+    for (const configured of ["../Argus", "../nope", "tests/fixtures/panopticon-src"]) {
+      expect(withAppSource({ "panopticon:appSource": configured }, checkout)).toEqual({
+        "panopticon:appSource": checkout,
+      });
+    }
+    expect(readStackConfig(PROJECT_DIR, "dev", checkout)["panopticon:appSource"]).toBe(checkout);
   });
 
+  it("a stack that builds from nothing stays so", () => {
+    const pinned = { "panopticon:environment": "aws" };
+    expect(withAppSource(pinned, checkout)).toBe(pinned);
+    expect(readStackConfig(PROJECT_DIR, "prod", checkout)["panopticon:appSource"]).toBeUndefined();
+  });
+
+  it("without --app-source: a fixture checkout in a temp dir, removed by close()", () => {
+    const source = benchSource(undefined, "release-0.1");
+    expect(source.what).toBe("fixture checkout (release-0.1)");
+    expect(fs.readFileSync(path.join(source.dir, "docker-compose.yml"), "utf8")).toContain(
+      "item-storage-queries:",
+    );
+    expect(path.relative(os.tmpdir(), source.dir).startsWith("..")).toBe(false);
+    source.close();
+    expect(fs.existsSync(source.dir)).toBe(false);
+  });
+
+  it("--app-source: used as given and left alone; a directory without docker-compose.yml is refused", () => {
+    const source = benchSource(checkout, "compose-era");
+    expect([source.dir, source.what]).toEqual([checkout, checkout]);
+    source.close();
+    expect(fs.existsSync(path.join(checkout, "docker-compose.yml"))).toBe(true);
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), "bench-images-empty-"));
+    try {
+      expect(() => benchSource(empty, "compose-era")).toThrow(BenchUsageError);
+      expect(() => benchSource(empty, "compose-era")).toThrow(
+        `--app-source = ${JSON.stringify(empty)}: no docker-compose.yml in ${empty}`,
+      );
+    } finally {
+      fs.rmSync(empty, { recursive: true });
+    }
+  });
+});
+
+describe("bench image cases", () => {
   it("the pinned twin pins every built service by digest and drops appSource", () => {
-    const own = readStackConfig(PROJECT_DIR, "dev");
+    const own = readStackConfig(PROJECT_DIR, "dev", checkout);
     const twin = pinnedTwin("dev", PROJECT_DIR, own);
     expect(twin.built).toHaveLength(7);
     expect(twin.config["panopticon:appSource"]).toBeUndefined();
     const services = twin.config["panopticon:services"] as Record<string, { image: string }>;
     for (const svc of twin.built) expect(services[svc].image).toMatch(/@sha256:[0-9a-f]{64}$/);
     expect(services.postgres.image).toMatch(/:pg15@/);
-    expect(path.isAbsolute(FIXTURE_SOURCE)).toBe(true);
+    expect(path.isAbsolute(OFFLINE_BUILD_SOURCE)).toBe(true);
   });
 
   it("prints the ratio against the 1.5x limit and the rebuild figures, or why it skipped", () => {

@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { writeFixtureCheckout } from "../scripts/bench/fixture-checkout";
 import { pulumiConfig, readProject, readStackConfig, withServices } from "../scripts/bench/project";
 import { forgetCachedFile } from "../scripts/bench/measure";
 import { ProgramStarter } from "../scripts/bench/runner";
@@ -17,6 +18,11 @@ jest.setTimeout(120_000);
 const project = readProject(PROJECT_DIR);
 const starter = new ProgramStarter();
 const cacheDirs: string[] = [];
+// The bench's own checkout, as `npm run bench` writes it: never the ../Argus next door.
+const checkout = fs.mkdtempSync(path.join(os.tmpdir(), "bench-runner-checkout-"));
+writeFixtureCheckout(checkout, "compose-era");
+cacheDirs.push(checkout);
+const devConfig = () => readStackConfig(PROJECT_DIR, "dev", checkout);
 afterAll(() => {
   starter.close();
   for (const d of cacheDirs) fs.rmSync(d, { recursive: true, force: true });
@@ -36,7 +42,7 @@ async function harnessNames(stack: string, config: Record<string, string>): Prom
 
 describe("ProgramStarter (child process started like Pulumi's launcher)", () => {
   it("registers exactly what the harness records for dev, plus the root Stack", async () => {
-    const { config } = pulumiConfig(project, readStackConfig(PROJECT_DIR, "dev"));
+    const { config } = pulumiConfig(project, devConfig());
     const r = await starter.start({
       project,
       stack: "dev",
@@ -60,7 +66,7 @@ describe("ProgramStarter (child process started like Pulumi's launcher)", () => 
   });
 
   it("with generated services, registers what the harness records for the same config", async () => {
-    const grown = withServices(project, readStackConfig(PROJECT_DIR, "dev"), 11);
+    const grown = withServices(project, devConfig(), 11);
     const { config } = pulumiConfig(project, grown);
     const r = await starter.start({
       project,
@@ -76,7 +82,7 @@ describe("ProgramStarter (child process started like Pulumi's launcher)", () => 
   });
 
   it("default way: ts-node type-checks (transpileOnly false) and registers the same count", async () => {
-    const { config } = pulumiConfig(project, readStackConfig(PROJECT_DIR, "dev"));
+    const { config } = pulumiConfig(project, devConfig());
     const [p, d] = await Promise.all(
       (["project", "default"] as const).map((way) =>
         starter.start({ project, stack: "dev", config, way, tsNodeCacheDir: cacheDir() }),
@@ -88,7 +94,7 @@ describe("ProgramStarter (child process started like Pulumi's launcher)", () => 
 
   it("--cache edit: the entry point's entry in a real ts-node cache is found and dropped", async () => {
     // Only the default (ts-node) start has a cache; the project's way compiles in memory.
-    const { config } = pulumiConfig(project, readStackConfig(PROJECT_DIR, "dev"));
+    const { config } = pulumiConfig(project, devConfig());
     const dir = cacheDir();
     expect(forgetCachedFile(dir, project.program)).toBe(0);
     await starter.start({ project, stack: "dev", config, way: "default", tsNodeCacheDir: dir });
@@ -104,7 +110,7 @@ describe("ProgramStarter (child process started like Pulumi's launcher)", () => 
 
   it("reports a program that fails instead of a time (bad config names the key)", async () => {
     const { config } = pulumiConfig(project, {
-      ...readStackConfig(PROJECT_DIR, "dev"),
+      ...devConfig(),
       "panopticon:stopGraceSeconds": 5,
     });
     await expect(

@@ -3,7 +3,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { CONTRACT_APPS } from "./compose-contract";
 import { ConfigError, parseSettings, rawFromStackFile } from "../components/settings";
 import { PULUMI_CLI_MISSING } from "../scripts/lib/exit-codes";
 
@@ -71,6 +70,11 @@ case "$1" in
     echo "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions" >&2
     exit 255 ;;
   login) printf '%s' "$2" >"$STUB_STATE/backend" ;;
+  preview)
+    # A scripted preview: its JSON on stdout, pulumi's own noise on stderr, its exit code.
+    [ -f "$STUB_STATE/preview.json" ] && cat "$STUB_STATE/preview.json"
+    [ -f "$STUB_STATE/preview.stderr" ] && cat "$STUB_STATE/preview.stderr" >&2
+    [ -f "$STUB_STATE/preview.rc" ] && exit "$(cat "$STUB_STATE/preview.rc")" ;;
   config)
     if [ "$2" = get ]; then [ -f "$STUB_STATE/pgpass" ] && cat "$STUB_STATE/pgpass" && exit 0; exit 255; fi
     if [ "$2" = set ]; then printf '%s' "\${@: -1}" >"$STUB_STATE/pgpass"; fi ;;
@@ -85,6 +89,7 @@ if [ "$3" = backup:before-change ]; then
 fi
 `;
 const DOCKER_STUB = `#!/usr/bin/env bash
+printf 'docker %s\\n' "$*" >>"$STUB_STATE/docker"
 if [ "$1" = info ] && [ -n "\${STUB_DOCKER_DOWN:-}" ]; then
   echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2; exit 1
 fi
@@ -102,6 +107,8 @@ interface Env {
   state: string;
   stub: string;
   sys: string;
+  /** TMPDIR of every run: deploy.sh must leave it empty. */
+  tmp: string;
 }
 
 let env: Env;
@@ -120,9 +127,12 @@ beforeEach(() => {
     state: path.join(dir, "state"),
     stub: path.join(dir, "stub"),
     sys: path.join(dir, "sys"),
+    tmp: path.join(dir, "tmp"),
   };
-  for (const d of [env.home, env.state, env.stub, env.sys, path.join(dir, "argus")])
+  for (const d of [env.home, env.state, env.stub, env.sys, env.tmp])
     fs.mkdirSync(d, { recursive: true });
+  // A checkout is a directory holding a docker-compose.yml; the script reads no more of it.
+  write(path.join(dir, "argus", "docker-compose.yml"), "services:\n  main-app:\n    build: .\n");
   write(path.join(env.project, "scripts", "deploy.sh"), SCRIPT, 0o755);
   write(path.join(env.project, "Pulumi.dev.yaml"), LOCAL_STACK);
   write(path.join(env.project, "Pulumi.prod.yaml"), AWS_STACK);
@@ -141,7 +151,13 @@ function deploy(args: string[], extra: Record<string, string> = {}) {
   const r = spawnSync(path.join(env.project, "scripts", "deploy.sh"), args, {
     encoding: "utf8",
     cwd: env.dir,
-    env: { PATH: `${env.stub}:${env.sys}`, HOME: env.home, STUB_STATE: env.state, ...extra },
+    env: {
+      PATH: `${env.stub}:${env.sys}`,
+      HOME: env.home,
+      STUB_STATE: env.state,
+      TMPDIR: env.tmp,
+      ...extra,
+    },
     timeout: 30_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -165,6 +181,10 @@ function calls(): Array<{ args: string[]; ppf: string; pp: string }> {
 const npmCalls = () =>
   fs.existsSync(path.join(env.state, "npm"))
     ? fs.readFileSync(path.join(env.state, "npm"), "utf8").trim().split("\n")
+    : [];
+const dockerCalls = () =>
+  fs.existsSync(path.join(env.state, "docker"))
+    ? fs.readFileSync(path.join(env.state, "docker"), "utf8").trim().split("\n")
     : [];
 const passFile = () => path.join(env.home, ".config", "panopticon", "dev.passphrase");
 
@@ -321,14 +341,30 @@ describe("deploy.sh prerequisites: one line each, nothing run; exit 3 (machine) 
       3,
     ],
     [
-      "no appSource and no images",
+      "no checkout and no promoted release",
       () => (write(path.join(env.project, "Pulumi.dev.yaml"), "config: {}\n"), {}),
-      `stack dev: no image for ${APPS.join(", ")} and panopticon:appSource is not set`,
+      "stack dev: no Panopticon checkout (panopticon:appSource) and no promoted release (panopticon:release)",
       2,
     ],
     [
       "appSource directory missing",
       () => (fs.rmSync(path.join(env.dir, "argus"), { recursive: true }), {}),
+      "panopticon:appSource = '../argus': directory",
+      3,
+    ],
+    [
+      "appSource without a docker-compose.yml",
+      () => (fs.rmSync(path.join(env.dir, "argus", "docker-compose.yml")), {}),
+      "has no docker-compose.yml, so it is not a Panopticon checkout",
+      3,
+    ],
+    [
+      "appSource naming a file",
+      () => (
+        fs.rmSync(path.join(env.dir, "argus"), { recursive: true }),
+        write(path.join(env.dir, "argus"), "not a checkout\n"),
+        {}
+      ),
       "panopticon:appSource = '../argus': directory",
       3,
     ],
@@ -344,12 +380,49 @@ describe("deploy.sh prerequisites: one line each, nothing run; exit 3 (machine) 
     expect(r.err).toContain("nothing was run");
     expect(calls()).toEqual([]);
     expect(npmCalls()).toEqual([]);
+    expect(fs.readdirSync(env.tmp)).toEqual([]);
   });
 
-  it("the missing appSource line names the resolved directory", () => {
+  it.each([
+    ["missing", () => fs.rmSync(path.join(env.dir, "argus"), { recursive: true })],
+    [
+      "without docker-compose.yml",
+      () => fs.rmSync(path.join(env.dir, "argus", "docker-compose.yml")),
+    ],
+  ])(
+    "a checkout %s: refused before any login, stack or install, even with every image pinned",
+    (_n, arrange) => {
+      arrange();
+      write(
+        path.join(env.project, "Pulumi.dev.yaml"),
+        `${PINNED_STACK}  panopticon:appSource: ../argus\n`,
+      );
+      const r = deploy(["dev", "--yes"]);
+      expect(r.code).toBe(2);
+      expect(calls()).toEqual([]);
+      expect(npmCalls()).toEqual([]);
+      // The only stand-in that ran is the read-only engine probe of the same checks.
+      expect(dockerCalls()).toEqual(["docker info"]);
+    },
+  );
+
+  it("the missing appSource line names the resolved directory and the clone to run", () => {
     fs.rmSync(path.join(env.dir, "argus"), { recursive: true });
     const r = deploy(["dev"]);
-    expect(r.err).toContain(`directory ${path.join(env.project, "../argus")} not found`);
+    const missing = r.err.split("\n").filter((l) => l.startsWith("deploy: missing: "));
+    expect(missing).toEqual([
+      `deploy: missing: stack dev: panopticon:appSource = '../argus': directory ${path.join(env.dir, "argus")} not found: ` +
+        `run 'git clone https://github.com/rbownes/Argus ../argus' in ${env.project}, or fix panopticon:appSource in Pulumi.dev.yaml`,
+    ]);
+  });
+
+  it("a checkout without docker-compose.yml is named with the file it lacks", () => {
+    fs.rmSync(path.join(env.dir, "argus", "docker-compose.yml"));
+    const r = deploy(["dev"]);
+    expect(r.err).toContain(
+      `panopticon:appSource = '../argus': ${path.join(env.dir, "argus")} has no docker-compose.yml`,
+    );
+    expect(r.err).toContain("git clone https://github.com/rbownes/Argus ../argus");
   });
 
   it("AWS stack without AWS credentials (and no docker needed)", () => {
@@ -430,6 +503,90 @@ describe("deploy.sh backs up a local stack's data before a change that needs it"
   });
 });
 
+describe("deploy.sh shows why a preview failed", () => {
+  const PROBLEMS = [
+    'panopticon:storageMode = "nfs": expected "volume" or "bind"',
+    "panopticon:services.judge-service.image = (missing): expected an image or a checkout to build from",
+  ];
+  /** A ConfigError as Pulumi's Node runner reports it: a banner, util.inspect's colours, frames. */
+  function configErrorDiagnostic(): string {
+    const heading = 'Invalid configuration for stack "dev" (nothing was created or changed):';
+    const grey = (t: string) => `\u001b[90m${t}\u001b[39m`;
+    return (
+      `Running program '${env.project}' failed with an unhandled exception:\n` +
+      `ConfigError: ${heading}\n${PROBLEMS.map((p) => `  - ${p}`).join("\n")}\n` +
+      `    at parseSettings (${env.project}/components/settings.ts:229:11)\n` +
+      `${grey("    at Module._compile (node:internal/modules/cjs/loader:1730:14)")} {\n` +
+      `  stackName: \u001b[32m'dev'\u001b[39m,\n  problems: [ ... ]\n}\n`
+    );
+  }
+  function failPreview(diagnostics: Array<{ message: string }>, stderr = "") {
+    const urn = "urn:pulumi:dev::panopticon::pulumi:pulumi:Stack::panopticon-dev";
+    const doc = {
+      config: { "panopticon:environment": "local" },
+      steps: [],
+      diagnostics: diagnostics.map((d) => ({ urn, ...d, severity: "error" })),
+      duration: 1_000_000,
+      changeSummary: {},
+    };
+    write(path.join(env.state, "preview.json"), JSON.stringify(doc, null, 4));
+    write(path.join(env.state, "preview.stderr"), stderr);
+    write(path.join(env.state, "preview.rc"), "255");
+  }
+
+  it("a ConfigError: its heading and every problem line, no runner noise, exit 1, no temp file", () => {
+    failPreview([{ message: configErrorDiagnostic() }, { message: "preview failed\n" }]);
+    const r = deploy(["dev", "--yes"]);
+    expect(r.code).toBe(1);
+    const lines = r.err.trimEnd().split("\n");
+    expect(lines.slice(-(PROBLEMS.length + 2))).toEqual([
+      'Invalid configuration for stack "dev" (nothing was created or changed):',
+      ...PROBLEMS.map((p) => `  - ${p}`),
+      "deploy: the preview of stack dev failed (above); nothing was deployed",
+    ]);
+    expect(r.err).not.toMatch(/Running program|    at |\u001b|stackName|preview failed\n/);
+    expect(calls().map((x) => x.args[0])).not.toContain("up");
+    expect(npmCalls().some((l) => l.includes("backup:before-change"))).toBe(false);
+    expect(fs.readdirSync(env.tmp)).toEqual([]);
+  });
+
+  it("another program error is printed as the program reported it", () => {
+    failPreview([
+      {
+        message:
+          "TypeError: Cannot read properties of undefined (reading 'ports')\n    at x.ts:1:1\n",
+      },
+      { message: "preview failed\n" },
+    ]);
+    const r = deploy(["dev"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("TypeError: Cannot read properties of undefined (reading 'ports')");
+    expect(fs.readdirSync(env.tmp)).toEqual([]);
+  });
+
+  it("a failure with no JSON (the CLI's own): pulumi's stderr is shown", () => {
+    write(
+      path.join(env.state, "preview.stderr"),
+      "error: failed to load checkpoint: unexpected EOF\n",
+    );
+    write(path.join(env.state, "preview.rc"), "255");
+    const r = deploy(["dev"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("error: failed to load checkpoint: unexpected EOF");
+    expect(fs.readdirSync(env.tmp)).toEqual([]);
+  });
+
+  it("a passing preview, a failed backup and a deploy all leave TMPDIR empty", () => {
+    write(path.join(env.state, "preview.stderr"), "warning: a warning pulumi printed\n");
+    const ok = deploy(["dev"]);
+    expect(ok.code).toBe(0);
+    expect(ok.err).toContain("warning: a warning pulumi printed");
+    expect(fs.readdirSync(env.tmp)).toEqual([]);
+    expect(deploy(["dev"], { STUB_BACKUP_FAIL: "1" }).code).toBe(1);
+    expect(fs.readdirSync(env.tmp)).toEqual([]);
+  });
+});
+
 describe("deploy.sh structure", () => {
   it("before_up is the last step before pulumi up", () => {
     const steps = SCRIPT.split("\n").filter((l) => /^[a-z]/.test(l));
@@ -438,51 +595,34 @@ describe("deploy.sh structure", () => {
 });
 
 describe("deploy.sh reads the stack file as the program does", () => {
-  /** Apps the program refuses for want of an image (the settings' own verdict). */
-  function programMissing(text: string): string[] {
+  /** The program refuses a stack with neither a checkout nor a promoted release. */
+  function programRefuses(text: string): boolean {
     const config = (parse(text) as { config?: Record<string, unknown> }).config;
     try {
       parseSettings(rawFromStackFile(config), { stack: "dev", baseDir: env.project });
-      return [];
+      return false;
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      return [...e.message.matchAll(/services\.([a-z0-9-]+)\.image = \(missing\)/g)]
-        .map((m) => m[1])
-        .sort();
+      return /panopticon:release = \(missing\)/.test(e.message);
     }
   }
-  function scriptMissing(text: string): string[] {
+  function scriptRefuses(text: string): boolean {
     write(path.join(env.project, "Pulumi.dev.yaml"), text);
     const r = deploy(["dev"]);
-    const m = /no image for (.*) and panopticon:appSource/.exec(r.err);
-    if (r.code === 0) return [];
-    expect(m).not.toBeNull();
-    return (m?.[1] ?? "").split(", ").sort();
+    return /no Panopticon checkout \(panopticon:appSource\) and no promoted release/.test(r.err);
   }
   const REPO_DEV = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
-
-  it("its list of app services is the catalogue's apps that have no prebuilt image", () => {
-    const apps = [...CONTRACT_APPS];
-    const listed = /^CATALOGUE_APPS="([^"]*)"$/m.exec(SCRIPT)?.[1].split(" ");
-    expect(listed?.sort()).toEqual(apps.sort());
-  });
+  const RELEASE = `  panopticon:release:\n    compose:\n      services: {}\n`;
 
   it.each([
-    ["the repository's Pulumi.dev.yaml", REPO_DEV.replace(/^ {2}panopticon:appSource:.*\n/m, "")],
-    ["an empty config", "config: {}\n"],
     [
-      "one image taken out of Pulumi.dev.yaml",
-      REPO_DEV.replace(/^ {2}panopticon:appSource:.*\n/m, "").replace(
-        /(\n {4}model-registry:)\n {6}image: .*/,
-        "$1\n      env: {}",
-      ),
+      "the repository's Pulumi.dev.yaml without its checkout",
+      REPO_DEV.replace(/^ {2}panopticon:appSource:.*\n/m, ""),
+      true,
     ],
-    [
-      "a removed service and a pinned one",
-      "config:\n  panopticon:services:\n    visualization-service: false\n" +
-        `    main-app:\n      image: registry.test/main-app:1\n`,
-    ],
-  ])("%s: same apps without an image", (_name, text) => {
-    expect(scriptMissing(text)).toEqual(programMissing(text));
+    ["an empty config", "config: {}\n", true],
+    ["a stack holding a promoted release", `config:\n${RELEASE}`, false],
+  ])("%s: refused by both, or by neither", (_name, text, refused) => {
+    expect([scriptRefuses(text), programRefuses(text)]).toEqual([refused, refused]);
   });
 });

@@ -2,15 +2,18 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
+import { parse } from "yaml";
 import { promote } from "../scripts/promote/run";
-import { parseImagesOutput, refusal } from "../scripts/promote/outputs";
+import { parseOutputs, refusal } from "../scripts/promote/outputs";
+import { fixtureCompose } from "../scripts/bench/fixture-checkout";
 import { EXIT, PromoteError } from "../scripts/promote/stack-file";
 import { cliStackConfig, PROJECT_DIR, runProgram } from "./harness";
 
 /*
  * Promotion of what dev ran: the `images` output of a recorded dev run (the program
  * under mocks, built from the fixture checkout) is pinned into a copy of
- * Pulumi.prod.yaml. Every refusal leaves the file byte-identical.
+ * Pulumi.prod.yaml, with the `release` dev ran (here the compose era's layout, the
+ * one the fixture checkout has). Every refusal leaves the file byte-identical.
  */
 
 jest.setTimeout(60_000);
@@ -18,6 +21,10 @@ jest.setTimeout(60_000);
 const SOURCE = path.join(__dirname, "fixtures", "panopticon-src");
 const REGISTRY = "registry.example:5000/panopticon";
 const TSX = path.join(PROJECT_DIR, "node_modules", "tsx", "dist", "cli.mjs");
+const RELEASE = {
+  source: { commit: "e342b64f692e0a1cd2818fdf3cce71399f00bf37", dirty: false },
+  compose: fixtureCompose("compose-era"),
+};
 
 let pushed: Record<string, string>;
 let local: Record<string, string>;
@@ -45,10 +52,21 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const prod = () => fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8");
-function saved(images: Record<string, string>): string {
+/** A saved `pulumi stack output --json` of dev: its images and its release. */
+function saved(images: Record<string, string>, release: unknown = RELEASE): string {
   const f = path.join(dir, "dev-outputs.json");
-  fs.writeFileSync(f, JSON.stringify(images, null, 2));
+  fs.writeFileSync(f, JSON.stringify({ images, release, endpoints: {} }, null, 2));
   return f;
+}
+
+/** The text without the `panopticon:release` block (its key line to the next key at its depth). */
+function withoutRelease(text: string): string {
+  const lines = text.split("\n");
+  const at = lines.indexOf("  panopticon:release:");
+  if (at < 0) return text;
+  let end = at + 1;
+  while (end < lines.length && /^ {3,}\S/.test(lines[end])) end++;
+  return [...lines.slice(0, at), ...lines.slice(end)].join("\n");
 }
 const run = (fromOutputs: string, write = true) =>
   promote({ from: "dev", to: "prod", dir, write, fromOutputs });
@@ -69,11 +87,12 @@ describe("promotion from recorded dev outputs", () => {
     for (const ref of Object.values(local)) expect(ref).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
-  it("pins exactly dev's digests in Pulumi.prod.yaml; the diff touches only image lines", () => {
+  it("pins exactly dev's digests in Pulumi.prod.yaml; the diff touches only image lines and the release", () => {
     const r = run(saved(pushed));
     expect([r.exitCode, r.stderr]).toEqual([0, []]);
     const after = prod();
-    const changed = changedLines(prodBefore, after);
+    expect(parse(after).config["panopticon:release"]).toEqual(RELEASE);
+    const changed = changedLines(prodBefore, withoutRelease(after));
     expect(changed.length).toBeGreaterThan(0);
     for (const line of changed) expect(line).toMatch(/^\s+image: \S+@sha256:[0-9a-f]{64}$/);
     const promoted = Object.entries(pushed).filter(([svc]) => svc !== "postgres");
@@ -83,10 +102,13 @@ describe("promotion from recorded dev outputs", () => {
     expect(run(saved(pushed)).stdout.join("\n")).toMatch(/nothing to promote/);
   });
 
-  it("accepts the full `pulumi stack output --json` as well as the images output alone", () => {
-    const f = path.join(dir, "all.json");
-    fs.writeFileSync(f, JSON.stringify({ images: pushed, endpoints: {} }));
-    expect(run(f, false).exitCode).toBe(0);
+  it("refuses the images output alone: it says nothing of the release dev ran", () => {
+    const f = path.join(dir, "images.json");
+    fs.writeFileSync(f, JSON.stringify(pushed));
+    const r = run(f);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr[0]).toMatch(/have no "release" .* deploy dev with this version of the program/);
+    expect(prod()).toBe(prodBefore);
   });
 
   it("refuses local builds (image ids only one engine has), naming each service", () => {
@@ -155,20 +177,20 @@ describe("where the outputs come from", () => {
       dir,
       readOutputs: (src) => {
         asked.push(src);
-        return pushed;
+        return { images: pushed, release: RELEASE };
       },
     });
     expect(r.exitCode).toBe(0);
     expect(asked).toEqual([{ kind: "stack", stack: "dev", cwd: dir }]);
   });
 
-  it("npm run promote asks `pulumi stack output images --stack dev --json`", () => {
+  it("npm run promote asks `pulumi stack output --stack dev --json`", () => {
     const bin = fs.mkdtempSync(path.join(os.tmpdir(), "fake-pulumi-"));
     try {
       const log = path.join(bin, "args");
       fs.writeFileSync(
         path.join(bin, "pulumi"),
-        `#!/bin/sh\necho "$@" > ${log}\ncat <<'EOF'\n${JSON.stringify(pushed)}\nEOF\n`,
+        `#!/bin/sh\necho "$@" > ${log}\ncat <<'EOF'\n${JSON.stringify({ images: pushed, release: RELEASE })}\nEOF\n`,
         { mode: 0o755 },
       );
       const r = spawnSync(
@@ -187,7 +209,7 @@ describe("where the outputs come from", () => {
         { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
       );
       expect([r.status, r.stderr]).toEqual([0, ""]);
-      expect(fs.readFileSync(log, "utf8").trim()).toBe("stack output images --stack dev --json");
+      expect(fs.readFileSync(log, "utf8").trim()).toBe("stack output --stack dev --json");
       expect(prod()).toContain(`image: ${pushed["query-storage"]}\n`);
     } finally {
       fs.rmSync(bin, { recursive: true, force: true });
@@ -203,12 +225,12 @@ describe("where the outputs come from", () => {
       readOutputs: () => {
         throw new PromoteError(
           EXIT.badInput,
-          "pulumi stack output images --stack dev --json failed: no stack named dev",
+          "pulumi stack output --stack dev --json failed: no stack named dev",
         );
       },
     });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr[0]).toMatch(/pulumi stack output images --stack dev --json failed/);
+    expect(r.stderr[0]).toMatch(/pulumi stack output --stack dev --json failed/);
     expect(prod()).toBe(prodBefore);
   });
 });
@@ -227,7 +249,11 @@ describe("refusal and parsing, as pure functions", () => {
     else expect(why).toMatch(expected);
   });
 
-  it("parseImagesOutput takes the images map out of all outputs", () => {
-    expect(parseImagesOutput(JSON.stringify({ images: { a: "x" } }), "f")).toEqual({ a: "x" });
+  it("parseOutputs takes the images and the release out of all outputs", () => {
+    expect(parseOutputs(JSON.stringify({ images: { a: "x" }, release: 1, b: 2 }), "f")).toEqual({
+      images: { a: "x" },
+      release: 1,
+    });
+    expect(parseOutputs(JSON.stringify({ a: "x" }), "f")).toEqual({ images: { a: "x" } });
   });
 });

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { parseSettings, rawFromStackFile } from "../../components/settings";
 import { buildContextHash } from "../lib/context-hash";
-import { FIXTURE_SOURCE, ProjectInfo, pulumiConfig, readStackConfig } from "./project";
+import { ProjectInfo, pulumiConfig, readStackConfig } from "./project";
 import { ProgramStarter } from "./runner";
 import { median } from "./stats";
 import { ms, times } from "./table";
@@ -21,7 +21,20 @@ export const BUILD_START_LIMIT = 1.5;
 
 const KEY = "panopticon:appSource";
 const SERVICES = "panopticon:services";
-export { FIXTURE_SOURCE };
+
+/**
+ * What the no-change rebuild builds when the user names no checkout: the tests' stand-in
+ * tree, whose dockerfiles start FROM the local test images (scripts/docker-setup.sh), so
+ * it builds offline. The fixture checkout's FROM python/postgres would need a registry.
+ */
+export const OFFLINE_BUILD_SOURCE = path.join(
+  __dirname,
+  "..",
+  "..",
+  "tests",
+  "fixtures",
+  "panopticon-src",
+);
 
 /** The same stack with every built service pinned to a prebuilt image, and no appSource. */
 export function pinnedTwin(
@@ -203,22 +216,31 @@ export interface ImageCases {
   readonly rebuild: RebuildResult | { skipped: string };
 }
 
-/** Both image cases for one stack (its appSource, or the fixture when not checked out). */
+/**
+ * Both image cases for one stack: the start from `appSource`, and the no-change rebuild
+ * of `rebuildSource` (the user's checkout, or OFFLINE_BUILD_SOURCE).
+ */
 export async function imageCases(
   project: ProjectInfo,
+  appSource: string,
+  rebuildSource: string,
   stack: string,
   runs: number,
   progress: (line: string) => void,
 ): Promise<ImageCases> {
-  const own = readStackConfig(project.dir, stack);
+  const own = readStackConfig(project.dir, stack, appSource);
   const start = await measureImageStart(project, stack, own, runs, progress);
-  const settings = parseSettings(rawFromStackFile(own), { stack, baseDir: project.dir });
-  const source = settings.images.appSource ?? FIXTURE_SOURCE;
+  const rebuildConfig = readStackConfig(project.dir, stack, rebuildSource);
+  const settings = parseSettings(rawFromStackFile(rebuildConfig), { stack, baseDir: project.dir });
   const dockerfiles = settings.images.services.flatMap((s) =>
     s.from === "build" ? [{ service: s.service, dockerfile: s.build.dockerfileInSource }] : [],
   );
   progress(`images: no-change rebuild of ${dockerfiles.length} images on the real engine`);
-  return { start, source, rebuild: measureNoChangeRebuild(source, dockerfiles) };
+  return {
+    start,
+    source: rebuildSource,
+    rebuild: measureNoChangeRebuild(rebuildSource, dockerfiles),
+  };
 }
 
 /** The report's lines for the image cases. */

@@ -128,6 +128,7 @@ function check(stack: string, what: string, samples: ChildResult[]): number {
 /** Startup of each stack, both ways, `runs` times, alternating which way goes first. */
 export async function measureStartup(
   project: ProjectInfo,
+  appSource: string,
   stacks: readonly string[],
   runs: number,
   cache: CacheMode,
@@ -139,7 +140,9 @@ export async function measureStartup(
   const errors = new Map<string, string>();
   try {
     const configs = new Map(
-      stacks.map((s) => [s, pulumiConfig(project, readStackConfig(project.dir, s))] as const),
+      stacks.map(
+        (s) => [s, pulumiConfig(project, readStackConfig(project.dir, s, appSource))] as const,
+      ),
     );
     for (const [s, c] of configs) {
       if (c.skippedSecrets.length > 0) {
@@ -217,6 +220,7 @@ export async function measureStartup(
 /** Registration cost with `counts` services on `stack`, the project's way. */
 export async function measureScaling(
   project: ProjectInfo,
+  appSource: string,
   stack: string,
   counts: readonly number[],
   runs: number,
@@ -225,7 +229,7 @@ export async function measureScaling(
 ): Promise<{ rows: ScalingRow[]; program: Linearity; registration: Linearity }> {
   const starter = new ProgramStarter();
   const caches = new CacheDirs(cache);
-  const base = readStackConfig(project.dir, stack);
+  const base = readStackConfig(project.dir, stack, appSource);
   const configs = counts.map((n) => pulumiConfig(project, withServices(project, base, n)).config);
   const samples: ChildResult[][] = counts.map(() => []);
   try {

@@ -1,7 +1,9 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
+import { FixtureLayout, fixtureCompose, writeFixtureCheckout } from "./fixture-checkout";
 
 /*
  * What the Pulumi CLI and its Node.js language host would hand the program, read
@@ -10,16 +12,8 @@ import { parse } from "yaml";
  */
 
 /** Bad input (arguments, project or stack files): nothing was started. */
-// STOPGAP until the fixture checkout lands (issue 17).
-const STOPGAP_SERVICES = [
-  "main-app",
-  "query-storage",
-  "evaluation-storage",
-  "judge-service",
-  "visualization-service",
-  "model-registry",
-  "postgres",
-];
+/** The services of the fixture checkout the bench builds (compose era, seven services). */
+const FIXTURE_SERVICES = Object.keys(fixtureCompose("compose-era").services);
 export class BenchUsageError extends Error {
   override name = "BenchUsageError";
 }
@@ -164,36 +158,61 @@ export function stackFiles(dir: string): string[] {
     .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** A Panopticon-shaped checkout shipped with the tests, for machines without one. */
-export const FIXTURE_SOURCE = path.join(
-  __dirname,
-  "..",
-  "..",
-  "tests",
-  "fixtures",
-  "panopticon-src",
-);
-
-/**
- * The stack config with an appSource that exists: the configured checkout when it
- * is there, else the test fixture, so a stack that builds can start here.
- */
-export function withAvailableAppSource(
-  dir: string,
-  stackConfig: Record<string, unknown>,
-): Record<string, unknown> {
-  const key = "panopticon:appSource";
-  const configured = stackConfig[key];
-  if (typeof configured !== "string") return stackConfig;
-  if (fs.existsSync(path.resolve(dir, configured))) return stackConfig;
-  return { ...stackConfig, [key]: FIXTURE_SOURCE };
+/** The Panopticon checkout a bench run builds from, and how it got there. */
+export interface BenchSource {
+  readonly dir: string;
+  /** For the report: "fixture checkout (release-0.1)" or the user's path. */
+  readonly what: string;
+  /** Removes a fixture the bench wrote; a user's checkout is left alone. */
+  close(): void;
 }
 
 /**
- * The `config:` block of `Pulumi.<stack>.yaml`, as parsed YAML; a panopticon:appSource
- * that is not checked out here is replaced by the fixture (withAvailableAppSource).
+ * `explicit` (a checkout the user named, relative to the working directory) when
+ * given, else a fixture checkout of `layout` written to a fresh temp directory.
  */
-export function readStackConfig(dir: string, stack: string): Record<string, unknown> {
+export function benchSource(explicit: string | undefined, layout: FixtureLayout): BenchSource {
+  if (explicit !== undefined) {
+    const dir = path.resolve(explicit);
+    if (!fs.existsSync(path.join(dir, "docker-compose.yml"))) {
+      throw new BenchUsageError(
+        `--app-source = ${JSON.stringify(explicit)}: no docker-compose.yml in ${dir}: expected a Panopticon checkout (git clone https://github.com/rbownes/Argus)`,
+      );
+    }
+    return { dir, what: dir, close: () => undefined };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-bench-checkout-"));
+  writeFixtureCheckout(dir, layout);
+  return {
+    dir,
+    what: `fixture checkout (${layout})`,
+    close: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * The stack config building from `appSource` instead of the checkout it names. The
+ * bench never reads a configured checkout (../Argus may be at any commit, or absent):
+ * it builds from the fixture it wrote, or from the path the user passed.
+ */
+export function withAppSource(
+  stackConfig: Record<string, unknown>,
+  appSource: string,
+): Record<string, unknown> {
+  const key = "panopticon:appSource";
+  if (typeof stackConfig[key] !== "string") return stackConfig;
+  return { ...stackConfig, [key]: appSource };
+}
+
+/**
+ * The `config:` block of `Pulumi.<stack>.yaml`, as parsed YAML, its panopticon:appSource
+ * (if set) replaced by `appSource` (withAppSource).
+ */
+export function readStackConfig(
+  dir: string,
+  stack: string,
+  appSource: string,
+): Record<string, unknown> {
   const file = ["yaml", "yml"]
     .map((ext) => path.join(path.resolve(dir), `Pulumi.${stack}.${ext}`))
     .find((f) => fs.existsSync(f));
@@ -208,7 +227,7 @@ export function readStackConfig(dir: string, stack: string): Record<string, unkn
   if (!isRecord(config)) {
     throw new BenchUsageError(`${file}: config = ${JSON.stringify(config)}: expected a mapping`);
   }
-  return withAvailableAppSource(dir, config);
+  return withAppSource(config, appSource);
 }
 
 /**
@@ -258,7 +277,7 @@ export function withServices(
   if (!isRecord(configured)) {
     throw new BenchUsageError(`${key} = ${JSON.stringify(configured)}: expected a mapping`);
   }
-  const existing = new Set([...STOPGAP_SERVICES, ...Object.keys(configured)]);
+  const existing = new Set([...FIXTURE_SERVICES, ...Object.keys(configured)]);
   if (!Number.isInteger(total) || total < existing.size) {
     throw new BenchUsageError(
       `--services: ${total} is fewer than the ${existing.size} services the stack already has; expected integers ≥ ${existing.size}`,

@@ -38,8 +38,16 @@ function pathText(path: readonly string[]): string {
   return path.join(".");
 }
 
-/** Paths outside the promotable set whose value differs between two parsed documents. */
-export function environmentChanges(before: unknown, after: unknown): string[] {
+/**
+ * Paths outside the promotable set whose value differs between two parsed documents.
+ * `blocks` names the service blocks a release may add or remove (plan.newBlocks and
+ * plan.removedBlocks); any other block appearing or going is an environment change.
+ */
+export function environmentChanges(
+  before: unknown,
+  after: unknown,
+  blocks: { added?: ReadonlySet<string>; removed?: ReadonlySet<string> } = {},
+): string[] {
   const a = leaves(before);
   const b = leaves(after);
   const problems: string[] = [];
@@ -53,6 +61,9 @@ export function environmentChanges(before: unknown, after: unknown): string[] {
     // leaf; the keys it gained are compared on their own.
     const other = x === undefined ? a : b;
     if ((x ?? y)!.value === "{}" && hasLeafUnder(other, path)) continue;
+    // So does an empty `panopticon:services:` (null) that gets its first blocks.
+    const isServices = path.length === 2 && path[1] === PROMOTABLE.servicesKey;
+    if (isServices && (x ?? y)!.value === "null" && hasLeafUnder(other, path)) continue;
     problems.push(`${pathText(path)}: ${x?.value ?? "(absent)"} -> ${y?.value ?? "(absent)"}`);
   }
   // Image and env paths are promotable, but a service block appearing or going
@@ -65,9 +76,11 @@ export function environmentChanges(before: unknown, after: unknown): string[] {
   const had = new Set(names(before));
   const has = new Set(names(after));
   for (const n of had)
-    if (!has.has(n)) problems.push(`config.${PROMOTABLE.servicesKey}.${n}: block removed`);
+    if (!has.has(n) && !blocks.removed?.has(n))
+      problems.push(`config.${PROMOTABLE.servicesKey}.${n}: block removed`);
   for (const n of has)
-    if (!had.has(n)) problems.push(`config.${PROMOTABLE.servicesKey}.${n}: block added`);
+    if (!had.has(n) && !blocks.added?.has(n))
+      problems.push(`config.${PROMOTABLE.servicesKey}.${n}: block added`);
   return problems.sort();
 }
 
@@ -77,7 +90,11 @@ export function unmetExpectations(plan: Plan, afterConfig: Record<string, unknow
   const problems: string[] = [];
   for (const [name, want] of plan.expected) {
     const block = services[name] as { image?: unknown; env?: unknown } | undefined;
-    if (block === undefined) continue; // refused earlier when it needed a change
+    if (block === undefined) {
+      // Without a release, a missing block was refused earlier when it needed a change.
+      if (plan.newBlocks.has(name)) problems.push(`${PROMOTABLE.servicesKey}.${name}: not added`);
+      continue;
+    }
     // A block without `image` runs the built-in default.
     const image = block.image;
     if (image !== want.image) {
@@ -90,6 +107,21 @@ export function unmetExpectations(plan: Plan, afterConfig: Record<string, unknow
       problems.push(
         `${PROMOTABLE.servicesKey}.${name}.env = ${JSON.stringify(sorted(env))}, expected ${JSON.stringify(sorted(want.env))}`,
       );
+    }
+  }
+  // A service the release dropped keeps no promoted value.
+  for (const name of plan.layout?.removed ?? []) {
+    const block = services[name] as { image?: unknown; env?: unknown } | undefined;
+    if (block?.image !== undefined || block?.env !== undefined) {
+      problems.push(
+        `${PROMOTABLE.servicesKey}.${name} still has ${block.image !== undefined ? "an image" : "env"}, expected none (the release no longer has it)`,
+      );
+    }
+  }
+  if (plan.release !== undefined) {
+    const got = afterConfig[PROMOTABLE.releaseKey];
+    if (JSON.stringify(got) !== JSON.stringify(plan.release.to)) {
+      problems.push(`${PROMOTABLE.releaseKey}: not the release of the source after the edit`);
     }
   }
   return problems;

@@ -6,9 +6,20 @@ import { PULUMI_CLI_MISSING } from "../lib/exit-codes";
 
 /*
  * Promotion of what ran: the images a deployed stack exports (`images`, service →
- * reference), read from `pulumi stack output images --stack <from> --json` or a
+ * reference) and the release it was built from (`release`: the Panopticon commit
+ * and its compose file), read from `pulumi stack output --stack <from> --json` or a
  * saved copy. Only a reference a registry can serve by digest is promotable.
  */
+
+/** The stack outputs promotion reads; the program exports them under these names. */
+export const OUTPUT = { images: "images", release: "release" } as const;
+
+/** What a deployed stack exported: its images, and its release (absent from older programs). */
+export interface DeployedOutputs {
+  readonly images: Record<string, string>;
+  /** Unchecked here: release.ts parses it. */
+  readonly release?: unknown;
+}
 
 /** A Docker image id: the bytes exist only in the engine that built them. */
 const ENGINE_LOCAL_ID = /^sha256:[a-f0-9]{64}$/;
@@ -23,23 +34,27 @@ export function describeSource(src: OutputSource): string {
 }
 
 /**
- * Parses the JSON of `pulumi stack output images --json`, or of `pulumi stack output
- * --json` (all outputs, `images` among them). Throws PromoteError(badInput) on any
- * other shape, naming what was found.
+ * Parses the JSON of `pulumi stack output --json` (all outputs: `images`, `release`
+ * and the rest), or of `pulumi stack output images --json` alone (which carries no
+ * release). Throws PromoteError(badInput) on any other shape, naming what was found.
  */
-export function parseImagesOutput(text: string, where: string): Record<string, string> {
+export function parseOutputs(text: string, where: string): DeployedOutputs {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (e) {
     throw new PromoteError(
       EXIT.badInput,
-      `${where}: not JSON (${(e as Error).message}): expected the output of pulumi stack output images --json`,
+      `${where}: not JSON (${(e as Error).message}): expected the output of pulumi stack output --json`,
     );
   }
   const isMap = (v: unknown): v is Record<string, unknown> =>
     v !== null && typeof v === "object" && !Array.isArray(v);
-  if (isMap(data) && isMap(data.images)) data = data.images;
+  let release: unknown;
+  if (isMap(data) && isMap(data[OUTPUT.images])) {
+    release = data[OUTPUT.release];
+    data = data[OUTPUT.images];
+  }
   if (!isMap(data) || Object.keys(data).length === 0) {
     throw new PromoteError(
       EXIT.badInput,
@@ -56,11 +71,11 @@ export function parseImagesOutput(text: string, where: string): Record<string, s
     }
     out[svc] = ref;
   }
-  return out;
+  return release === undefined ? { images: out } : { images: out, release };
 }
 
-/** Runs the Pulumi CLI for a stack's `images` output. */
-export function readImagesOutput(src: OutputSource): Record<string, string> {
+/** Runs the Pulumi CLI for a stack's outputs (or reads the saved copy). */
+export function readOutputs(src: OutputSource): DeployedOutputs {
   if (src.kind === "file") {
     let text: string;
     try {
@@ -69,12 +84,12 @@ export function readImagesOutput(src: OutputSource): Record<string, string> {
       const err = e as NodeJS.ErrnoException;
       throw new PromoteError(
         EXIT.badInput,
-        `--from-outputs ${src.file}: ${err.code === "ENOENT" ? "the file does not exist" : `cannot be read (${err.code ?? err.message})`}: expected a saved copy of pulumi stack output images --json`,
+        `--from-outputs ${src.file}: ${err.code === "ENOENT" ? "the file does not exist" : `cannot be read (${err.code ?? err.message})`}: expected a saved copy of pulumi stack output --stack <from> --json`,
       );
     }
-    return parseImagesOutput(text, `--from-outputs ${src.file}`);
+    return parseOutputs(text, `--from-outputs ${src.file}`);
   }
-  const args = ["stack", "output", "images", "--stack", src.stack, "--json"];
+  const args = ["stack", "output", "--stack", src.stack, "--json"];
   const r = spawnSync("pulumi", args, { cwd: src.cwd, encoding: "utf8" });
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
     throw new PromoteError(
@@ -89,7 +104,7 @@ export function readImagesOutput(src: OutputSource): Record<string, string> {
       `pulumi ${args.join(" ")} failed: ${why}: expected a deployed stack ${src.stack} (or pass --from-outputs FILE)`,
     );
   }
-  return parseImagesOutput(r.stdout, `pulumi ${args.join(" ")}`);
+  return parseOutputs(r.stdout, `pulumi ${args.join(" ")}`);
 }
 
 /**

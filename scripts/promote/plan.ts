@@ -1,12 +1,22 @@
 import { DEFAULTS } from "../../components/settings";
 import { DIGEST, displayKey, PROMOTABLE, PromotableField } from "./promotable";
+import {
+  composeServices,
+  databaseServices,
+  describeRelease,
+  parseRelease,
+  Release,
+  sameRelease,
+} from "./release";
 
 /** The parts of a stack file the plan needs. */
 export interface StackView {
   readonly stack: string;
   readonly fileName: string;
-  /** The file's `config:` block as plain data. */
+  /** The file's `config:` block as plain data (its `panopticon:release` is the release it runs). */
   readonly config: Record<string, unknown>;
+  /** The services the source ran under its release, when its outputs said (see layoutOf). */
+  readonly layout?: readonly string[];
 }
 
 /** One promotable value that differs: `~` changed, `+` added, `-` removed. */
@@ -31,6 +41,19 @@ export interface Plan {
   readonly problems: readonly string[];
   /** Promotable values the target must hold afterwards, per promoted service. */
   readonly expected: ReadonlyMap<string, { image: string; env: Record<string, string> }>;
+  /** The release the target gets (source's), when it differs from the one it holds. */
+  readonly release?: { readonly from?: Release; readonly to: Release };
+  /** Set when the source carries a release: the services it adds to and removes from the target. */
+  readonly layout?: {
+    readonly release: Release;
+    readonly services: readonly string[];
+    readonly added: readonly string[];
+    readonly removed: readonly string[];
+  };
+  /** Services whose block the edit creates (new in the release). */
+  readonly newBlocks: ReadonlySet<string>;
+  /** Services whose block the edit deletes: gone from the release, and nothing else was in it. */
+  readonly removedBlocks: ReadonlySet<string>;
 }
 
 type Raw = Record<string, unknown>;
@@ -50,9 +73,19 @@ function environmentOf(view: StackView): string {
   return typeof v === "string" ? v : DEFAULTS.environment;
 }
 
+/** The release a stack file holds (`panopticon:release`), already validated on load. */
+export function releaseOf(view: StackView): Release | undefined {
+  const v = view.config[PROMOTABLE.releaseKey];
+  return v === undefined ? undefined : parseRelease(v, view.fileName);
+}
+
 function kindOf(view: StackView, name: string): string {
   const k = obj(servicesOf(view)[name])?.kind;
-  return typeof k === "string" ? k : (DEFAULT_BY_NAME[name]?.kind ?? "app");
+  if (typeof k === "string") return k;
+  // The service that mounts Postgres's data directory in the release is the database.
+  const release = releaseOf(view);
+  if (release !== undefined && databaseServices(release).has(name)) return "postgres";
+  return DEFAULT_BY_NAME[name]?.kind ?? "app";
 }
 
 /** The image a stack runs for a service: its own `image`, else the built-in default. */
@@ -94,18 +127,31 @@ const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * - `env` is mirrored: the target ends with exactly the source's keys.
  * - Services of kind postgres are skipped when either stack is environment aws:
  *   there RDS replaces the container and the image is never run.
- * - A service whose block is missing from the target file is refused when it
- *   needs a change: creating the block is an environment decision for a person.
+ * - Without a release, a service whose block is missing from the target file is
+ *   refused when it needs a change: creating the block is an environment decision.
+ * - With a release (the source's `panopticon:release`), the release is the service
+ *   layout: the target gets it, each of its services gets a block when it has none,
+ *   and a service the release no longer has loses its image and env (and its block,
+ *   when nothing else is in it).
  */
 export function planPromotion(source: StackView, target: StackView): Plan {
   const changes: Change[] = [];
   const skipped: { service: string; reason: string }[] = [];
   const problems: string[] = [];
   const expected = new Map<string, { image: string; env: Record<string, string> }>();
+  const newBlocks = new Set<string>();
+  const removedBlocks = new Set<string>();
 
   const srcServices = servicesOf(source);
   const tgtServices = servicesOf(target);
-  const names = Object.keys(srcServices).sort(byKey);
+  const release = releaseOf(source);
+  const held = releaseOf(target);
+  const pins = (n: string) => typeof obj(srcServices[n])?.image === "string";
+  const names = [
+    ...(release === undefined
+      ? new Set(Object.keys(srcServices))
+      : (source.layout ?? layoutOf(release, srcServices, pins))),
+  ].sort(byKey);
 
   for (const name of names) {
     const reason = skipReason(source, target, name);
@@ -146,7 +192,9 @@ export function planPromotion(source: StackView, target: StackView): Plan {
         own.push({ op: "-", service: name, field: "env", envKey: k, from });
       else own.push({ op: "~", service: name, field: "env", envKey: k, from, to });
     }
-    if (own.length > 0 && tgtBlock === undefined) {
+    if (own.length > 0 && tgtBlock === undefined && release !== undefined) {
+      newBlocks.add(name);
+    } else if (own.length > 0 && tgtBlock === undefined) {
       problems.push(
         `${PROMOTABLE.servicesKey}.${name}: ${target.fileName} has no block for this service. ` +
           `Adding a service block is an environment change, so promote does not create it: add ` +
@@ -156,10 +204,71 @@ export function planPromotion(source: StackView, target: StackView): Plan {
     changes.push(...own);
   }
 
+  let layout: Plan["layout"];
+  if (release !== undefined) {
+    // What the target ran before: its release's services, or (before its first
+    // release) every service it pins an image for, except those its own file defines
+    // (a block with its own kind or port is the target's service, not the layout's).
+    const own = (b: Raw | undefined) => b?.kind !== undefined || b?.port !== undefined;
+    const before =
+      held !== undefined
+        ? composeServices(held)
+        : Object.keys(tgtServices).filter((n) => {
+            const b = obj(tgtServices[n]);
+            return b?.image !== undefined && !own(b);
+          });
+    const inLayout = (n: string) => skipReason(source, target, n) === undefined;
+    const added = names.filter((n) => !before.includes(n) && inLayout(n));
+    const removed = before.filter((n) => !names.includes(n) && inLayout(n)).sort(byKey);
+    for (const name of removed) {
+      const block = obj(tgtServices[name]);
+      if (block === undefined) continue;
+      if (typeof block.image === "string") {
+        changes.push({ op: "-", service: name, field: "image", from: block.image });
+      }
+      for (const [k, v] of Object.entries(envOf(target, name))) {
+        changes.push({ op: "-", service: name, field: "env", envKey: k, from: v });
+      }
+      if (Object.keys(block).every((k) => k === "image" || k === "env")) removedBlocks.add(name);
+    }
+    layout = { release, services: names, added, removed };
+  }
   const targetOnly = Object.keys(tgtServices)
-    .filter((n) => !names.includes(n))
+    .filter((n) => !names.includes(n) && !(layout?.removed.includes(n) ?? false))
+    .filter((n) => skipReason(source, target, n) === undefined)
     .sort(byKey);
-  return { changes, skipped, targetOnly, problems, expected };
+  return {
+    changes,
+    skipped,
+    targetOnly,
+    problems,
+    expected,
+    release:
+      release !== undefined && !sameRelease(release, held)
+        ? { from: held, to: release }
+        : undefined,
+    layout,
+    newBlocks,
+    removedBlocks,
+  };
+}
+
+/**
+ * The services a release runs: its compose file's, plus those the source's stack
+ * config adds (a block for a service compose lacks, that the source `ran`), minus
+ * those its config removes (`services.<name>: false`).
+ */
+export function layoutOf(
+  release: Release,
+  srcServices: Raw,
+  ran: (service: string) => boolean,
+): string[] {
+  const names = new Set(composeServices(release));
+  for (const [name, v] of Object.entries(srcServices)) {
+    if (v === false) names.delete(name);
+    else if (obj(v) !== undefined && !names.has(name) && ran(name)) names.add(name);
+  }
+  return [...names];
 }
 
 function show(v: string | undefined): string {
@@ -171,6 +280,30 @@ export function formatPlan(plan: Plan, source: StackView, target: StackView): st
   const lines = [
     `promote ${source.stack} -> ${target.stack} (${source.fileName} -> ${target.fileName})`,
   ];
+  const { layout, release } = plan;
+  if (layout !== undefined) {
+    lines.push(
+      `release: Panopticon ${describeRelease(layout.release)}, ${layout.services.length} services: ${layout.services.join(", ")}`,
+    );
+  }
+  if (release !== undefined) {
+    lines.push(
+      release.from === undefined
+        ? `+ ${PROMOTABLE.releaseKey}: ${describeRelease(release.to)} (the layout ${target.stack} runs; it had none)`
+        : `~ ${PROMOTABLE.releaseKey}: ${describeRelease(release.from)} -> ${describeRelease(release.to)}`,
+    );
+  }
+  for (const n of layout?.added ?? []) {
+    lines.push(`+ service ${n}: new in this release`);
+  }
+  for (const n of layout?.removed ?? []) {
+    lines.push(
+      `- service ${n}: not in this release any more` +
+        (plan.removedBlocks.has(n)
+          ? `: its block leaves ${target.fileName}`
+          : `: its image and env leave ${target.fileName}, its other settings stay`),
+    );
+  }
   for (const c of plan.changes) {
     const key = displayKey(c.service, c.field, c.envKey);
     if (c.op === "~") lines.push(`~ ${key}: ${show(c.from)} -> ${show(c.to)}`);

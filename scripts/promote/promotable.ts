@@ -10,6 +10,10 @@ import { PROJECT } from "../../components/naming";
  *     exactly the bytes the source ran (a tag can be moved after testing).
  *   - `env`: app-level settings (plain strings; the schema already forbids
  *     POSTGRES_*, DATABASE_URL and PGPASSWORD, which the program injects).
+ * And `panopticon:release` as a whole: the Panopticon commit the source was built
+ * from and its docker-compose.yml, the service layout (prod has no checkout). With
+ * it, a service block appears for a service new in the release, and goes when the
+ * release drops the service and the block held nothing but its image and env.
  *
  * Environment-only (never copied, and a promotion that would change one of them
  * is refused): `panopticon:environment`, `storageMode`, `dataDir`, `bindAddress`,
@@ -22,6 +26,8 @@ import { PROJECT } from "../../components/naming";
 export const PROMOTABLE = {
   /** Stack-file key that holds the services map. */
   servicesKey: `${PROJECT}:services`,
+  /** Stack-file key of the release (Panopticon commit and compose file) the stack runs. */
+  releaseKey: `${PROJECT}:release`,
   /** Fields of one service that promotion copies. */
   serviceFields: ["image", "env"] as const,
 } as const;
@@ -38,6 +44,7 @@ export const DIGEST = /@sha256:[a-f0-9]{64}$/;
  * smuggle itself in.
  */
 export function isPromotablePath(path: readonly string[]): boolean {
+  if (path.length >= 2 && path[0] === "config" && path[1] === PROMOTABLE.releaseKey) return true;
   if (path.length < 4) return false;
   const [root, key, , field] = path;
   if (root !== "config" || key !== PROMOTABLE.servicesKey) return false;

@@ -2,16 +2,28 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { environmentChanges, unmetExpectations } from "./invariant";
-import { describeSource, OutputSource, readImagesOutput, refusal } from "./outputs";
-import { formatPlan, planPromotion, skipReason, StackView } from "./plan";
+import {
+  DeployedOutputs,
+  describeSource,
+  OUTPUT,
+  OutputSource,
+  readOutputs,
+  refusal,
+} from "./outputs";
+import { formatPlan, layoutOf, planPromotion, releaseOf, skipReason, StackView } from "./plan";
 import { PROMOTABLE } from "./promotable";
+import { PROJECT } from "../../components/naming";
+import { parseRelease, Release, releaseRefusal } from "./release";
 import {
   checkStackName,
   EXIT,
   loadStackFile,
+  peekConfig,
   parseStackText,
+  readStackText,
   PromoteError,
   StackFile,
+  stackFileName,
 } from "./stack-file";
 import { applyChanges, EditError } from "./yaml-edit";
 
@@ -25,13 +37,13 @@ export interface PromoteOptions {
   /** Exit 1 when the target differs from the source in promotable settings. */
   readonly check?: boolean;
   /**
-   * A saved `pulumi stack output images --json` of the source stack. @default when the
-   * source builds images (panopticon:appSource): its deployed outputs, read with the
-   * Pulumi CLI; otherwise the images its stack file pins (file-to-file)
+   * A saved `pulumi stack output --stack <from> --json` of the source stack. @default when
+   * the source builds images (panopticon:appSource): its deployed outputs, read with the
+   * Pulumi CLI; otherwise the images (and release) its stack file holds (file-to-file)
    */
   readonly fromOutputs?: string;
-  /** Reads a stack's `images` output (tests replace the Pulumi CLI). @default readImagesOutput */
-  readonly readOutputs?: (src: OutputSource) => Record<string, string>;
+  /** Reads a stack's outputs (tests replace the Pulumi CLI). @default readOutputs */
+  readonly readOutputs?: (src: OutputSource) => DeployedOutputs;
 }
 
 export interface PromoteResult {
@@ -80,17 +92,38 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
     );
   }
   const dir = path.resolve(opts.dir);
-  const source = loadStackFile(dir, opts.from, "--from");
-  const target = loadStackFile(dir, opts.to, "--to");
-  if (fs.realpathSync(source.path) === fs.realpathSync(target.path)) {
+  // Both files exist and differ before anything else is asked (the Pulumi CLI included).
+  const from = readStackText(dir, opts.from, "--from").file;
+  const to = readStackText(dir, opts.to, "--to").file;
+  if (fs.realpathSync(from) === fs.realpathSync(to)) {
     throw new PromoteError(
       EXIT.badInput,
-      `${source.fileName} and ${target.fileName} are the same file: expected two different stacks`,
+      `${stackFileName(opts.from)} and ${stackFileName(opts.to)} are the same file: expected two different stacks`,
     );
   }
+  // A stack that builds from a checkout is promoted from what it deployed (its outputs),
+  // not from its stack file: the checkout may be at another commit, or not here at all.
+  const deployed =
+    opts.fromOutputs !== undefined ||
+    typeof peekConfig(dir, opts.from, "--from")[`${PROJECT}:appSource`] === "string"
+      ? readDeployed(opts, dir, stdout)
+      : undefined;
+  const source = loadStackFile(dir, opts.from, "--from", {
+    assume: deployed === undefined ? {} : { [PROMOTABLE.releaseKey]: deployed.release },
+  });
+  // A target about to get its first release gets its images with it: before the edit
+  // it can only be incomplete, so its settings are checked on the edited text alone.
+  const carried = deployed?.release ?? releaseOf(source);
+  const firstRelease =
+    carried !== undefined && peekConfig(dir, opts.to, "--to")[PROMOTABLE.releaseKey] === undefined;
+  const target = loadStackFile(dir, opts.to, "--to", {
+    settings: firstRelease ? "after-edit" : "now",
+  });
 
-  const released = releasedView(opts, dir, source, target, stdout);
+  const released = deployed === undefined ? source : releasedView(deployed, source, target);
   const plan = planPromotion(released, target);
+  // The release replaces the target's as one value: it counts as one change.
+  const count = plan.changes.length + (plan.release === undefined ? 0 : 1);
   stdout.push(...formatPlan(plan, source, target));
   if (plan.problems.length > 0) {
     throw new PromoteError(
@@ -98,69 +131,89 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
       `${plan.problems.length} problem(s):\n` + plan.problems.map((p) => `  - ${p}`).join("\n"),
     );
   }
-  if (plan.changes.length === 0) {
+  if (count === 0) {
     stdout.push(`nothing to promote: ${target.fileName} already matches ${source.fileName}`);
     return { exitCode: EXIT.ok, stdout, stderr: [], written: false };
   }
   if (opts.check) {
-    stdout.push(`${plan.changes.length} promotable value(s) differ`);
+    stdout.push(`${count} promotable value(s) differ`);
     return { exitCode: EXIT.differs, stdout, stderr: [], written: false };
   }
 
   const next = edited(target, plan);
   if (!opts.write) {
-    stdout.push(
-      `${plan.changes.length} change(s); run again with --write to apply them to ${target.fileName}`,
-    );
+    stdout.push(`${count} change(s); run again with --write to apply them to ${target.fileName}`);
     return { exitCode: EXIT.ok, stdout, stderr: [], written: false };
   }
   writeAtomically(target.path, next, target.text);
-  stdout.push(
-    `wrote ${target.fileName}: ${plan.changes.length} change(s); open a pull request with it`,
-  );
+  stdout.push(`wrote ${target.fileName}: ${count} change(s); open a pull request with it`);
   return { exitCode: EXIT.ok, stdout, stderr: [], written: true };
 }
 
+interface Deployed {
+  readonly images: Record<string, string>;
+  readonly release: Release;
+  /** For messages: `the outputs of stack dev` or the saved file. */
+  readonly where: string;
+}
+
 /**
- * The source as promotion sees it: its stack file, with each service's image
- * replaced by what the deployed stack ran when it builds images (or when a saved
- * copy of its outputs is given). Refuses, naming the service and the reason, any
- * image that is engine-local or only a tag, and any service the outputs lack.
+ * What the source stack deployed: its `images` and `release` outputs (Pulumi CLI, or
+ * the saved copy). Refuses outputs without a release (an older program) and a
+ * release built from a checkout with local changes.
  */
-function releasedView(
-  opts: PromoteOptions,
-  dir: string,
-  source: StackFile,
-  target: StackFile,
-  stdout: string[],
-): StackView {
-  const builds = source.settings.images.services.some((s) => s.from === "build");
-  if (opts.fromOutputs === undefined && !builds) return source;
+function readDeployed(opts: PromoteOptions, dir: string, stdout: string[]): Deployed {
   const src: OutputSource =
     opts.fromOutputs !== undefined
       ? { kind: "file", file: path.resolve(opts.fromOutputs) }
-      : { kind: "stack", stack: source.stack, cwd: dir };
-  const images = (opts.readOutputs ?? readImagesOutput)(src);
+      : { kind: "stack", stack: opts.from, cwd: dir };
+  const outputs = (opts.readOutputs ?? readOutputs)(src);
   const where = describeSource(src);
-  stdout.push(`images from ${where}`);
+  if (outputs.release === undefined) {
+    throw new PromoteError(
+      EXIT.refused,
+      `${where} have no "${OUTPUT.release}" (the Panopticon commit and compose file ${opts.from} was deployed from; a program older than this promote does not export it): deploy ${opts.from} with this version of the program, then promote again`,
+    );
+  }
+  const release = parseRelease(outputs.release, `${where}: ${OUTPUT.release}`);
+  const dirty = releaseRefusal(release, opts.from, where);
+  if (dirty !== undefined) throw new PromoteError(EXIT.refused, dirty);
+  stdout.push(`images and release from ${where}`);
+  return { images: outputs.images, release, where };
+}
+
+/**
+ * The source as promotion sees it: its stack file, with the release it deployed as
+ * its `panopticon:release` and each service of that release pinned to the image it
+ * ran. Refuses, naming the service and the reason, any image that is engine-local or
+ * only a tag, and any service the outputs lack.
+ */
+function releasedView(deployed: Deployed, source: StackFile, target: StackFile): StackView {
+  const { images, release, where } = deployed;
   const problems: string[] = [];
   const services = { ...((source.config[PROMOTABLE.servicesKey] as object) ?? {}) } as Record<
     string,
     unknown
   >;
-  for (const svc of source.settings.services) {
-    if (skipReason(source, target, svc.name) !== undefined) continue;
-    const ref = images[svc.name];
+  const layout = layoutOf(release, services, (n) => images[n] !== undefined);
+  const view: StackView = {
+    ...source,
+    config: { ...source.config, [PROMOTABLE.releaseKey]: release },
+    layout,
+  };
+  for (const name of layout) {
+    if (skipReason(view, target, name) !== undefined) continue;
+    const ref = images[name];
     if (ref === undefined) {
       problems.push(
-        `${PROMOTABLE.servicesKey}.${svc.name}: no image in ${where} (it has ${Object.keys(images).join(", ")}): expected the images of every service ${source.stack} runs`,
+        `${PROMOTABLE.servicesKey}.${name}: no image in ${where} (it has ${Object.keys(images).join(", ")}): expected the images of every service ${source.stack} runs`,
       );
       continue;
     }
-    const why = refusal(svc.name, ref, source.stack, where);
+    const why = refusal(name, ref, source.stack, where);
     if (why !== undefined) problems.push(why);
-    const block = services[svc.name];
-    services[svc.name] = { ...(block && typeof block === "object" ? block : {}), image: ref };
+    const block = services[name];
+    services[name] = { ...(block && typeof block === "object" ? block : {}), image: ref };
   }
   if (problems.length > 0) {
     throw new PromoteError(
@@ -168,14 +221,18 @@ function releasedView(
       `${problems.length} problem(s):\n` + problems.map((p) => `  - ${p}`).join("\n"),
     );
   }
-  return { ...source, config: { ...source.config, [PROMOTABLE.servicesKey]: services } };
+  return { ...view, config: { ...view.config, [PROMOTABLE.servicesKey]: services } };
 }
 
 /** The target's new text, re-parsed and checked against the invariant. */
 function edited(target: StackFile, plan: ReturnType<typeof planPromotion>): string {
   let text: string;
   try {
-    text = applyChanges(target.text, target.doc, plan.changes);
+    text = applyChanges(target.text, target.doc, plan.changes, {
+      release: plan.release?.to,
+      vanished: plan.layout?.removed ?? [],
+      removedBlocks: plan.removedBlocks,
+    });
   } catch (e) {
     if (e instanceof EditError) {
       throw new PromoteError(EXIT.refused, `${target.fileName}: ${e.message}`);
@@ -189,7 +246,10 @@ function edited(target: StackFile, plan: ReturnType<typeof planPromotion>): stri
     baseDir: path.dirname(target.path),
     exitCode: EXIT.refused,
   });
-  const envChanges = environmentChanges(target.doc.toJS(), after.doc.toJS());
+  const envChanges = environmentChanges(target.doc.toJS(), after.doc.toJS(), {
+    added: plan.newBlocks,
+    removed: plan.removedBlocks,
+  });
   if (envChanges.length > 0) {
     throw new PromoteError(
       EXIT.refused,

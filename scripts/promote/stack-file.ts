@@ -3,6 +3,8 @@ import * as path from "path";
 import { Document, parseDocument } from "yaml";
 import { ConfigError, parseSettings, rawFromStackFile, Settings } from "../../components/settings";
 import { EXIT as CODES } from "../lib/exit-codes";
+import { PROMOTABLE } from "./promotable";
+import { parseRelease } from "./release";
 
 /** Exit codes of `npm run promote`: the shared table (scripts/lib/exit-codes.ts, README). */
 export const EXIT = {
@@ -55,7 +57,16 @@ export interface StackFile {
   readonly doc: Document.Parsed;
   /** The `config:` block as plain data (empty when the file has none). */
   readonly config: Record<string, unknown>;
-  readonly settings: Settings;
+  /** Absent when the check was left to the edited file (StackCheck). */
+  readonly settings?: Settings;
+}
+
+/** How parseStackText checks a file's settings. */
+export interface StackCheck {
+  /** Config values assumed for the check only. @default none */
+  readonly assume?: Readonly<Record<string, unknown>>;
+  /** `"after-edit"`: no settings check now; the edited text gets one. @default "now" */
+  readonly settings?: "now" | "after-edit";
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -65,10 +76,17 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /**
  * Parses stack-file text. Throws PromoteError(badInput) naming the file and
  * every YAML problem, or the config keys that fail the settings schema.
+ *
+ * `check.assume` holds config values used for the settings check only (never put in
+ * `config`): a source stack is checked with the release it deployed, not against a
+ * checkout that may be at another commit or not here. `check.settings: "after-edit"`
+ * leaves the settings check to the edited file: a target that gets its first release
+ * gets its images with it, so before the edit it can only be incomplete.
  */
 export function parseStackText(
   text: string,
   where: { stack: string; fileName: string; path: string; baseDir: string; exitCode?: 1 | 2 },
+  check: StackCheck = {},
 ): StackFile {
   const code = where.exitCode ?? EXIT.badInput;
   const doc = parseDocument(text);
@@ -99,9 +117,16 @@ export function parseStackText(
       `${where.fileName}: config = ${JSON.stringify(config)}: expected a mapping of config keys`,
     );
   }
+  // The release block has its own check (release.ts), with promote's messages; the
+  // settings then validate it with the rest.
+  const rest = { ...check.assume, ...config };
+  if (config[PROMOTABLE.releaseKey] !== undefined) {
+    parseRelease(rest[PROMOTABLE.releaseKey], `${where.fileName}: ${PROMOTABLE.releaseKey}`, code);
+  }
+  if (check.settings === "after-edit") return { ...where, text, doc, config };
   let settings: Settings;
   try {
-    settings = parseSettings(rawFromStackFile(config), {
+    settings = parseSettings(rawFromStackFile(rest), {
       stack: where.stack,
       baseDir: where.baseDir,
     });
@@ -114,13 +139,12 @@ export function parseStackText(
   return { ...where, text, doc, config, settings };
 }
 
-/** Reads and validates `<dir>/Pulumi.<stack>.yaml`. */
-export function loadStackFile(dir: string, stack: string, option: string): StackFile {
+/** The text of `<dir>/Pulumi.<stack>.yaml`; a missing or unreadable file is bad input. */
+export function readStackText(dir: string, stack: string, option: string) {
   const fileName = stackFileName(stack);
   const file = path.join(dir, fileName);
-  let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    return { fileName, file, text: fs.readFileSync(file, "utf8") };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why =
@@ -129,5 +153,30 @@ export function loadStackFile(dir: string, stack: string, option: string): Stack
         : `cannot be read (${err.code ?? err.message})`;
     throw new PromoteError(EXIT.badInput, `${option} ${stack}: ${file}: ${why}`);
   }
-  return parseStackText(text, { stack, fileName, path: file, baseDir: dir });
+}
+
+/** Reads and validates `<dir>/Pulumi.<stack>.yaml` (`check`: see parseStackText). */
+export function loadStackFile(
+  dir: string,
+  stack: string,
+  option: string,
+  check: StackCheck = {},
+): StackFile {
+  const { fileName, file, text } = readStackText(dir, stack, option);
+  return parseStackText(text, { stack, fileName, path: file, baseDir: dir }, check);
+}
+
+/**
+ * The `config:` block of a stack file as plain data, read before (and without) its
+ * settings check; empty when the file is no YAML map (loadStackFile names that).
+ */
+export function peekConfig(dir: string, stack: string, option: string): Record<string, unknown> {
+  const { text } = readStackText(dir, stack, option);
+  let data: unknown;
+  try {
+    data = parseDocument(text).toJS({ maxAliasCount: 1000 });
+  } catch {
+    return {};
+  }
+  return isPlainObject(data) && isPlainObject(data.config) ? data.config : {};
 }

@@ -11,6 +11,7 @@ import {
 } from "yaml";
 import { PROMOTABLE } from "./promotable";
 import type { Change } from "./plan";
+import { Release, renderBlock } from "./release";
 
 /*
  * Applies a promotion plan to a stack file's text by splicing new text into the
@@ -234,6 +235,60 @@ class Editor {
     this.splices.push({ start, end, text: `{${parts.join(", ")}}` });
   }
 
+  /** Rewrites a flow map without `keys`; the pairs kept keep their source text. */
+  removeFlowPairs(map: YAMLMap, keys: ReadonlySet<string>, what: string): void {
+    const [start, end] = rangeOf(map, what);
+    const kept = map.items
+      .map((item) => item as Pair)
+      .filter((pair) => !keys.has(keyText(pair)))
+      .map((pair) => {
+        const [ks] = rangeOf(pair.key as Node, what);
+        const ve = (pair.value as Node | null)?.range?.[1] ?? rangeOf(pair.key as Node, what)[1];
+        return this.text.slice(ks, ve);
+      });
+    this.splices.push({ start, end, text: `{${kept.join(", ")}}` });
+  }
+
+  /**
+   * Sets `key` of a block map to `value`, rendered as block YAML: replaces the lines
+   * of the pair when there is one (comments above it stay), else appends it after
+   * the map's last pair.
+   */
+  setBlockPair(map: YAMLMap, key: string, value: unknown, step: number, what: string): void {
+    if (map.flow) throw new EditError(`${what}: the mapping is in flow style; edit it by hand`);
+    const indent = this.indentOf(map, what);
+    const text = renderBlock(key, value, indent, step, this.eol);
+    const pair = findPair(map, key);
+    if (pair !== undefined) {
+      const [keyStart] = rangeOf(pair.key as Node, what);
+      const from = lineStart(this.text, keyStart);
+      if (!/^ *$/.test(this.text.slice(from, keyStart))) {
+        throw new EditError(`${what}: the key does not start its own line; edit it by hand`);
+      }
+      this.splices.push({ start: from, end: lineEndAfter(this.text, pairEnd(pair, what)), text });
+      return;
+    }
+    const last = map.items[map.items.length - 1] as Pair;
+    const at = lineEndAfter(this.text, pairEnd(last, what));
+    const lead = at === this.text.length && !this.text.endsWith("\n") ? this.eol : "";
+    this.splices.push({ start: at, end: at, text: lead + text });
+  }
+
+  /** Appends whole service blocks (`name:` and its settings) to a block map. */
+  addBlocks(map: YAMLMap, blocks: ReadonlyArray<[string, unknown]>, step: number, what: string) {
+    if (map.flow || map.items.length === 0) {
+      throw new EditError(
+        `${what}: new service blocks can only be added to a block mapping with entries; add ${blocks.map((b) => b[0]).join(", ")} by hand`,
+      );
+    }
+    const indent = this.indentOf(map, what);
+    const last = map.items[map.items.length - 1] as Pair;
+    const at = lineEndAfter(this.text, pairEnd(last, what));
+    let text = at === this.text.length && !this.text.endsWith("\n") ? this.eol : "";
+    for (const [name, value] of blocks) text += renderBlock(name, value, indent, step, this.eol);
+    this.splices.push({ start: at, end: at, text });
+  }
+
   /** Turns `env:` (whose block items were all removed) into `env: {}`. */
   emptyBlockValue(pair: Pair, what: string): void {
     const [, keyEnd] = rangeOf(pair.key as Node, what);
@@ -253,20 +308,82 @@ function indentStep(text: string, outer: YAMLMap, inner: YAMLMap): string {
   return a !== undefined && b !== undefined && b > a ? " ".repeat(b - a) : "  ";
 }
 
+/** What a release changes beyond single values (see plan.ts). */
+export interface LayoutEdits {
+  /** Written as `panopticon:release`, replacing the one the file has. */
+  readonly release?: Release;
+  /** Services the release dropped: their image and env go. */
+  readonly vanished?: readonly string[];
+  /** Of those, the ones whose whole block goes (nothing else was in it). */
+  readonly removedBlocks?: ReadonlySet<string>;
+}
+
+/** The block of a service new in the release: its image, and env when it has one. */
+function newBlock(list: readonly Change[]): Record<string, unknown> {
+  const block: Record<string, unknown> = {};
+  for (const c of list) {
+    if (c.field === "image") block.image = c.to;
+    else block.env = { ...((block.env as object) ?? {}), [c.envKey!]: c.to };
+  }
+  return block;
+}
+
 /**
  * Returns the target file's text with the plan's changes applied. `doc` must be
  * the parse of `text`. Throws EditError when a change cannot be made in place.
  */
-export function applyChanges(text: string, doc: Document, changes: readonly Change[]): string {
+export function applyChanges(
+  text: string,
+  doc: Document,
+  changes: readonly Change[],
+  layout: LayoutEdits = {},
+): string {
   const ed = new Editor(text);
+  const config = doc.get("config", true);
   const services = doc.getIn(["config", PROMOTABLE.servicesKey], true);
   const byService = new Map<string, Change[]>();
   for (const c of changes) byService.set(c.service, [...(byService.get(c.service) ?? []), c]);
+  const vanished = new Set(layout.vanished ?? []);
+  const blocks: Array<[string, Record<string, unknown>]> = [];
+  const stepOf = (inner: unknown) =>
+    isMap(config) && isMap(inner) ? indentStep(text, config, inner).length : 2;
+
+  // A file with no services yet (`panopticon:services:` empty, `{}` or absent) gets
+  // its first blocks from a release.
+  const noServices =
+    services === undefined ||
+    (isScalar(services) && (services.value === null || services.value === "")) ||
+    (isMap(services) && services.items.length === 0);
 
   for (const [name, list] of byService) {
     const where = `${PROMOTABLE.servicesKey}.${name}`;
+    if (noServices && !vanished.has(name) && list.every((c) => c.op === "+")) {
+      blocks.push([name, newBlock(list)]);
+      continue;
+    }
     if (!isMap(services)) throw new EditError(`${PROMOTABLE.servicesKey}: expected a mapping`);
+    if (vanished.has(name)) {
+      const pair = findPair(services, name);
+      const svc = pair?.value;
+      if (pair === undefined || !isMap(svc)) throw new EditError(`${where}: expected a mapping`);
+      if (layout.removedBlocks?.has(name)) {
+        if (services.flow) throw new EditError(`${where}: in a flow mapping; remove it by hand`);
+        ed.removeBlockPair(pair, where);
+      } else if (svc.flow) {
+        ed.removeFlowPairs(svc, new Set(["image", "env"]), where);
+      } else {
+        for (const key of ["image", "env"]) {
+          const p = findPair(svc, key);
+          if (p !== undefined) ed.removeBlockPair(p, `${where}.${key}`);
+        }
+      }
+      continue;
+    }
     const svc = services.get(name, true);
+    if (svc === undefined && list.every((c) => c.op === "+")) {
+      blocks.push([name, newBlock(list)]);
+      continue;
+    }
     if (!isMap(svc)) throw new EditError(`${where}: expected a mapping of the service's settings`);
     const step = indentStep(text, services, svc);
     const newPairs: Entry[] = [];
@@ -322,6 +439,18 @@ export function applyChanges(text: string, doc: Document, changes: readonly Chan
       }
     }
     ed.addPairs(svc, newPairs, step, where);
+  }
+  if (blocks.length > 0 && noServices) {
+    if (!isMap(config)) throw new EditError("config: expected a mapping");
+    const all = Object.fromEntries(blocks);
+    ed.setBlockPair(config, PROMOTABLE.servicesKey, all, 2, PROMOTABLE.servicesKey);
+  } else if (blocks.length > 0 && isMap(services)) {
+    ed.addBlocks(services, blocks, stepOf(services), PROMOTABLE.servicesKey);
+  }
+  if (layout.release !== undefined) {
+    if (!isMap(config)) throw new EditError("config: expected a mapping");
+    const value = { source: layout.release.source, compose: layout.release.compose };
+    ed.setBlockPair(config, PROMOTABLE.releaseKey, value, stepOf(services), PROMOTABLE.releaseKey);
   }
   return applySplices(text, ed.splices);
 }
