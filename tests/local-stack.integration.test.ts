@@ -4,12 +4,15 @@ import * as os from "os";
 import * as path from "path";
 import { ProgramRun, runProgram } from "./harness";
 import { destroy, docker, dockerAvailable, purgeAll, up } from "./docker-cli";
-import { CONTRACT, CONTRACT_APPS } from "./compose-contract";
+import { parse as parseYaml } from "yaml";
+import { composeText, FixtureLayout } from "./checkouts";
+import { ContractRow, CONTRACT, RELEASE_01 } from "./compose-contract";
 
 /*
  * The dev program's registrations replayed on a real Docker engine: up, write
  * data, destroy as the engine would (honouring the recorded retainOnDelete),
- * up again, and the data is there. Needs the test images built by
+ * up again, and the data is there; for both layouts (the compose era, release 0.1),
+ * and across the move from one to the other. Needs the test images built by
  * scripts/docker-setup.sh.
  */
 
@@ -17,9 +20,14 @@ jest.setTimeout(240_000);
 
 const PG_IMAGE = process.env.PANOPTICON_TEST_POSTGRES_IMAGE ?? "panopticon-test/postgres:15";
 const BUSYBOX = process.env.PANOPTICON_TEST_BUSYBOX_IMAGE ?? "panopticon-test/busybox:1";
-const APPS = CONTRACT_APPS;
-
-const DATA_APPS = APPS.filter((a) => CONTRACT[a].data !== undefined);
+const LAYOUTS: Record<FixtureLayout, Readonly<Record<string, ContractRow>>> = {
+  "compose-era": CONTRACT,
+  "release-0.1": RELEASE_01,
+};
+const appsOf = (layout: FixtureLayout) =>
+  Object.keys(LAYOUTS[layout]).filter((s) => s !== "postgres");
+const dataAppsOf = (layout: FixtureLayout) =>
+  appsOf(layout).filter((a) => LAYOUTS[layout][a].data !== undefined);
 
 // App stand-ins: serve /health on 8000 like the real services and stop on SIGTERM.
 // busybox has wget, not the curl the real images ship.
@@ -33,15 +41,20 @@ const APP_COMMAND = [
     "trap 'exit 0' TERM && while :; do sleep 1; done",
 ];
 
-function stackConfig(stack: string, extra: Record<string, unknown>): Record<string, unknown> {
+/** The layout as a promoted release (no checkout: the images are stand-ins). */
+function stackConfig(
+  layout: FixtureLayout,
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
   const port = 20000 + (process.pid % 20000);
   return {
     stopGraceSeconds: 60,
     initImage: BUSYBOX,
+    release: { compose: parseYaml(composeText(layout)) },
     services: {
       postgres: { image: PG_IMAGE, hostPort: port },
       ...Object.fromEntries(
-        APPS.map((a) => [
+        appsOf(layout).map((a) => [
           a,
           { image: BUSYBOX, hostPort: false, command: APP_COMMAND, healthcheck: APP_HEALTH },
         ]),
@@ -81,8 +94,14 @@ beforeAll(() => {
   }
 });
 
-describe.each(["volume", "bind"] as const)("storageMode %s on a real engine", (mode) => {
-  const stack = `it${process.pid}${mode[0]}`;
+const CASES = (["compose-era", "release-0.1"] as const).flatMap((layout) =>
+  (["volume", "bind"] as const).map((mode) => [layout, mode] as const),
+);
+
+describe.each(CASES)("%s, storageMode %s on a real engine", (layout, mode) => {
+  const stack = `it${process.pid}${layout[0]}${mode[0]}`;
+  const CONTRACT = LAYOUTS[layout];
+  const DATA_APPS = dataAppsOf(layout);
   let run: ProgramRun;
   let dataDir = "";
 
@@ -97,7 +116,7 @@ describe.each(["volume", "bind"] as const)("storageMode %s on a real engine", (m
     }
     run = await runProgram({
       stack,
-      config: stackConfig(stack, mode === "bind" ? { storageMode: "bind", dataDir } : {}),
+      config: stackConfig(layout, mode === "bind" ? { storageMode: "bind", dataDir } : {}),
       secrets: { postgresPassword: "it-password-123" },
     });
     if (run.error) throw run.error;
@@ -130,7 +149,7 @@ describe.each(["volume", "bind"] as const)("storageMode %s on a real engine", (m
     expect(docker(["ps", "-a", "--filter", `name=panopticon-${stack}-`, "-q"])).toBe("");
     expect(docker(["network", "ls", "-q", "--filter", `name=panopticon-${stack}-net`])).toBe("");
     if (mode === "volume") {
-      expect(retained).toHaveLength(5);
+      expect(retained).toHaveLength(layout === "compose-era" ? 5 : 3);
       const left = docker(["volume", "ls", "--format", "{{.Name}}"]).split("\n");
       expect(left).toEqual(expect.arrayContaining(retained));
     }
@@ -162,7 +181,7 @@ describe.each(["volume", "bind"] as const)("storageMode %s on a real engine", (m
       };
       // The compose images run as root.
       expect(stat("judge_service")).toBe("0:0 750");
-      expect(stat("query_storage")).toBe("0:0 750");
+      if (layout === "compose-era") expect(stat("query_storage")).toBe("0:0 750");
       expect(stat("postgres")).toMatch(/^999:999 7[05]0$/);
       expect(stat("model_registry")).toBe("0:0 775"); // adopted: owner kept, o-w removed
       const old = fs.statSync(path.join(dataDir, "model_registry", "old-model.bin"));
@@ -173,4 +192,64 @@ describe.each(["volume", "bind"] as const)("storageMode %s on a real engine", (m
       expect(fs.existsSync(path.join(dataDir, "postgres", "PG_VERSION"))).toBe(true);
     });
   }
+});
+
+describe("moving a stack from the compose era to release 0.1 on a real engine", () => {
+  const stack = `it${process.pid}mv`;
+  let era: ProgramRun;
+  let next: ProgramRun;
+  beforeAll(async () => {
+    era = await runProgram({
+      stack,
+      config: stackConfig("compose-era", {}),
+      secrets: { postgresPassword: "it-password-123" },
+    });
+    next = await runProgram({
+      stack,
+      config: stackConfig("release-0.1", {}),
+      secrets: { postgresPassword: "it-password-123" },
+    });
+    if (era.error || next.error) throw era.error ?? next.error;
+  });
+  afterAll(() => {
+    if (era) purgeAll(era.resources);
+    if (next) purgeAll(next.resources);
+  });
+
+  test("the data sets 0.1 no longer mounts are kept; the ones it mounts are re-attached", () => {
+    up(era.resources, imageFor);
+    for (const app of dataAppsOf("compose-era")) {
+      const target = CONTRACT[app].data!.path;
+      docker(["exec", `panopticon-${stack}-${app}`, "sh", "-c", `echo ${app} > ${target}/marker`]);
+    }
+    // The update, as the engine runs it: every container is replaced (its env changes;
+    // deleteBeforeReplace) and what the new program lacks is deleted, honouring the
+    // retainOnDelete recorded in state: the old run's options decide.
+    destroy(era.resources);
+    up(next.resources, imageFor);
+    const volumes = docker(["volume", "ls", "--format", "{{.Name}}"]).split("\n");
+    expect(volumes).toEqual(
+      expect.arrayContaining([
+        `panopticon-${stack}-query-data`,
+        `panopticon-${stack}-evaluation-data`,
+      ]),
+    );
+    expect(
+      docker([
+        "exec",
+        `panopticon-${stack}-judge-service`,
+        "cat",
+        "/app/judge_service_data/marker",
+      ]),
+    ).toBe("judge-service");
+    expect(
+      docker(["ps", "--format", "{{.Names}}", "--filter", `name=panopticon-${stack}-`])
+        .split("\n")
+        .sort(),
+    ).toEqual(
+      Object.keys(RELEASE_01)
+        .map((s) => `panopticon-${stack}-${s}`)
+        .sort(),
+    );
+  });
 });
