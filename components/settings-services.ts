@@ -6,6 +6,7 @@ import {
   isSecretVariable,
   secretConfigKey,
 } from "./catalogue";
+import { didYouMean } from "./suggest";
 import type { Restart } from "./compose/read";
 import { PROJECT } from "./naming";
 
@@ -184,6 +185,8 @@ export interface ResolveContext {
   readonly postgres: { readonly user: string; readonly database: string };
   /** `panopticon:logLevel`: LOG_LEVEL of every app that does not set its own. */
   readonly logLevel?: string;
+  /** The catalogue's service names, for "did you mean". */
+  readonly known?: readonly string[];
 }
 
 function byKey(a: readonly [string, string], b: readonly [string, string]): number {
@@ -224,7 +227,7 @@ export function resolveServices(
     if (base[name] !== undefined) continue;
     if (over === false) {
       problems.push(
-        `${PROJECT}:services.${name} = false: ${catalogue.origin} has no service "${name}" to remove (known: ${Object.keys(base).sort().join(", ")})`,
+        `${PROJECT}:services.${name} = false: ${catalogue.origin} has no service "${name}" to remove${didYouMean(name, Object.keys(base))} (known: ${Object.keys(base).sort().join(", ")})`,
       );
     }
   }
@@ -239,7 +242,7 @@ export function resolveServices(
       base[name],
       overrides?.[name] || {},
       catalogue.origin,
-      ctx,
+      { ...ctx, known: Object.keys(base) },
       problems,
     );
     if (svc) {
@@ -297,7 +300,7 @@ function resolveOne(
   const key = (field: string) => `${PROJECT}:services.${name}.${field}`;
   if (base === undefined && over.image === undefined && over.build?.dockerfile === undefined) {
     problems.push(
-      `${PROJECT}:services.${name}: ${origin} has no service "${name}"; a service added here needs image or build.dockerfile (and port, healthcheck)`,
+      `${PROJECT}:services.${name}: ${origin} has no service "${name}"${didYouMean(name, ctx.known ?? [])}; a service added here needs image or build.dockerfile (and port, healthcheck)`,
     );
     return undefined;
   }

@@ -410,6 +410,16 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
   // Secrets: every variable some service declares, each read from a config secret.
   const secretEnvs = [...new Set(services.flatMap((svc) => svc.secretEnv))].sort();
   const secrets = secretEnvs.map((env) => ({ env, configKey: secretConfigKey(env) }));
+  // compose gives no secret a default (a literal is refused): a key set but empty is a
+  // slip, where leaving it unset is a choice.
+  for (const { env, configKey } of secrets) {
+    if (ctx.emptySecrets?.includes(configKey)) {
+      const who = services.filter((svc) => svc.secretEnv.includes(env)).map((svc) => svc.name);
+      problems.push(
+        `${PROJECT}:${configKey} = "" (secret, empty): ${who.join(", ")} read ${env}, which compose gives no default: set a value with \`pulumi config set --secret ${configKey} <value>\`, or \`pulumi config rm ${configKey}\` to leave it unset`,
+      );
+    }
+  }
   for (const configKey of ctx.plainSecrets ?? []) {
     problems.push(
       `${PROJECT}:${configKey} is set in plain text: expected a secret; run \`pulumi config rm ${configKey}\` then \`pulumi config set --secret ${configKey} <value>\``,

@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { composeText, makeCheckout } from "./checkouts";
 import { cliStackConfig, ProgramRun, runProgram } from "./harness";
 
 /*
@@ -51,6 +52,9 @@ const notes = (data: Json) => ({
   },
 });
 
+const RELEASE = composeText("release-0.1");
+const checkout = (text: string) => makeCheckout({ text });
+
 const ROWS: Row[] = [
   // ---- secrets
   {
@@ -59,6 +63,49 @@ const ROWS: Row[] = [
     ok: { secrets: { postgresPassword: "pw-Zq81-not-empty" } },
     message:
       'panopticon:postgresPassword = "" (secret, empty): expected a non-empty password (the Postgres image refuses an empty POSTGRES_PASSWORD on new data)',
+  },
+  {
+    label: "an empty API-key secret (compose gives API_KEY no default)",
+    bad: { secrets: { apiKey: "" } },
+    ok: { secrets: { apiKey: "api-key-not-empty" } },
+    message:
+      /panopticon:apiKey = "" \(secret, empty\): .*main-app.* read API_KEY, which compose gives no default/,
+  },
+  // ---- the compose catalogue
+  {
+    label: "a service name one letter off",
+    bad: { config: { services: { "judge-servce": { env: { X: "1" } } } } },
+    ok: { config: { services: { "judge-service": { env: { X: "1" } } } } },
+    message:
+      /services\.judge-servce: \S+ has no service "judge-servce"; did you mean "judge-service"\?/,
+  },
+  {
+    label: "a compose depends_on condition the program cannot honour",
+    bad: {
+      config: {
+        appSource: checkout(RELEASE.replace("service_healthy", "service_completed_successfully")),
+      },
+    },
+    ok: { config: { appSource: checkout(RELEASE) } },
+    message:
+      'depends_on.postgres.condition = "service_completed_successfully": expected service_started or service_healthy',
+  },
+  {
+    label: "a service added by config that fails, referenced by another: reported once",
+    bad: {
+      config: { services: { notes: { image: "notes:1" }, "main-app": { dependsOn: ["notes"] } } },
+    },
+    ok: {
+      config: {
+        services: {
+          notes: { image: "notes:1", port: 8000, healthcheck: { test: ["CMD", "true"] } },
+          "main-app": { dependsOn: ["notes"] },
+        },
+      },
+    },
+    // The failure is named; the reference to it is not reported as a second, contradicting one.
+    message:
+      /^(?![\s\S]*no service "notes" in this stack)[\s\S]*services\.notes\.port = \(missing\)/,
   },
   {
     label: "an API key in plain config",

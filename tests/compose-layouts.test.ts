@@ -403,7 +403,7 @@ describe("stack config wins over compose", () => {
   test("removing a service compose does not have is refused, naming the file's services", async () => {
     const run = await devRun(ERA, { "panopticon:services": { "judge-servce": false } });
     expect(run.error?.message).toMatch(
-      /services\.judge-servce = false: \S+ has no service "judge-servce" to remove \(known: .*judge-service/,
+      /services\.judge-servce = false: \S+ has no service "judge-servce" to remove; did you mean "judge-service"\? \(known: .*judge-service/,
     );
     expect(run.resources).toEqual([]);
   });
