@@ -1,21 +1,22 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { FixtureLayout, fixtureComposeText } from "../scripts/bench/fixture-checkout";
 
 /*
  * Fixture checkouts of Panopticon, made by the tests themselves: the stand-in source
  * tree of tests/fixtures/panopticon-src (one dockerfile per service, built on the
- * local test images) under a compose file of one layout. The compose files restate
- * ../shared/PANOPTICON.md by hand; no test reads a sibling ../Argus.
+ * local test images) under a compose file of one layout. The compose files are the
+ * bench's fixture (scripts/bench/fixture-checkout.ts), restated by hand from
+ * ../shared/PANOPTICON.md and upstream's files; no test reads a sibling ../Argus.
  */
 
 export const STAND_IN_SOURCE = path.join(__dirname, "fixtures", "panopticon-src");
-export const COMPOSE_FIXTURES = path.join(__dirname, "fixtures", "compose");
-export type FixtureLayout = "compose-era" | "release-0.1";
+export type { FixtureLayout };
 
-/** The compose text of one layout (tests/fixtures/compose/<layout>.yml). */
+/** The compose text of one layout. */
 export function composeText(layout: FixtureLayout): string {
-  return fs.readFileSync(path.join(COMPOSE_FIXTURES, `${layout}.yml`), "utf8");
+  return fixtureComposeText(layout);
 }
 
 /**

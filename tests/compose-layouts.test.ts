@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { interpolate } from "../components/compose/interpolate";
 import { durationSeconds, memoryMb, parsePort, parseVolume } from "../components/compose/units";
-import { composeText, makeCheckout } from "./checkouts";
+import { parse as parseYaml } from "yaml";
+import { composeText, makeCheckout, STAND_IN_SOURCE } from "./checkouts";
 import { cliStackConfig, ProgramRun, promotedRelease, runProgram } from "./harness";
 import { BUILD } from "./image-rules";
 import { serviceContainers, VOLUME } from "./rules";
@@ -55,6 +56,11 @@ function editService(service: string, edit: (block: string) => string): string {
   const end = ERA.indexOf("\n\n", start);
   return ERA.slice(0, start) + edit(ERA.slice(start, end)) + ERA.slice(end);
 }
+
+test("the committed stand-in checkout holds the compose-era fixture file", () => {
+  const committed = fs.readFileSync(path.join(STAND_IN_SOURCE, "docker-compose.yml"), "utf8");
+  expect(parseYaml(committed)).toEqual(parseYaml(composeText("compose-era")));
+});
 
 describe("compose syntax, parsed as compose does", () => {
   test.each([
