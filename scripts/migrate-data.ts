@@ -36,6 +36,10 @@ const program = new Command("migrate-data")
     "image with sh and cat used to read data sets (default: the stack's initImage)",
   )
   .option(
+    "--backup-raw",
+    "stop Postgres for a file-level backup of its data directory instead of pg_dump (needed when a table is damaged)",
+  )
+  .option(
     "--print-aws-runbook",
     "print the steps for an AWS stack (Docker host over SSM, ECS) and exit",
   )
@@ -51,6 +55,7 @@ run("migrate-data", async () => {
     backupDir?: string;
     helperImage?: string;
     printAwsRunbook?: boolean;
+    backupRaw?: boolean;
   }>();
   const dir = path.resolve(opts.dir);
   const settings = loadStack(checkStackName(opts.stack), dir);
@@ -64,6 +69,7 @@ run("migrate-data", async () => {
     helperImage: opts.helperImage ?? settings.initImage,
     reportFile: opts.report === undefined ? undefined : path.resolve(opts.report),
     backupDir: opts.backupDir === undefined ? undefined : path.resolve(opts.backupDir),
+    backupRaw: opts.backupRaw === true,
     log,
   });
   for (const p of r.report.problems) process.stdout.write(`PROBLEM ${p}\n`);

@@ -1,7 +1,7 @@
-import { randomUUID } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { FixtureDoc, floatBlob, randomVector } from "./chroma-fixture";
+import { FixtureDoc, floatBlob } from "./chroma-fixture";
+import { docs } from "./migrate-docs";
 import {
   composeTable,
   putChroma,
@@ -22,33 +22,6 @@ import { Report } from "../scripts/lib/migrate/report";
 
 jest.setTimeout(600_000);
 afterAll(cleanupEngine);
-
-type Kind = "queries" | "evaluation_metrics" | "llm_outputs";
-
-export function docs(kind: Kind, n: number, prefix = ""): FixtureDoc[] {
-  return Array.from({ length: n }, (_, i) => {
-    const ts = `2025-03-0${1 + (i % 9)}T10:11:12.${100001 + 2 * i}`;
-    const metadata: Record<string, string | number | boolean> =
-      kind === "queries"
-        ? { theme: `theme${i % 2}`, timestamp: ts, n: i }
-        : kind === "evaluation_metrics"
-          ? { metric_type: `metric${i % 2}`, timestamp: ts, weight: 0.5 }
-          : {
-              model_id: "gpt-4",
-              theme: "t",
-              query: `q${i}`,
-              timestamp: ts,
-              provider: "openai",
-              ok: true,
-            };
-    return {
-      id: `${prefix}${randomUUID()}`,
-      text: `${kind} document ${i}`,
-      metadata,
-      vector: randomVector(),
-    };
-  });
-}
 
 function reportOf(stdout: string): Report {
   const file = /report (\S+)/.exec(stdout)?.[1];

@@ -3,9 +3,10 @@ import * as os from "os";
 import * as path from "path";
 import { Settings } from "../../../components/settings";
 import { writeFileAtomic } from "../archive";
-import { defaultBackupDir, runBackup } from "../backup-core";
+import { defaultBackupDir } from "../backup-core";
+import { backupFirst } from "./backup-first";
 import { assertEngine, inspectContainer } from "../docker";
-import { assertLocal, RefusedError } from "../stack";
+import { RefusedError } from "../stack";
 import { pushUndo } from "../undo";
 import { migrateCollection } from "./collection";
 import { problemsOf, Report, REPORT_FORMAT, SourceReport, summaryLine } from "./report";
@@ -31,6 +32,8 @@ export interface MigrateOptions {
   readonly reportFile?: string;
   /** Backup directory. @default <projectDir>/backups/<stack>-<time>-before-migrate */
   readonly backupDir?: string;
+  /** Stop Postgres for a file-level backup instead of pg_dump (which a damaged table fails). */
+  readonly backupRaw?: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -42,11 +45,11 @@ export interface MigrateResult {
 
 export async function runMigrate(o: MigrateOptions): Promise<MigrateResult> {
   const { settings, log } = o;
-  try {
-    assertLocal(settings, "migrate-data");
-  } catch (e) {
+  if (settings.environment === "aws") {
     throw new EnvironmentError(
-      `${(e as Error).message} For AWS, see docs/migration.md or run with --print-aws-runbook.`,
+      `stack "${settings.stack}" has environment "aws": migrate-data reaches Postgres through the ` +
+        `stack's own Postgres container, which an AWS stack does not have (RDS). Nothing was touched. ` +
+        `See docs/migration.md, or run with --print-aws-runbook.`,
     );
   }
   await assertEngine().catch((e: Error) => {
@@ -80,18 +83,14 @@ export async function runMigrate(o: MigrateOptions): Promise<MigrateResult> {
       o.backupDir ?? defaultBackupDir(o.projectDir, settings.stack, startedAt, "-before-migrate");
     if (planned.length > 0) {
       log(`migrate-data: backup first, into ${backupDir}`);
-      try {
-        await runBackup({
-          settings,
-          outDir: backupDir,
-          helperImage: o.helperImage,
-          stopWriters: false,
-          stopTimeout: settings.stopGraceSeconds,
-          log,
-        });
-      } catch (e) {
-        throw new Error(`the backup failed, so nothing was migrated: ${(e as Error).message}`);
-      }
+      await backupFirst({
+        settings,
+        pg,
+        outDir: backupDir,
+        helperImage: o.helperImage,
+        raw: o.backupRaw === true,
+        log,
+      });
     }
 
     const sources: SourceReport[] = [];
