@@ -103,7 +103,7 @@ export function summaryLine(s: SourceReport): string {
       (v.similarity ? `, similarity query ${v.similarity.found ? "finds" : "MISSES"} them` : "")
     : "";
   return (
-    `ok      ${s.source} -> ${s.target}: ${s.read} read = ${s.inserted} inserted + ` +
+    `${s.unusable > 0 || (v && v.equal !== v.sampled) ? "PROBLEM" : "ok     "} ${s.source} -> ${s.target}: ${s.read} read = ${s.inserted} inserted + ` +
     `${s.alreadyPresent} already present${s.unusable > 0 ? ` + ${s.unusable} unusable` : ""}` +
     `${extra.length > 0 ? ` (${extra.join(", ")})` : ""}${check}` +
     ` in ${s.seconds.toFixed(1)} s (${Math.round(s.read / Math.max(s.seconds, 0.001))} rows/s)`
