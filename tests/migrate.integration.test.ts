@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { FixtureDoc, floatBlob } from "./chroma-fixture";
+import { FixtureDoc, floatBlob } from "../scripts/bench/chroma-fixture";
 import { docs } from "./migrate-docs";
 import {
   composeTable,

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import { DatabaseSync } from "node:sqlite";
 import * as os from "os";
 import * as path from "path";
-import { floatBlob, randomVector, writeChroma } from "./chroma-fixture";
+import { floatBlob, randomVector, writeChroma } from "../scripts/bench/chroma-fixture";
 import { docs } from "./migrate-docs";
 import {
   countDocuments,

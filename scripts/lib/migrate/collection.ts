@@ -9,7 +9,7 @@ import {
   vectorField,
   vectorLiteral,
 } from "./copy-binary";
-import { lit, psql, PgTarget } from "./pg";
+import { lit, psql, PgTarget, tableExists } from "./pg";
 import { SourceReport, Verification } from "./report";
 import {
   chromaRow,
@@ -17,7 +17,7 @@ import {
   stagingColumns,
   TargetTable,
   TARGET_COLUMNS,
-  targetDdl,
+  loadStatements,
 } from "./targets";
 
 /*
@@ -115,10 +115,10 @@ export async function migrateCollection(
     .map((c) => (c === "created_at" ? "COALESCE(created_at, now())" : c))
     .join(", ");
   try {
+    const exists = await tableExists(pg, t);
     const out = await psql(
       pg,
-      [
-        ...targetDdl(t),
+      loadStatements(t, exists, [
         `CREATE TEMP TABLE migrate_stage (${stageDef}) ON COMMIT DROP`,
         `COPY migrate_stage FROM STDIN (FORMAT binary)`,
         `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM migrate_stage WHERE id = ${lit(SENTINEL)}) THEN ` +
@@ -128,7 +128,7 @@ export async function migrateCollection(
         `SELECT count(*) FROM migrate_stage s JOIN ${t} USING (id)`,
         `WITH ins AS (INSERT INTO ${t} (${targetCols}) SELECT ${selectCols} FROM migrate_stage ` +
           `ON CONFLICT (id) DO NOTHING RETURNING 1) SELECT count(*) FROM ins`,
-      ],
+      ]),
       { input: Readable.from(chunks()) },
     );
     db.close();
@@ -207,7 +207,7 @@ async function verify(
     const v = lit(vectorLiteral(decodeFloat32(probe.vector)));
     const near = await psql(
       pg,
-      [`SELECT id FROM ${table} ORDER BY embedding <-> ${v}::vector LIMIT ${k}`],
+      [`SELECT id FROM ${table} ORDER BY embedding <=> ${v}::vector LIMIT ${k}`],
       {
         transaction: false,
       },

@@ -57,3 +57,11 @@ export function isDamaged(message: string): boolean {
     message,
   );
 }
+
+/** Whether public.<table> exists. */
+export async function tableExists(pg: PgTarget, table: string): Promise<boolean> {
+  const [r] = await psql(pg, [`SELECT to_regclass(${lit(`public.${table}`)}) IS NOT NULL`], {
+    transaction: false,
+  });
+  return r === "t";
+}

@@ -12,7 +12,7 @@ export interface Verification {
   readonly equal: number;
   /** Ids of the sample that differ or are missing. */
   readonly differing: readonly string[];
-  /** `ORDER BY embedding <-> v LIMIT k` with a migrated row's own vector v. */
+  /** `ORDER BY embedding <=> v LIMIT k` (0.1's search) with a migrated row's own vector v. */
   readonly similarity?: { readonly id: string; readonly found: boolean; readonly k: number };
   /** Source ids not in the target afterwards (tables: all of them checked). */
   readonly missing?: number;

@@ -60,6 +60,23 @@ export function targetDdl(table: TargetTable): string[] {
 }
 
 /** The target's text column and its other required text columns, in COPY order. */
+/**
+ * The statements of one load: the table as 0.1 creates it, then the rows. When this
+ * load creates the table, its indexes are built after the rows are in (same
+ * transaction, same definitions): an ivfflat index built over the data has lists
+ * that fit it, where one built on the empty table, as 0.1 does at start, gives low
+ * recall, and building once is faster than maintaining it row by row. A table that
+ * already exists keeps its indexes and the rows go in through them.
+ */
+export function loadStatements(
+  table: TargetTable,
+  exists: boolean,
+  load: readonly string[],
+): string[] {
+  const [ext, create, ...indexes] = targetDdl(table);
+  return exists ? [ext, create, ...indexes, ...load] : [ext, create, ...load, ...indexes];
+}
+
 export const TARGET_COLUMNS: Record<TargetTable, { text: string; required: readonly string[] }> = {
   items_queries: { text: "item_text", required: ["item_type"] },
   items_metrics: { text: "item_text", required: ["item_type"] },
