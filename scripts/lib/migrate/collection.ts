@@ -119,6 +119,7 @@ export async function migrateCollection(
     const out = await psql(
       pg,
       loadStatements(t, exists, [
+        "SET temp_buffers = '256MB'",
         `CREATE TEMP TABLE migrate_stage (${stageDef}) ON COMMIT DROP`,
         `COPY migrate_stage FROM STDIN (FORMAT binary)`,
         `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM migrate_stage WHERE id = ${lit(SENTINEL)}) THEN ` +
