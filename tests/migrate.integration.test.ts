@@ -1,6 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
-import { FixtureDoc, floatBlob } from "../scripts/bench/chroma-fixture";
+import { createHash } from "crypto";
+import { FixtureDoc, floatBlob, writeChroma } from "../scripts/bench/chroma-fixture";
+import { startFixturePostgres } from "./docker-cli";
 import { docs } from "./migrate-docs";
 import {
   composeTable,
@@ -9,7 +11,7 @@ import {
   tableDigest,
   volumeDigest,
 } from "./migrate-fixture";
-import { cleanupEngine, psql, RUN, stackFile, TMP, tool, vol } from "./pg-engine";
+import { cleanupEngine, ctr, psql, RUN, stackFile, TMP, tool, vol } from "./pg-engine";
 import { derivedUuid, vectorField } from "../scripts/lib/migrate/copy-binary";
 import { Report } from "../scripts/lib/migrate/report";
 
@@ -222,5 +224,39 @@ describe("a clean compose-era deployment migrates whole", () => {
     }
     expect(psql(pg, "SELECT count(*) FROM items_queries")).toBe("80");
     expect(psql(pg, "SELECT count(*) FROM llm_outputs")).toBe("20");
+  });
+});
+
+describe("bind mode: ./data directories as BIND_MOUNT_README.md kept them", () => {
+  const dataDir = path.join(TMP, `data-mgb${RUN}`);
+  const stack = stackFile(`mgb${RUN}`, [
+    "  panopticon:storageMode: bind",
+    `  panopticon:dataDir: ${dataDir}`,
+  ]);
+  const pg = ctr(stack, "postgres");
+  const judge = docs("llm_outputs", 12);
+  const chroma = path.join(dataDir, "judge_service", "chroma.sqlite3");
+  let digest = "";
+
+  beforeAll(() => {
+    fs.mkdirSync(path.join(dataDir, "postgres"), { recursive: true });
+    fs.mkdirSync(path.dirname(chroma), { recursive: true });
+    writeChroma(chroma, [{ name: "llm_outputs", docs: judge }]);
+    digest = createHash("sha256").update(fs.readFileSync(chroma)).digest("hex");
+    startFixturePostgres(pg, `type=bind,src=${path.join(dataDir, "postgres")}`);
+    psql(pg, "CREATE EXTENSION vector");
+    composeTable(pg, "evaluation_metrics", 8);
+  });
+
+  it("migrates the table and the judge's collection from the directories; the file is untouched", async () => {
+    const r = await tool("migrate-data", ["--dir", TMP, "--stack", stack]);
+    expect(r.code).toBe(0);
+    expect(reportOf(r.stdout).sources.map((s) => [s.source, s.inserted])).toEqual([
+      ["table evaluation_metrics", 8],
+      ["collection llm_outputs in data set judge", 12],
+    ]);
+    expect(psql(pg, "SELECT count(*) FROM llm_outputs")).toBe("12");
+    expect(createHash("sha256").update(fs.readFileSync(chroma)).digest("hex")).toBe(digest);
+    expect(fs.readdirSync(path.dirname(chroma))).toEqual(["chroma.sqlite3"]);
   });
 });
