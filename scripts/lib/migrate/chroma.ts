@@ -1,4 +1,4 @@
-import { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 
 /*
  * A ChromaDB store read as the SQLite file it is (chroma.sqlite3), with Node's own
@@ -36,8 +36,21 @@ export interface ChromaDocument {
   readonly encoding?: string;
 }
 
+/**
+ * Opens a copy of chroma.sqlite3. node:sqlite is loaded here rather than imported at
+ * the top, so a Node.js without it (before 22.13 it needs a flag) gets this message
+ * from doctor and migrate-data instead of a crash at start.
+ */
 export function openChroma(file: string): DatabaseSync {
-  return new DatabaseSync(file, { readOnly: true });
+  let sqlite: typeof import("node:sqlite");
+  try {
+    sqlite = require("node:sqlite") as typeof import("node:sqlite");
+  } catch {
+    throw new Error(
+      `reading ChromaDB needs node:sqlite, which Node.js ${process.version} does not offer without a flag: use Node.js 22.13 or later`,
+    );
+  }
+  return new sqlite.DatabaseSync(file, { readOnly: true });
 }
 
 function columns(db: DatabaseSync, table: string): Set<string> {
