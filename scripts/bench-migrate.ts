@@ -13,7 +13,8 @@ import { Report } from "./lib/migrate/report";
  *
  * migrate-data throughput on the real Docker engine: a throw-away local stack whose
  * Postgres holds a compose-era `queries` table of --rows rows and whose query data
- * set holds a ChromaDB collection `queries` of --rows documents, every one with a
+ * set holds a ChromaDB collection `queries` of --rows documents, and the evaluation
+ * data set a collection `evaluation_metrics` of as many, every one with a
  * 384-dimension vector. Runs `npm run migrate-data` once as npm would start it and
  * prints, per source, rows/s as the report measures it (the copy and its
  * verification; the backup before it is timed apart), with the machine's load. A
@@ -23,7 +24,7 @@ import { Report } from "./lib/migrate/report";
 const REPO = path.resolve(__dirname, "..");
 
 const program = new Command("bench:migrate")
-  .description("Measure npm run migrate-data on 2 x --rows rows with vectors")
+  .description("Measure npm run migrate-data on 3 x --rows rows with vectors")
   .option(
     "--rows <n>",
     "rows in the table and documents in the collection",
@@ -83,7 +84,7 @@ function main(): void {
   );
   try {
     process.stderr.write(
-      `bench:migrate: ${o.rows} rows in a table and ${o.rows} documents in a collection\n`,
+      `bench:migrate: ${o.rows} rows in a table and ${o.rows} documents in each of two collections\n`,
     );
     sh(["volume", "create", vol("postgres")]);
     sh([
@@ -133,28 +134,34 @@ function main(): void {
         (SELECT array_agg(random() * 2 - 1)::real[]::vector(384) FROM generate_series(1, 384) WHERE i > 0),
         'theme' || (i % 5), jsonb_build_object('theme', 'theme' || (i % 5)), now()
       FROM generate_series(1, ${o.rows}) i;`);
-    const docs: FixtureDoc[] = Array.from({ length: o.rows }, (_, i) => ({
-      id: randomUUID(),
-      text: `query document ${i}`,
-      metadata: { theme: `theme${i % 5}`, timestamp: "2025-03-01T10:11:12.123457" },
-      vector: randomVector(),
-    }));
-    const src = path.join(dir, "chroma");
-    fs.mkdirSync(src);
-    writeChroma(path.join(src, "chroma.sqlite3"), [{ name: "queries", docs }]);
-    sh(["volume", "create", vol("query")]);
-    sh([
-      "run",
-      "--rm",
-      "--mount",
-      `type=volume,src=${vol("query")},dst=/data`,
-      "--mount",
-      `type=bind,src=${src},dst=/src,readonly`,
-      o.helperImage,
-      "cp",
-      "/src/chroma.sqlite3",
-      "/data/",
-    ]);
+    // The collection queries goes into items_queries after the table did (through its
+    // indexes); evaluation_metrics goes into a table this run creates.
+    const put = (set: string, name: string, key: string) => {
+      const docs: FixtureDoc[] = Array.from({ length: o.rows }, (_, i) => ({
+        id: randomUUID(),
+        text: `${name} document ${i}`,
+        metadata: { [key]: `kind${i % 5}`, timestamp: "2025-03-01T10:11:12.123457" },
+        vector: randomVector(),
+      }));
+      const src = path.join(dir, set);
+      fs.mkdirSync(src);
+      writeChroma(path.join(src, "chroma.sqlite3"), [{ name, docs }]);
+      sh(["volume", "create", vol(set)]);
+      sh([
+        "run",
+        "--rm",
+        "--mount",
+        `type=volume,src=${vol(set)},dst=/data`,
+        "--mount",
+        `type=bind,src=${src},dst=/src,readonly`,
+        o.helperImage,
+        "cp",
+        "/src/chroma.sqlite3",
+        "/data/",
+      ]);
+    };
+    put("query", "queries", "theme");
+    put("evaluation", "evaluation_metrics", "metric_type");
 
     const before = load();
     const t0 = Date.now();
@@ -181,7 +188,9 @@ function main(): void {
     );
   } finally {
     spawnSync("docker", ["rm", "-f", pg], { stdio: "ignore" });
-    spawnSync("docker", ["volume", "rm", "-f", vol("postgres"), vol("query")], { stdio: "ignore" });
+    spawnSync("docker", ["volume", "rm", "-f", vol("postgres"), vol("query"), vol("evaluation")], {
+      stdio: "ignore",
+    });
     spawnSync(
       "docker",
       [
