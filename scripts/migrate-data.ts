@@ -72,6 +72,7 @@ run("migrate-data", async () => {
     backupRaw: opts.backupRaw === true,
     log,
   });
+  for (const n of r.report.notes) process.stdout.write(`note    ${n}\n`);
   for (const p of r.report.problems) process.stdout.write(`PROBLEM ${p}\n`);
   const n = r.report.sources.length;
   process.stdout.write(

@@ -245,3 +245,30 @@ describe("refusals change nothing", () => {
     expect(psql(pg, "SELECT count(*) FROM items_queries")).toBe("5");
   });
 });
+
+describe("the same item in two compose-era stores", () => {
+  const stack = stackFile(`mgn${RUN}`);
+  let pg = "";
+  const [d] = docs("queries", 1);
+  // What upstream's own migrate_to_postgres.py leaves: the ChromaDB query copied into
+  // the table under a new id.
+  const twin = { ...d, text: "queries text 1", metadata: { ...d.metadata, theme: "kind1" } };
+
+  beforeAll(() => {
+    pg = startStackPostgres(stack);
+    composeTable(pg, "queries", 3);
+    putChroma(stack, "query", [{ name: "queries", docs: [twin] }]);
+  });
+
+  it("keeps both, exits 0, and says so in a note (the clean run in migrate.integration.test.ts gets none)", async () => {
+    const r = await tool("migrate-data", ["--dir", TMP, "--stack", stack]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /note {4}items_queries: 1 text\(s\) stored more than once under different ids .*: all kept/,
+    );
+    expect(psql(pg, "SELECT count(*) FROM items_queries WHERE item_text = 'queries text 1'")).toBe(
+      "2",
+    );
+    expect(reportOf(r.stdout).notes.filter((n) => /more than once/.test(n))).toHaveLength(1);
+  });
+});

@@ -66,6 +66,7 @@ describe("a clean compose-era deployment migrates whole", () => {
     );
     const r = reportOf(first.stdout);
     expect(r.problems).toEqual([]);
+    expect(r.notes.filter((n) => /more than once/.test(n))).toEqual([]);
     expect(first.code).toBe(0);
     expect(fs.existsSync(path.join(r.backup, "manifest.json"))).toBe(true);
     expect(

@@ -46,6 +46,8 @@ export interface Report {
   readonly backup: string;
   readonly sources: readonly SourceReport[];
   readonly problems: readonly string[];
+  /** Worth a look, not a failure (e.g. the same text twice under two ids). */
+  readonly notes: readonly string[];
 }
 
 /** Everything that keeps a migration from being complete, one line each. */

@@ -11,7 +11,9 @@ import { pushUndo } from "../undo";
 import { migrateCollection } from "./collection";
 import { problemsOf, Report, REPORT_FORMAT, SourceReport, summaryLine } from "./report";
 import { chromaStores, collectionTarget, pgTargetOf, sourceTables } from "./sources";
+import { psql, PgTarget } from "./pg";
 import { migrateTable } from "./table";
+import { TargetTable } from "./targets";
 
 /*
  * npm run migrate-data: backup first (the backup tool's own core; no backup, no
@@ -121,6 +123,25 @@ export async function runMigrate(o: MigrateOptions): Promise<MigrateResult> {
       log(`  ${summaryLine(r)}`);
     }
 
+    const notes: string[] = [];
+    for (const target of new Set(
+      sources.filter((s) => s.status === "migrated").map((s) => s.target as TargetTable),
+    )) {
+      const n = await repeatedTexts(pg, target);
+      if (n > 0) {
+        notes.push(
+          `${target}: ${n} text(s) stored more than once under different ids (the same item kept in two ` +
+            `compose-era stores, e.g. after upstream's own migrate_to_postgres.py, which gave new ids): all kept`,
+        );
+      }
+    }
+    for (const s of sources) {
+      if (s.withoutVector > 0) {
+        notes.push(
+          `${s.source}: ${s.withoutVector} row(s) copied with a NULL embedding (no vector in the store): 0.1's similarity search cannot find them`,
+        );
+      }
+    }
     const report: Report = {
       format: REPORT_FORMAT,
       stack: settings.stack,
@@ -129,6 +150,7 @@ export async function runMigrate(o: MigrateOptions): Promise<MigrateResult> {
       backup: planned.length > 0 ? backupDir : "(nothing to migrate: no backup taken)",
       sources,
       problems: problemsOf(sources),
+      notes,
     };
     const reportFile =
       o.reportFile ??
@@ -140,4 +162,18 @@ export async function runMigrate(o: MigrateOptions): Promise<MigrateResult> {
     dropTmp();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** How many texts of a 0.1 table appear under more than one id (with the same type). */
+async function repeatedTexts(pg: PgTarget, table: TargetTable): Promise<number> {
+  const [text, type] =
+    table === "llm_outputs" ? ["output_text", "model_id"] : ["item_text", "item_type"];
+  const [n] = await psql(
+    pg,
+    [
+      `SELECT count(*) FROM (SELECT 1 FROM ${table} GROUP BY ${text}, ${type} HAVING count(*) > 1) d`,
+    ],
+    { transaction: false },
+  );
+  return Number(n);
 }
