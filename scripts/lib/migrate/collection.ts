@@ -2,6 +2,7 @@ import { createHash } from "crypto";
 import { Readable } from "stream";
 import { ChromaDocument, Collection, countDocuments, documents, openChroma } from "./chroma";
 import {
+  timestampField,
   copyHeader,
   copyRow,
   copyTrailer,
@@ -23,9 +24,11 @@ import {
 /*
  * One ChromaDB collection into its 0.1 table, in one transaction: the documents
  * stream as binary COPY into a temporary table, then one INSERT ... ON CONFLICT (id)
- * DO NOTHING moves them. The stream ends with a sentinel row; if the tool dies
- * mid-stream psql sees an early end of input, the sentinel is missing, and the
- * transaction is rolled back instead of committing a part.
+ * DO NOTHING moves them. Into a table this transaction creates, nothing can conflict
+ * (ids are unique per collection, checked here), so the rows go straight into it.
+ * The stream ends with a sentinel row; if the tool dies mid-stream psql sees an early
+ * end of input, the sentinel is missing, and the transaction is rolled back instead
+ * of committing a part.
  */
 
 const SENTINEL = "00000000-0000-0000-0000-000000000000";
@@ -58,6 +61,9 @@ export async function migrateCollection(
   const total = countDocuments(db, src.collection);
   const every = Math.max(1, Math.floor(total / SAMPLES));
   const counts = { read: 0, unusable: 0, withoutVector: 0, derivedIds: 0, staged: 0 };
+  const seen = new Set<string>();
+  // A document without a timestamp gets the time of this run, as 0.1's DEFAULT NOW() would.
+  const now = timestampField(new Date().toISOString());
   const unusableIds: Array<{ id: string; reason: string }> = [];
   const samples: Sample[] = [];
   const cols = stagingColumns(src.target);
@@ -68,15 +74,26 @@ export async function migrateCollection(
     let size = 0;
     for (const d of documents(db, src.collection)) {
       counts.read++;
-      const m = chromaRow(src.target, d);
+      const mapped = chromaRow(src.target, d);
+      const m =
+        mapped.ok && seen.has(mapped.id)
+          ? {
+              ok: false as const,
+              id: d.id,
+              reason: `id ${mapped.id} already taken by another document of the collection`,
+            }
+          : mapped;
       if (!m.ok) {
         counts.unusable++;
         if (unusableIds.length < 20) unusableIds.push({ id: m.id, reason: m.reason });
       } else {
         if (!m.hasVector) counts.withoutVector++;
         if (m.derivedId) counts.derivedIds++;
+        seen.add(m.id);
         if (counts.read % every === 0 || samples.length === 0) samples.push(sampleOf(m.id, d));
-        const row = copyRow(m.fields);
+        const row = copyRow(
+          m.fields[m.fields.length - 1] === undefined ? [...m.fields.slice(0, -1), now] : m.fields,
+        );
         pending.push(row);
         size += row.length;
         counts.staged++;
@@ -88,8 +105,12 @@ export async function migrateCollection(
         size = 0;
       }
     }
-    const sentinel: Array<Buffer | undefined> = new Array(nCols).fill(undefined);
+    // A valid row (NOT NULL columns filled), since it may land in the target itself.
+    const sentinel: Array<Buffer | undefined> = cols.map((col) =>
+      col === "embedding" || col === "metadata" ? undefined : Buffer.alloc(0),
+    );
     sentinel[0] = Buffer.from(SENTINEL.replace(/-/g, ""), "hex");
+    sentinel[nCols - 1] = now;
     pending.push(copyRow(sentinel), copyTrailer());
     yield Buffer.concat(pending);
     progress(counts.read, total);
@@ -111,27 +132,36 @@ export async function migrateCollection(
     )
     .join(", ");
   const targetCols = cols.join(", ");
-  const selectCols = cols
-    .map((c) => (c === "created_at" ? "COALESCE(created_at, now())" : c))
-    .join(", ");
+
   try {
     const exists = await tableExists(pg, t);
-    const out = await psql(
-      pg,
-      loadStatements(t, exists, [
-        "SET temp_buffers = '256MB'",
-        `CREATE TEMP TABLE migrate_stage (${stageDef}) ON COMMIT DROP`,
-        `COPY migrate_stage FROM STDIN (FORMAT binary)`,
-        `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM migrate_stage WHERE id = ${lit(SENTINEL)}) THEN ` +
-          `RAISE EXCEPTION 'the copy stream ended early: the transaction is rolled back'; END IF; END $$`,
-        `DELETE FROM migrate_stage WHERE id = ${lit(SENTINEL)}`,
-        `SELECT count(*) FROM migrate_stage`,
-        `SELECT count(*) FROM migrate_stage s JOIN ${t} USING (id)`,
-        `WITH ins AS (INSERT INTO ${t} (${targetCols}) SELECT ${selectCols} FROM migrate_stage ` +
-          `ON CONFLICT (id) DO NOTHING RETURNING 1) SELECT count(*) FROM ins`,
-      ]),
-      { input: Readable.from(chunks()) },
-    );
+    const sentinelCheck = (table: string) => [
+      `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM ${table} WHERE id = ${lit(SENTINEL)}) THEN ` +
+        `RAISE EXCEPTION 'the copy stream ended early: the transaction is rolled back'; END IF; END $$`,
+      `DELETE FROM ${table} WHERE id = ${lit(SENTINEL)}`,
+    ];
+    // Both print: rows sent, rows already there, rows inserted.
+    const load = exists
+      ? [
+          "SET temp_buffers = '256MB'",
+          `CREATE TEMP TABLE migrate_stage (${stageDef}) ON COMMIT DROP`,
+          `COPY migrate_stage FROM STDIN (FORMAT binary)`,
+          ...sentinelCheck("migrate_stage"),
+          `SELECT count(*) FROM migrate_stage`,
+          `SELECT count(*) FROM migrate_stage s JOIN ${t} USING (id)`,
+          `WITH ins AS (INSERT INTO ${t} (${targetCols}) SELECT ${targetCols} FROM migrate_stage ` +
+            `ON CONFLICT (id) DO NOTHING RETURNING 1) SELECT count(*) FROM ins`,
+        ]
+      : [
+          `COPY ${t} (${targetCols}) FROM STDIN (FORMAT binary)`,
+          ...sentinelCheck(t),
+          `SELECT count(*) FROM ${t}`,
+          `SELECT 0`,
+          `SELECT count(*) FROM ${t}`,
+        ];
+    const out = await psql(pg, loadStatements(t, exists, load), {
+      input: Readable.from(chunks()),
+    });
     db.close();
     const [staged, present, inserted] = out.map(Number);
     if (staged !== counts.staged) {
@@ -187,34 +217,36 @@ async function verify(
 ): Promise<Verification> {
   if (samples.length === 0) return { sampled: 0, equal: 0, differing: [] };
   const ids = samples.map((s) => lit(s.id)).join(", ");
+  const probe = samples.find((s) => s.vector !== undefined);
+  const k = 5;
+  // One session for both checks (each docker exec costs a process start); rows are
+  // told apart by their first field.
   const rows = await psql(
     pg,
     [
-      `SELECT id || '|' || md5(${text}) || '|' || COALESCE(encode(vector_send(embedding), 'hex'), '-') ` +
+      `SELECT 'row|' || id || '|' || md5(${text}) || '|' || COALESCE(encode(vector_send(embedding), 'hex'), '-') ` +
         `FROM ${table} WHERE id IN (${ids})`,
+      ...(probe?.vector
+        ? [
+            `SELECT 'near|' || id FROM ${table} ORDER BY embedding <=> ` +
+              `${lit(vectorLiteral(decodeFloat32(probe.vector)))}::vector LIMIT ${k}`,
+          ]
+        : []),
     ],
     { transaction: false },
   );
-  const got = new Map(rows.map((r) => [r.split("|")[0], r]));
+  const got = new Map(
+    rows.filter((r) => r.startsWith("row|")).map((r) => [r.split("|")[1], r.slice(4)]),
+  );
+  const near = rows.filter((r) => r.startsWith("near|")).map((r) => r.slice(5));
   const differing: string[] = [];
   for (const s of samples) {
     const want = `${s.id}|${md5(s.text)}|${s.vector ? vectorField(s.vector, DIMENSIONS).toString("hex") : "-"}`;
     if (got.get(s.id) !== want) differing.push(s.id);
   }
-  const probe = samples.find((s) => s.vector !== undefined);
-  let similarity: Verification["similarity"];
-  if (probe?.vector) {
-    const k = 5;
-    const v = lit(vectorLiteral(decodeFloat32(probe.vector)));
-    const near = await psql(
-      pg,
-      [`SELECT id FROM ${table} ORDER BY embedding <=> ${v}::vector LIMIT ${k}`],
-      {
-        transaction: false,
-      },
-    );
-    similarity = { id: probe.id, found: near.includes(probe.id), k };
-  }
+  const similarity: Verification["similarity"] = probe
+    ? { id: probe.id, found: near.includes(probe.id), k }
+    : undefined;
   return {
     sampled: samples.length,
     equal: samples.length - differing.length,
