@@ -5,6 +5,8 @@
 #   3. builds the two test images locally, because no image registry is reachable:
 #        panopticon-test/busybox:1    busybox-static in an otherwise empty rootfs
 #        panopticon-test/postgres:15  debootstrap'ed bookworm + postgresql-15
+#   4. adds pgvector (built from Debian trixie's source package) and the en_US.utf8 locale
+#      to the postgres image, since compose-era data directories need both
 # Safe to run again: every step is skipped when its result is already there.
 # Runs unattended (CI=true, no stdin); needs root.
 set -euo pipefail
@@ -195,6 +197,56 @@ EOF
     DOCKER_BUILDKIT=0 docker build --quiet --tag "$POSTGRES_IMAGE" - >/dev/null
   docker image rm "$POSTGRES_IMAGE-imported" >/dev/null
   log "built $POSTGRES_IMAGE"
+fi
+
+
+# ------------------------------------------------------------------ pgvector + en_US.utf8
+# Compose-era clusters were made by postgres:15 + pgvector and initialised with
+# lc_collate/lc_ctype en_US.utf8: a test server needs both to open such a data directory
+# and to read tables with vector(384) columns. Debian 12 has no pgvector binary, but
+# Debian 13's source package builds against bookworm's Postgres 15, so build it here (on
+# this bookworm host, the image's own release) and add it as one layer. Skipped when the
+# image already has both; an image built before this step (no vector.control) gets it.
+image_has() { docker run --rm --entrypoint /bin/sh "$POSTGRES_IMAGE" -c "$1" >/dev/null 2>&1; }
+if image_has 'test -f /usr/share/postgresql/15/extension/vector.control && test -d /usr/lib/locale/en_US.utf8'; then
+  log "$POSTGRES_IMAGE has pgvector and en_US.utf8, not rebuilding"
+else
+  apt_install build-essential postgresql-server-dev-15 dpkg-dev
+  src="$WORK/pgvector-src"
+  mkdir -p "$src/lists/partial"
+  # A private sources list and list directory: the host's apt configuration is not changed.
+  printf 'deb-src %s trixie main\n' "$(debian_mirror)" >"$src/sources.list"
+  apt_src=(-o "Dir::Etc::SourceList=$src/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$src/lists" -o APT::Sandbox::User=root)
+  log "fetching Debian trixie's pgvector source package"
+  apt-get "${apt_src[@]}" update -qq
+  (cd "$src" && apt-get "${apt_src[@]}" source --download-only -qq pgvector)
+  orig=$(ls "$src"/pgvector_*.orig.tar.gz | head -n 1)
+  [ -f "$orig" ] || die "no pgvector source tarball downloaded"
+  mkdir -p "$src/build"
+  tar -xzf "$orig" -C "$src/build" --strip-components=1
+  log "building $(basename "$orig" .orig.tar.gz) against Postgres 15"
+  # with_llvm=no: no JIT bitcode, so clang is not needed.
+  make -C "$src/build" -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config with_llvm=no \
+    >"$WORK/pgvector-build.log" 2>&1 || {
+    tail -n 30 "$WORK/pgvector-build.log" >&2
+    die "building pgvector failed"
+  }
+  ctx="$WORK/pgvector-layer"
+  mkdir -p "$ctx/lib" "$ctx/extension"
+  cp "$src/build/vector.so" "$ctx/lib/"
+  cp "$src/build/vector.control" "$src/build"/sql/vector--*.sql "$ctx/extension/"
+  cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM $POSTGRES_IMAGE
+COPY lib/vector.so /usr/lib/postgresql/15/lib/vector.so
+COPY extension/ /usr/share/postgresql/15/extension/
+RUN chmod 644 /usr/lib/postgresql/15/lib/vector.so /usr/share/postgresql/15/extension/vector* \\
+ && localedef -i en_US -f UTF-8 /usr/lib/locale/en_US.utf8
+DOCKERFILE
+  DOCKER_BUILDKIT=0 docker build --quiet --tag "$POSTGRES_IMAGE" "$ctx" >/dev/null
+  image_has 'test -f /usr/share/postgresql/15/extension/vector.control && locale -a | grep -qx en_US.utf8' ||
+    die "$POSTGRES_IMAGE still lacks pgvector or en_US.utf8 after the build"
+  log "added pgvector $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ctx/extension/vector.control") and en_US.utf8 to $POSTGRES_IMAGE"
 fi
 
 log "ready: $(docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep '^panopticon-test/' | tr '\n' ' ')"

@@ -26,7 +26,7 @@ export function docker(args: string[], allowFail = false): string {
   return (r.stdout ?? "").trim();
 }
 
-export function tool(t: "doctor" | "pg-upgrade", args: string[]) {
+export function tool(t: "doctor" | "pg-upgrade" | "migrate-data", args: string[]) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const c = spawn(
       process.execPath,

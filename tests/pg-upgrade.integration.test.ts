@@ -3,8 +3,8 @@ import * as path from "path";
 import { formatBytes } from "../scripts/lib/archive";
 import { restoreDump } from "../scripts/lib/pg-upgrade-restore";
 import { startFixturePostgres } from "./docker-cli";
+import { putChroma } from "./migrate-fixture";
 import {
-  BUSYBOX,
   cleanupEngine,
   ctr,
   docker,
@@ -48,17 +48,8 @@ describe("a volume-mode stack with Postgres 15 holding rows", () => {
       "CREATE TABLE models (name text); INSERT INTO models VALUES ('a'), ('b'), ('c');",
       "registry",
     );
-    docker(["volume", "create", vol(stack, "query")]);
-    docker([
-      "run",
-      "--rm",
-      "--mount",
-      `type=volume,src=${vol(stack, "query")},dst=/data`,
-      BUSYBOX,
-      "sh",
-      "-c",
-      "echo db > /data/chroma.sqlite3",
-    ]);
+    // A ChromaDB store with the documented layout and no documents: nothing in it goes unread.
+    putChroma(stack, "query", [{ name: "queries", docs: [] }]);
     startApp(
       stack,
       "query-storage",

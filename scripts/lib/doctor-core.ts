@@ -13,6 +13,9 @@ import {
   volumeExists,
 } from "./docker";
 import { inParallel } from "./parallel";
+import { countStores, judgeStores } from "./doctor-stores";
+import { storeServicesOf } from "./migrate/sources";
+import { storesRead } from "../../components/stores";
 import { assertLocal, describeMount, mountOf } from "./stack";
 
 /*
@@ -177,6 +180,8 @@ export async function probeIfPresent(image: string, m: DataMount): Promise<Probe
 export interface DoctorResult {
   readonly findings: readonly Finding[];
   readonly problems: number;
+  /** What could not be looked at (e.g. tables while Postgres is stopped). */
+  readonly unchecked: readonly string[];
 }
 
 export async function runDoctor(o: {
@@ -200,5 +205,26 @@ export async function runDoctor(o: {
     });
   });
   const findings = per.flat();
-  return { findings, problems: findings.filter((f) => !f.ok).length };
+  const unchecked: string[] = [];
+  try {
+    const counted = await countStores(o.settings, o.helperImage);
+    unchecked.push(...counted.unchecked);
+    const reads = storesRead(storeServicesOf(o.settings));
+    findings.push(
+      ...counted.unreadable,
+      ...judgeStores({
+        stack: o.settings.stack,
+        reads,
+        found: counted.found,
+        tablesChecked: !counted.unchecked.some((u) => u.startsWith("tables")),
+      }),
+    );
+  } catch (e) {
+    findings.push({
+      dataSet: "stores",
+      ok: false,
+      message: `the stores could not be counted: ${(e as Error).message}`,
+    });
+  }
+  return { findings, problems: findings.filter((f) => !f.ok).length, unchecked };
 }

@@ -1,0 +1,216 @@
+import { spawnSync } from "child_process";
+import { Command, InvalidArgumentError } from "commander";
+import { randomBytes, randomUUID } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { fixtureCompose, writeFixtureCheckout } from "./bench/fixture-checkout";
+import { FixtureDoc, randomVector, writeChroma } from "./bench/chroma-fixture";
+import { Report } from "./lib/migrate/report";
+
+/*
+ * npm run bench:migrate -- [--rows 100000] [--postgres-image IMAGE] [--helper-image IMAGE]
+ *
+ * migrate-data throughput on the real Docker engine: a throw-away local stack whose
+ * Postgres holds a compose-era `queries` table of --rows rows and whose query data
+ * set holds a ChromaDB collection `queries` of --rows documents, and the evaluation
+ * data set a collection `evaluation_metrics` of as many, every one with a
+ * 384-dimension vector. Runs `npm run migrate-data` once as npm would start it and
+ * prints, per source, rows/s as the report measures it (the copy and its
+ * verification; the backup before it is timed apart), with the machine's load. A
+ * report, not a test: nothing asserts a time. Everything it makes is removed.
+ */
+
+const REPO = path.resolve(__dirname, "..");
+
+const program = new Command("bench:migrate")
+  .description("Measure npm run migrate-data on 3 x --rows rows with vectors")
+  .option(
+    "--rows <n>",
+    "rows in the table and documents in the collection",
+    (v: string) => {
+      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1_000_000) {
+        throw new InvalidArgumentError(
+          `--rows = ${JSON.stringify(v)}: expected a whole number from 1 to 1000000`,
+        );
+      }
+      return Number(v);
+    },
+    100_000,
+  )
+  .option(
+    "--postgres-image <image>",
+    "Postgres 15 image with pgvector",
+    "panopticon-test/postgres:15",
+  )
+  .option("--helper-image <image>", "image with sh and cat", "panopticon-test/busybox:1")
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+function sh(args: string[], input?: string): string {
+  const r = spawnSync("docker", args, { encoding: "utf8", input, maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0)
+    throw new Error(`docker ${args.slice(0, 4).join(" ")} ... failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+
+function main(): void {
+  program.parse();
+  const o = program.opts<{ rows: number; postgresImage: string; helperImage: string }>();
+  const stack = `benchmig${randomBytes(3).toString("hex")}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-bench-migrate-"));
+  const pg = `panopticon-${stack}-postgres`;
+  const vol = (set: string) => `panopticon-${stack}-${set.replace(/_/g, "-")}-data`;
+  // The compose-era layout (the data being migrated is compose-era data); every image is
+  // pinned, so nothing is built from the fixture checkout.
+  writeFixtureCheckout(path.join(dir, "checkout"), "compose-era");
+  fs.writeFileSync(
+    path.join(dir, `Pulumi.${stack}.yaml`),
+    [
+      "config:",
+      "  panopticon:environment: local",
+      `  panopticon:initImage: ${o.helperImage}`,
+      "  panopticon:stopGraceSeconds: 60",
+      "  panopticon:appSource: ./checkout",
+      "  panopticon:services:",
+      ...Object.keys(fixtureCompose("compose-era").services).flatMap((s) => [
+        `    ${s}:`,
+        `      image: ${s === "postgres" ? o.postgresImage : o.helperImage}`,
+      ]),
+      "",
+    ].join("\n"),
+  );
+  try {
+    process.stderr.write(
+      `bench:migrate: ${o.rows} rows in a table and ${o.rows} documents in each of two collections\n`,
+    );
+    sh(["volume", "create", vol("postgres")]);
+    sh([
+      "run",
+      "-d",
+      "--name",
+      pg,
+      "--mount",
+      `type=volume,src=${vol("postgres")},dst=/var/lib/postgresql/data`,
+      "-e",
+      "POSTGRES_USER=postgres",
+      "-e",
+      "POSTGRES_DB=panopticon",
+      o.postgresImage,
+    ]);
+    for (let i = 0; i < 120; i++) {
+      const r = spawnSync(
+        "docker",
+        ["exec", pg, "psql", "-X", "-U", "postgres", "-d", "panopticon", "-tAc", "SELECT 1"],
+        { encoding: "utf8" },
+      );
+      if (r.stdout?.trim() === "1") break;
+      spawnSync("sleep", ["0.5"]);
+    }
+    const psql = (sql: string) =>
+      sh(
+        [
+          "exec",
+          "-i",
+          pg,
+          "psql",
+          "-X",
+          "-q",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-U",
+          "postgres",
+          "-d",
+          "panopticon",
+        ],
+        sql,
+      );
+    psql(`CREATE EXTENSION vector;
+      CREATE TABLE queries (id UUID PRIMARY KEY, query_text TEXT NOT NULL, embedding VECTOR(384),
+        theme TEXT NOT NULL, metadata JSONB, created_at TIMESTAMP NOT NULL DEFAULT NOW());
+      INSERT INTO queries SELECT gen_random_uuid(), 'query ' || i,
+        (SELECT array_agg(random() * 2 - 1)::real[]::vector(384) FROM generate_series(1, 384) WHERE i > 0),
+        'theme' || (i % 5), jsonb_build_object('theme', 'theme' || (i % 5)), now()
+      FROM generate_series(1, ${o.rows}) i;`);
+    // The collection queries goes into items_queries after the table did (through its
+    // indexes); evaluation_metrics goes into a table this run creates.
+    const put = (set: string, name: string, key: string) => {
+      const docs: FixtureDoc[] = Array.from({ length: o.rows }, (_, i) => ({
+        id: randomUUID(),
+        text: `${name} document ${i}`,
+        metadata: { [key]: `kind${i % 5}`, timestamp: "2025-03-01T10:11:12.123457" },
+        vector: randomVector(),
+      }));
+      const src = path.join(dir, set);
+      fs.mkdirSync(src);
+      writeChroma(path.join(src, "chroma.sqlite3"), [{ name, docs }]);
+      sh(["volume", "create", vol(set)]);
+      sh([
+        "run",
+        "--rm",
+        "--mount",
+        `type=volume,src=${vol(set)},dst=/data`,
+        "--mount",
+        `type=bind,src=${src},dst=/src,readonly`,
+        o.helperImage,
+        "cp",
+        "/src/chroma.sqlite3",
+        "/data/",
+      ]);
+    };
+    put("query", "queries", "theme");
+    put("evaluation", "evaluation_metrics", "metric_type");
+
+    const before = load();
+    const t0 = Date.now();
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", path.join("scripts", "migrate-data.ts"), "--dir", dir, "--stack", stack],
+      { cwd: REPO, encoding: "utf8" },
+    );
+    const wall = (Date.now() - t0) / 1000;
+    if (r.status !== 0)
+      throw new Error(`migrate-data exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+    const report = JSON.parse(fs.readFileSync(/report (\S+)/.exec(r.stdout)![1], "utf8")) as Report;
+    const copied = report.sources.reduce((n, s) => n + s.seconds, 0);
+    process.stdout.write(
+      [
+        `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), load average ${before} before, ${load()} after`,
+        ...report.sources.map(
+          (s) =>
+            `${s.source} -> ${s.target}: ${s.read} rows in ${s.seconds.toFixed(2)} s = ${Math.round(s.read / s.seconds)} rows/s (copy + verification)`,
+        ),
+        `whole run: ${wall.toFixed(1)} s wall, of which ${copied.toFixed(1)} s copying and verifying, ${(wall - copied).toFixed(1)} s backup, planning and process start`,
+        "",
+      ].join("\n"),
+    );
+  } finally {
+    spawnSync("docker", ["rm", "-f", pg], { stdio: "ignore" });
+    spawnSync("docker", ["volume", "rm", "-f", vol("postgres"), vol("query"), vol("evaluation")], {
+      stdio: "ignore",
+    });
+    spawnSync(
+      "docker",
+      [
+        "run",
+        "--rm",
+        "--mount",
+        `type=bind,src=${dir},dst=/t`,
+        o.helperImage,
+        "sh",
+        "-c",
+        "rm -rf /t/*",
+      ],
+      { stdio: "ignore" },
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main();
