@@ -3,13 +3,19 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-/* The command as users run it (`npm run promote -- ...` is `tsx scripts/promote.ts ...`). */
+/*
+ * The command as users run it (`npm run promote -- ...` is `tsx scripts/promote.ts ...`),
+ * file to file: both stacks hold the compose era's release (no checkout), the source
+ * pins every image.
+ */
 
 const ROOT = path.join(__dirname, "..");
 const TSX = path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 const FIXTURES = path.join(__dirname, "fixtures", "promote");
-const DEV = fs.readFileSync(path.join(FIXTURES, "dev.yaml"), "utf8");
-const PROD = fs.readFileSync(path.join(FIXTURES, "prod.yaml"), "utf8");
+const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), "utf8");
+const RELEASE = fixture("release.yaml").replace(/^(#.*\n)+/, "");
+const DEV = fixture("dev.yaml") + RELEASE;
+const PROD = fixture("prod.yaml") + RELEASE;
 const OLD = `sha256:${"4".repeat(64)}`;
 const NEW = `sha256:${"f".repeat(64)}`;
 

@@ -9,9 +9,12 @@ import { DIGEST, isPromotablePath } from "../scripts/promote/promotable";
 import { promote } from "../scripts/promote/run";
 import { applyChanges, applySplices, EditError, renderScalar } from "../scripts/promote/yaml-edit";
 
+// Both stacks hold the compose era's release (no checkout); the source pins every image.
 const FIXTURES = path.join(__dirname, "fixtures", "promote");
-const DEV = fs.readFileSync(path.join(FIXTURES, "dev.yaml"), "utf8");
-const PROD = fs.readFileSync(path.join(FIXTURES, "prod.yaml"), "utf8");
+const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), "utf8");
+const RELEASE = fixture("release.yaml").replace(/^(#.*\n)+/, "");
+const DEV = fixture("dev.yaml") + RELEASE;
+const PROD = fixture("prod.yaml") + RELEASE;
 const pinned = (name: string, c: string) => `ghcr.io/panopticon-ai/${name}@sha256:${c.repeat(64)}`;
 
 function view(stack: string, text: string): StackView {
@@ -107,15 +110,17 @@ describe("planPromotion", () => {
     expect(local.problems.join("\n")).toContain("panopticon:services.postgres.image");
   });
 
-  it("refuses a default service the source leaves at its tag-only built-in image", () => {
-    // Only postgres has a built-in image (the apps are built from source); a local
-    // target runs the postgres container, so its tag-only default cannot be promoted.
+  it("refuses a release service the source leaves without an image (there is no built-in one)", () => {
+    // Compose builds every image, postgres's too, and publishes none: a source without
+    // a checkout that sets no image for a service has nothing a target could run, and
+    // the local target runs the postgres container, so its own image cannot stand in.
     const dev = DEV.replace(/ {4}postgres:\n {6}image: .*\n/, "");
     expect(dev).not.toContain("postgres:16.4");
     const plan = planPromotion(view("dev", dev), view("staging", DEV));
     expect(plan.problems.join("\n")).toContain(
-      '"pgvector/pgvector:0.8.0-pg15-bookworm" in Pulumi.dev.yaml (the built-in default',
+      "panopticon:services.postgres.image = (missing) in Pulumi.dev.yaml: there is no built-in image",
     );
+    expect(plan.expected.has("postgres")).toBe(false);
   });
 });
 

@@ -88,18 +88,34 @@ describe("promotion from recorded dev outputs", () => {
   });
 
   it("pins exactly dev's digests in Pulumi.prod.yaml; the diff touches only image lines and the release", () => {
+    // The repository's prod has no release yet, so it pins nothing: its first promotion
+    // only adds lines (a block per service with its image, and the release) after it.
     const r = run(saved(pushed));
     expect([r.exitCode, r.stderr]).toEqual([0, []]);
     const after = prod();
     expect(parse(after).config["panopticon:release"]).toEqual(RELEASE);
-    const changed = changedLines(prodBefore, withoutRelease(after));
-    expect(changed.length).toBeGreaterThan(0);
-    for (const line of changed) expect(line).toMatch(/^\s+image: \S+@sha256:[0-9a-f]{64}$/);
+    expect(after.startsWith(prodBefore)).toBe(true);
+    const added = withoutRelease(after.slice(prodBefore.length)).split("\n").filter(Boolean);
+    expect(added.length).toBeGreaterThan(0);
+    expect(added[0]).toBe("  panopticon:services:");
+    for (const line of added.slice(1)) {
+      expect(line).toMatch(/^ {4}[a-z][a-z-]*:$|^ {6}image: \S+@sha256:[0-9a-f]{64}$/);
+    }
     const promoted = Object.entries(pushed).filter(([svc]) => svc !== "postgres");
     for (const [, ref] of promoted) expect(after).toContain(`image: ${ref}\n`);
     expect(r.stdout.join("\n")).toMatch(/skipped panopticon:services\.postgres: kind postgres/);
     // Promoting the same outputs again changes nothing.
     expect(run(saved(pushed)).stdout.join("\n")).toMatch(/nothing to promote/);
+    // The next build of dev: only image lines change, and the release stays as it was.
+    const next = Object.fromEntries(
+      Object.entries(pushed).map(([svc, ref]) => [svc, ref.replace(/[0-9a-f]{8}$/, "00000000")]),
+    );
+    const r2 = run(saved(next));
+    expect([r2.exitCode, r2.stderr]).toEqual([0, []]);
+    const changed = changedLines(after, prod());
+    expect(changed).toHaveLength(promoted.length);
+    for (const line of changed) expect(line).toMatch(/^\s+image: \S+@sha256:[0-9a-f]{64}$/);
+    for (const [svc] of promoted) expect(prod()).toContain(`image: ${next[svc]}\n`);
   });
 
   it("refuses the images output alone: it says nothing of the release dev ran", () => {

@@ -1,12 +1,26 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { parse } from "yaml";
+import { fixtureCompose } from "../scripts/bench/fixture-checkout";
 import { promote, PromoteOptions, writeAtomically } from "../scripts/promote/run";
 import { EXIT } from "../scripts/promote/stack-file";
 
+/*
+ * File-to-file promotion: the source is a stack without a checkout, so its file holds
+ * the release it runs (panopticon:release) and pins every image, and promote reads
+ * that file (no Pulumi CLI). Prod has been promoted before: it holds the same release.
+ */
 const FIXTURES = path.join(__dirname, "fixtures", "promote");
-const DEV = fs.readFileSync(path.join(FIXTURES, "dev.yaml"), "utf8");
-const PROD = fs.readFileSync(path.join(FIXTURES, "prod.yaml"), "utf8");
+const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), "utf8");
+/** The release block as promote writes it, its header comment left out. */
+const RELEASE = fixture("release.yaml").replace(/^(#.*\n)+/, "");
+const DEV_FILE = fixture("dev.yaml");
+const PROD_FILE = fixture("prod.yaml");
+/** `text` holding the compose era's release, as a stack promoted to holds it. */
+const released = (text: string) => text + RELEASE;
+const DEV = released(DEV_FILE);
+const PROD = released(PROD_FILE);
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
 let dirs: string[] = [];
@@ -40,6 +54,29 @@ function replaced(text: string, ...pairs: [string, string][]): string {
 function run(dir: string, extra: Partial<PromoteOptions> = {}) {
   return promote({ from: "dev", to: "prod", dir, ...extra });
 }
+
+describe("the release fixture", () => {
+  it("is byte for byte what promote writes for the compose era's release", () => {
+    // Prod before its first release, promoted from dev's outputs (its images, its release).
+    const dir = project({ "Pulumi.dev.yaml": DEV_FILE, "Pulumi.prod.yaml": PROD_FILE });
+    const services = (parse(DEV_FILE) as { config: Record<string, Record<string, object>> }).config[
+      "panopticon:services"
+    ];
+    const images = Object.fromEntries(
+      Object.entries(services).map(([name, block]) => [name, (block as { image: string }).image]),
+    );
+    const release = {
+      source: { commit: "e342b64f692e0a1cd2818fdf3cce71399f00bf37", dirty: false },
+      compose: fixtureCompose("compose-era"),
+    };
+    const outputs = path.join(dir, "dev-outputs.json");
+    fs.writeFileSync(outputs, JSON.stringify({ images, release }));
+    const r = run(dir, { write: true, fromOutputs: outputs });
+    expect([r.exitCode, r.stderr]).toEqual([EXIT.ok, []]);
+    expect(read(dir)).toBe(PROD);
+    expect(parse(PROD).config["panopticon:release"]).toEqual(release);
+  });
+});
 
 describe("promote dev -> prod", () => {
   it("is a no-op when the promotable settings are equal", () => {
@@ -333,8 +370,11 @@ describe("promote refuses, and writes nothing", () => {
   });
 
   it("a change for a service whose block prod lacks (adding a block is an environment change)", () => {
-    // Every catalogue app needs its block to be valid at all; a service only dev has is the case.
-    const dev = `${DEV}    notes:\n      image: ghcr.io/panopticon-ai/notes:1.0.0@${digest("4")}\n      port: 8000\n      healthcheck: {test: [CMD, "true"]}\n`;
+    // The release's compose services get their block from the release; a service only
+    // dev's file defines (its own port and healthcheck, not in compose) is the case.
+    const dev = released(
+      `${DEV_FILE}    notes:\n      image: ghcr.io/panopticon-ai/notes:1.0.0@${digest("4")}\n      port: 8000\n      healthcheck: {test: [CMD, "true"]}\n`,
+    );
     const dir = project({ "Pulumi.dev.yaml": dev, "Pulumi.prod.yaml": PROD });
     expectRefused(
       dir,

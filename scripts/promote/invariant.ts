@@ -91,11 +91,11 @@ export function unmetExpectations(plan: Plan, afterConfig: Record<string, unknow
   for (const [name, want] of plan.expected) {
     const block = services[name] as { image?: unknown; env?: unknown } | undefined;
     if (block === undefined) {
-      // Without a release, a missing block was refused earlier when it needed a change.
+      // A missing block was refused earlier when it needed a change, unless the
+      // release's compose has the service (then the edit adds it).
       if (plan.newBlocks.has(name)) problems.push(`${PROMOTABLE.servicesKey}.${name}: not added`);
       continue;
     }
-    // A block without `image` runs the built-in default.
     const image = block.image;
     if (image !== want.image) {
       problems.push(

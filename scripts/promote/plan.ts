@@ -57,8 +57,6 @@ export interface Plan {
 }
 
 type Raw = Record<string, unknown>;
-// The services come from the stack files themselves: there is no built-in catalogue.
-const DEFAULT_BY_NAME: Record<string, { kind: string; image?: string } | undefined> = {};
 
 function obj(v: unknown): Raw | undefined {
   return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Raw) : undefined;
@@ -85,14 +83,17 @@ function kindOf(view: StackView, name: string): string {
   // The service that mounts Postgres's data directory in the release is the database.
   const release = releaseOf(view);
   if (release !== undefined && databaseServices(release).has(name)) return "postgres";
-  return DEFAULT_BY_NAME[name]?.kind ?? "app";
+  return "app";
 }
 
-/** The image a stack runs for a service: its own `image`, else the built-in default. */
-function imageOf(view: StackView, name: string): { image?: string; fromDefault: boolean } {
+/**
+ * The image a stack file sets for a service. There is no built-in default: compose
+ * builds Panopticon's images and publishes none, so a stack without a checkout runs
+ * exactly the images its file pins.
+ */
+function imageOf(view: StackView, name: string): string | undefined {
   const own = obj(servicesOf(view)[name])?.image;
-  if (typeof own === "string") return { image: own, fromDefault: false };
-  return { image: DEFAULT_BY_NAME[name]?.image, fromDefault: true };
+  return typeof own === "string" ? own : undefined;
 }
 
 /** The app-level env a stack sets for a service (strings only; the schema checked them). */
@@ -127,12 +128,14 @@ const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * - `env` is mirrored: the target ends with exactly the source's keys.
  * - Services of kind postgres are skipped when either stack is environment aws:
  *   there RDS replaces the container and the image is never run.
- * - Without a release, a service whose block is missing from the target file is
- *   refused when it needs a change: creating the block is an environment decision.
+ * - There is no built-in image: a service the source runs without one is refused.
+ * - A service whose block is missing from the target file is refused when it needs a
+ *   change, unless the release's compose file has it: creating the block of a service
+ *   the source's own file defines (its port, data, healthcheck) is an environment decision.
  * - With a release (the source's `panopticon:release`), the release is the service
- *   layout: the target gets it, each of its services gets a block when it has none,
- *   and a service the release no longer has loses its image and env (and its block,
- *   when nothing else is in it).
+ *   layout: the target gets it, each of its compose services gets a block when it has
+ *   none, and a service the release no longer has loses its image and env (and its
+ *   block, when nothing else is in it).
  */
 export function planPromotion(source: StackView, target: StackView): Plan {
   const changes: Change[] = [];
@@ -149,9 +152,13 @@ export function planPromotion(source: StackView, target: StackView): Plan {
   const pins = (n: string) => typeof obj(srcServices[n])?.image === "string";
   const names = [
     ...(release === undefined
-      ? new Set(Object.keys(srcServices))
+      ? new Set(Object.keys(srcServices).filter((n) => srcServices[n] !== false))
       : (source.layout ?? layoutOf(release, srcServices, pins))),
   ].sort(byKey);
+  // The release's compose services get a block in the target when they need one; a
+  // service the source's own file defines (its port, data, healthcheck: environment
+  // settings, never promoted) needs its block written by hand.
+  const inCompose = new Set(release === undefined ? [] : composeServices(release));
 
   for (const name of names) {
     const reason = skipReason(source, target, name);
@@ -160,26 +167,30 @@ export function planPromotion(source: StackView, target: StackView): Plan {
       continue;
     }
 
-    const src = imageOf(source, name);
-    if (src.image === undefined) continue; // the schema guarantees an image; nothing to promote
-    if (!DIGEST.test(src.image)) {
+    const image = imageOf(source, name);
+    if (image === undefined) {
       problems.push(
-        `${displayKey(name, "image")} = ${JSON.stringify(src.image)} in ${source.fileName}` +
-          (src.fromDefault ? " (the built-in default; the file sets no image)" : "") +
+        `${displayKey(name, "image")} = (missing) in ${source.fileName}: there is no built-in image (compose builds ${name} and publishes none): expected an image pinned by digest (<image>@sha256:<64 hex digits>), so ${target.stack} runs what ${source.stack} ran`,
+      );
+      continue;
+    }
+    if (!DIGEST.test(image)) {
+      problems.push(
+        `${displayKey(name, "image")} = ${JSON.stringify(image)} in ${source.fileName}` +
           `: expected an image pinned by digest (<image>@sha256:<64 hex digits>); a tag can move, so ${target.stack} might not run what ${source.stack} ran`,
       );
     }
     const srcEnv = envOf(source, name);
-    expected.set(name, { image: src.image, env: srcEnv });
+    expected.set(name, { image, env: srcEnv });
 
     const own: Change[] = [];
     const tgtBlock = obj(tgtServices[name]);
     const tgtImage = imageOf(target, name);
-    if (tgtImage.image !== src.image) {
+    if (tgtImage !== image) {
       own.push(
-        tgtImage.fromDefault
-          ? { op: "+", service: name, field: "image", from: tgtImage.image, to: src.image }
-          : { op: "~", service: name, field: "image", from: tgtImage.image, to: src.image },
+        tgtImage === undefined
+          ? { op: "+", service: name, field: "image", to: image }
+          : { op: "~", service: name, field: "image", from: tgtImage, to: image },
       );
     }
     const tgtEnv = envOf(target, name);
@@ -192,7 +203,7 @@ export function planPromotion(source: StackView, target: StackView): Plan {
         own.push({ op: "-", service: name, field: "env", envKey: k, from });
       else own.push({ op: "~", service: name, field: "env", envKey: k, from, to });
     }
-    if (own.length > 0 && tgtBlock === undefined && release !== undefined) {
+    if (own.length > 0 && tgtBlock === undefined && inCompose.has(name)) {
       newBlocks.add(name);
     } else if (own.length > 0 && tgtBlock === undefined) {
       problems.push(
@@ -307,9 +318,7 @@ export function formatPlan(plan: Plan, source: StackView, target: StackView): st
   for (const c of plan.changes) {
     const key = displayKey(c.service, c.field, c.envKey);
     if (c.op === "~") lines.push(`~ ${key}: ${show(c.from)} -> ${show(c.to)}`);
-    else if (c.op === "+" && c.from !== undefined) {
-      lines.push(`+ ${key}: ${show(c.to)} (instead of the built-in default ${show(c.from)})`);
-    } else if (c.op === "+") lines.push(`+ ${key}: ${show(c.to)}`);
+    else if (c.op === "+") lines.push(`+ ${key}: ${show(c.to)}`);
     else lines.push(`- ${key}: ${show(c.from)}`);
   }
   for (const s of plan.skipped) {
