@@ -2,6 +2,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { fixtureCompose } from "../scripts/bench/fixture-checkout";
 import { EXIT, PULUMI_CLI_MISSING } from "../scripts/lib/exit-codes";
 import { POSTGRES_IMAGE } from "./app-images";
 import { STAND_IN_SOURCE } from "./checkouts";
@@ -187,14 +188,22 @@ describe("promote", () => {
   });
 
   it("its compliant twin: saved outputs instead of the CLI, exit 0", async () => {
-    const outputs = path.join(dir, "images.json");
+    // All of dev's outputs, as `pulumi stack output --json` saves them: the images and
+    // the release they were built from, which gives dev's layout, so dev's checkout
+    // (../Argus, absent here) is not needed.
+    expect(fs.existsSync(path.join(dir, "..", "Argus"))).toBe(false);
+    const outputs = path.join(dir, "outputs.json");
     const images = Object.fromEntries(
       [...APPS, "visualization-service", "model-registry"].map((s) => [
         s,
         `ghcr.io/acme/${s}@sha256:${"cd".repeat(32)}`,
       ]),
     );
-    fs.writeFileSync(outputs, JSON.stringify(images));
+    const release = {
+      source: { commit: "e342b64f692e0a1cd2818fdf3cce71399f00bf37", dirty: false },
+      compose: fixtureCompose("compose-era"),
+    };
+    fs.writeFileSync(outputs, JSON.stringify({ images, release }));
     const r = await tool(
       "promote.ts",
       ["--from", "dev", "--to", "prod", "--dir", dir, "--from-outputs", outputs],
