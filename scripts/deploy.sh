@@ -24,9 +24,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 project_dir=$PWD
 
-# App services of the built-in catalogue (components/catalogue.ts). Each needs a
-# pinned image or a checkout to build from. tests/deploy.test.ts keeps the list
-# equal to the catalogue's.
+# Which services there are, and whether each has an image, is the program's to say
+# (the checkout's docker-compose.yml or the promoted release): it refuses a gap in its
+# own words (for a local stack, shown from the preview below).
 
 say() { printf 'deploy: %s\n' "$*" >&2; }
 
@@ -71,8 +71,8 @@ command -v pulumi >/dev/null 2>&1 ||
   need "the Pulumi CLI is required (pulumi not found on PATH): install it with 'curl -fsSL https://get.pulumi.com | sh', see https://www.pulumi.com/docs/install/"
 
 # The few stack-file facts the checks need, read without node_modules (which npm
-# install has not fetched yet on a fresh machine). Pulumi writes stack files in block
-# style; a flow-style services map is read as "no images" and reported, never guessed.
+# install has not fetched yet on a fresh machine): the environment, the checkout and
+# whether a release was promoted. Pulumi writes stack files in block style.
 environment=local
 app_source=
 has_release=false

@@ -2,9 +2,11 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { ConfigError, parseSettings, rawFromStackFile } from "../components/settings";
 import { PULUMI_CLI_MISSING } from "../scripts/lib/exit-codes";
+import { POSTGRES_IMAGE } from "./app-images";
+import { promotedRelease } from "./harness";
 
 /*
  * scripts/deploy.sh with stand-ins on PATH: a `pulumi` that records every call
@@ -55,6 +57,26 @@ const PINNED_STACK = `config:
   panopticon:services:
 ${APPS.map((a) => `    ${a}:\n      kind: app\n      image: registry.example/${a}:1@sha256:${"a".repeat(64)}`).join("\n")}
 `;
+
+/**
+ * A local stack without a checkout, as a promotion leaves it: the compose era's release
+ * and one digest per app service (and the postgres image a local stack runs).
+ */
+function releasedStack(without: string[] = []): string {
+  const promoted = promotedRelease("compose-era");
+  const services: Record<string, unknown> = {
+    ...(promoted["panopticon:services"] as Record<string, unknown>),
+    postgres: { image: POSTGRES_IMAGE },
+  };
+  for (const name of without) services[name] = {};
+  return stringify({
+    config: {
+      "panopticon:environment": "local",
+      "panopticon:services": services,
+      "panopticon:release": promoted["panopticon:release"],
+    },
+  });
+}
 
 // The stand-in pulumi: one line per call, arguments separated by \x1f, then the
 // passphrase variables it saw. State (login, stored password) in $STUB_STATE.
@@ -398,7 +420,10 @@ describe("deploy.sh prerequisites: one line each, nothing run; exit 3 (machine) 
         `${PINNED_STACK}  panopticon:appSource: ../argus\n`,
       );
       const r = deploy(["dev", "--yes"]);
-      expect(r.code).toBe(2);
+      // The services come from the checkout's docker-compose.yml, pins or not: the
+      // checkout is what this machine lacks (exit 3, as in the table above).
+      expect(r.code).toBe(3);
+      expect(r.err).toContain("deploy: missing: stack dev: panopticon:appSource = '../argus'");
       expect(calls()).toEqual([]);
       expect(npmCalls()).toEqual([]);
       // The only stand-in that ran is the read-only engine probe of the same checks.
@@ -441,19 +466,55 @@ describe("deploy.sh prerequisites: one line each, nothing run; exit 3 (machine) 
     expect(calls().at(-1)?.args).toEqual(["up", "--stack", "prod"]);
   });
 
-  it("every app service pinned: no appSource needed", () => {
-    write(path.join(env.project, "Pulumi.dev.yaml"), PINNED_STACK);
-    expect(deploy(["dev"]).code).toBe(0);
+  it("a stack holding a promoted release, every app service pinned: no appSource needed", () => {
+    // Pins alone no longer make a layout (the services come from compose): the release does.
+    const text = releasedStack();
+    const config = (parse(text) as { config: Record<string, unknown> }).config;
+    expect(config["panopticon:appSource"]).toBeUndefined();
+    // The program takes this file as it is ...
+    expect(
+      parseSettings(rawFromStackFile(config), { stack: "dev", baseDir: env.project }).services,
+    ).toHaveLength(7);
+    // ... and so does deploy.sh, which deploys it.
+    write(path.join(env.project, "Pulumi.dev.yaml"), text);
+    const r = deploy(["dev"]);
+    expect(r.code).toBe(0);
+    expect(calls().at(-1)?.args).toEqual(["up", "--stack", "dev"]);
   });
 
-  it("one app service left unpinned is named", () => {
+  it("one app service left unpinned is named: the program's refusal, shown from the preview", () => {
+    // deploy.sh no longer keeps a list of apps: which services a release has, and which
+    // image each runs, is the program's to say, and deploy.sh shows what it says.
+    const text = releasedStack(["model-registry"]);
+    const config = (parse(text) as { config: Record<string, unknown> }).config;
+    let refusal = "";
+    try {
+      parseSettings(rawFromStackFile(config), { stack: "dev", baseDir: env.project });
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      refusal = e.message;
+    }
+    const named = "panopticon:services.model-registry.image = (missing)";
+    expect(refusal.split("\n").filter((l) => l.startsWith("  - "))).toEqual([
+      expect.stringContaining(named),
+    ]);
+    write(path.join(env.project, "Pulumi.dev.yaml"), text);
+    // The preview runs that program, which throws the refusal (as Pulumi's runner reports it).
+    const urn = "urn:pulumi:dev::panopticon::pulumi:pulumi:Stack::panopticon-dev";
+    const message = `Running program '${env.project}' failed with an unhandled exception:\nConfigError: ${refusal}\n    at parseSettings (${env.project}/components/settings.ts:1:1)\n`;
     write(
-      path.join(env.project, "Pulumi.dev.yaml"),
-      PINNED_STACK.replace(/(\n {4}model-registry:\n {6}kind: app)\n {6}image: .*/, "$1"),
+      path.join(env.state, "preview.json"),
+      JSON.stringify({ steps: [], diagnostics: [{ urn, message, severity: "error" }] }),
     );
+    write(path.join(env.state, "preview.rc"), "255");
     const r = deploy(["dev"]);
-    expect(r.code).toBe(2);
-    expect(r.err).toContain("stack dev: no image for model-registry and panopticon:appSource");
+    expect(r.code).toBe(1);
+    expect(r.err).not.toContain("deploy: missing:");
+    expect(r.err).toContain(`  - ${named}`);
+    expect(r.err).toContain(
+      "deploy: the preview of stack dev failed (above); nothing was deployed",
+    );
+    expect(calls().map((x) => x.args[0])).not.toContain("up");
   });
 
   it("everything missing at once: one line per missing thing", () => {
