@@ -194,3 +194,15 @@ export function configToRead(store: Store): string {
       return "no Panopticon service reads this collection";
   }
 }
+
+/**
+ * The container label that lists, `;`-separated, the stores (storeKey) a service reads:
+ * written by the program, read by the guard, which names a store no service reads any
+ * more after a change (the environment is secret in a preview; labels are not).
+ */
+export const STORES_LABEL = "com.panopticon.stores";
+
+/** The STORES_LABEL value of one service. */
+export function storesLabel(s: StoreService): string {
+  return [...new Set(storesOf(s).map((r) => storeKey(r.store)))].sort().join(";");
+}

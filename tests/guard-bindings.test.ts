@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { GuardResult, runGuard } from "../scripts/guard/run";
+import { makeCheckout } from "./checkouts";
 import { cliStackConfig, ProgramRun, runProgram } from "./harness";
 import { eventLog, previewDigest } from "./preview-builder";
 
@@ -25,9 +26,9 @@ function devConfig(patch: Json): Json {
   for (const [k, v] of Object.entries(patch)) {
     const key = `panopticon:${k}`;
     if (k === "services") {
-      const services = structuredClone((config[key] ?? {}) as Record<string, Json>);
-      for (const [name, over] of Object.entries(v as Record<string, Json>)) {
-        services[name] = { ...services[name], ...over };
+      const services = structuredClone((config[key] ?? {}) as Record<string, Json | false>);
+      for (const [name, over] of Object.entries(v as Record<string, Json | false>)) {
+        services[name] = over === false ? false : { ...services[name], ...over };
       }
       config[key] = services;
     } else {
@@ -167,5 +168,56 @@ describe.each(["json", "events"] as const)("data bindings in a preview (%s)", (f
     const r = guard(before, after, format, { allow: urns });
     expect(r.stdout).toMatch(/accepted\s+detached/);
     expect(r.exitCode).toBe(0);
+  });
+});
+
+describe.each(["json", "events"] as const)("a change of layout in a preview (%s)", (format) => {
+  const RELEASE_01 = makeCheckout("release-0.1");
+
+  it("compose era -> 0.1: the data sets no service mounts and the stores no service reads are named, exit 1", async () => {
+    const before = await run("dev", {});
+    const after = await run("dev", { appSource: RELEASE_01 });
+    const r = guard(before, after, format);
+    expect(r.exitCode).toBe(1);
+    for (const set of ["query", "evaluation"]) {
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `data set ${set} \\(volume panopticon-dev-${set}-data at /app/${set}_storage_data\\) was mounted by service ${set}-storage; after this change no service mounts it`,
+        ),
+      );
+    }
+    // What the compose era read, and 0.1 reads none of (it reads items_* and the llm_outputs table).
+    for (const store of [
+      "table queries",
+      "collection evaluation_metrics in evaluation",
+      "collection llm_outputs in judge",
+    ]) {
+      expect(r.stdout).toContain(`${store} was read by`);
+    }
+    expect(r.stdout).toContain("npm run migrate-data -- --stack dev");
+    expect(r.stdout).not.toContain("table llm_outputs was read by");
+  });
+
+  it("0.1 -> 0.1 with a new image: every store is still read, nothing unmounted, exit 0 (the twin)", async () => {
+    const before = await run("dev", { appSource: RELEASE_01 });
+    const after = await run("dev", {
+      appSource: RELEASE_01,
+      services: { "main-app": { image: "registry.test/main-app:2" } },
+    });
+    const r = guard(before, after, format);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).not.toMatch(/no service (mounts|reads)/);
+  });
+
+  it("a removed service with a data set leaves it unmounted; one without data is a plain removal", async () => {
+    const before = await run("dev", {});
+    const noData = await run("dev", { services: { "visualization-service": false } });
+    expect(guard(before, noData, format).exitCode).toBe(0);
+    const withData = await run("dev", { services: { "model-registry": false } });
+    const r = guard(before, withData, format);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(
+      /data set model_registry \(volume panopticon-dev-model-registry-data at \/app\/model_registry_data\) was mounted by service model-registry/,
+    );
   });
 });

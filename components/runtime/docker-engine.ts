@@ -1,4 +1,5 @@
 import * as docker from "@pulumi/docker";
+import { STORES_LABEL, storesLabel } from "../stores";
 import * as pulumi from "@pulumi/pulumi";
 import { DataVolume } from "../data-volume";
 import { ServiceImage } from "../image/service-image";
@@ -55,6 +56,17 @@ export interface ImageRepository {
 export interface DataVolumeOutput {
   readonly backend: string;
   readonly source: pulumi.Output<string>;
+}
+
+/** The stores a service reads, as a label the guard compares across a change. */
+function storesLabelOf(svc: ServiceSettings): Record<string, string> {
+  const value = storesLabel({
+    name: svc.name,
+    env: svc.env,
+    data: svc.dataSet ? { set: svc.dataSet.key, path: svc.dataSet.mountPath } : undefined,
+    database: svc.database,
+  });
+  return value === "" ? {} : { [STORES_LABEL]: value };
 }
 
 /**
@@ -247,6 +259,7 @@ export class Panopticon extends pulumi.ComponentResource {
           imageProvider,
           mount: mountOf(svc.name),
           extraEnv: { ...(svc.database ? connectionEnv : {}), ...secretEnv(svc) },
+          labels: storesLabelOf(svc),
           startAfter: after,
         },
         { parent: this, dependsOn: [this.network] },

@@ -1,4 +1,5 @@
 import { RDS_ALLOW_MAJOR_KEY } from "../../components/settings-aws";
+import { STORES_LABEL } from "../../components/stores";
 import { ecsBindingVerdicts } from "./bindings-ecs";
 import { Classification, parseUrn, StateFlags, StepRecord, Verdict } from "./types";
 
@@ -133,8 +134,25 @@ function containerVerdicts(steps: readonly StepRecord[]): Extra[] {
     const n =
       news.get(key) ??
       (newUrns.has(o.urn) ? { ...o, type: "none", source: "", target: "" } : undefined);
-    // A removed service leaves its data where it is: nothing is detached.
-    if (n === undefined) continue;
+    // A removed service leaves its data where it is, retained; but unless another service
+    // mounts it, nothing reads it after this change (0.1 drops the query and evaluation
+    // data sets): the data must be moved first, or the loss of access acknowledged.
+    if (n === undefined) {
+      out.push(
+        verdict(
+          o.urn,
+          CONTAINER,
+          "unmounted",
+          true,
+          `data set ${o.dataSet} (${describe(o)}) was mounted by service ${o.service}; after this ` +
+            `change no service mounts it: its files are kept, and nothing reads them. Rows and ` +
+            `documents are not known to a preview (npm run doctor -- --stack ${o.stack} counts them). ` +
+            `Move what 0.1 reads with npm run migrate-data -- --stack ${o.stack} (docs/migration.md), ` +
+            `or re-run the guard with --allow ${o.urn}`,
+        ),
+      );
+      continue;
+    }
     if (o.type !== n.type || o.source !== n.source || o.target !== n.target) {
       out.push(
         verdict(
@@ -164,6 +182,57 @@ function containerVerdicts(steps: readonly StepRecord[]): Extra[] {
         ),
       );
     }
+  }
+  return out;
+}
+
+/** The stores each container state says its service reads (the STORES_LABEL). */
+function storesOfState(urn: string, state: StateFlags | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  const inputs = state?.inputs;
+  if (!isObj(inputs)) return out;
+  const labels = labelsOf(inputs);
+  const value = labels.get(STORES_LABEL);
+  if (value === undefined || value === "") return out;
+  const service = labels.get(SERVICE_LABEL) ?? parseUrn(urn)!.name;
+  for (const store of value.split(";")) out.set(store, service);
+  return out;
+}
+
+/**
+ * A store some service read before the change and none reads after it: its data is
+ * kept where it is (a table, or a ChromaDB collection in a retained data set), unread.
+ * Only containers deployed with the stores label say what they read.
+ */
+function storeVerdicts(steps: readonly StepRecord[]): Extra[] {
+  const before = new Map<string, { service: string; urn: string }>();
+  const after = new Set<string>();
+  for (const s of steps) {
+    if (s.type !== CONTAINER) continue;
+    if (!NO_OLD.has(s.op)) {
+      for (const [store, service] of storesOfState(s.urn, s.old))
+        before.set(store, { service, urn: s.urn });
+    }
+    if (!NO_NEW.has(s.op) && s.new !== undefined) {
+      for (const store of storesOfState(s.urn, s.new).keys()) after.add(store);
+    }
+  }
+  const out: Extra[] = [];
+  for (const [store, { service, urn }] of before) {
+    if (after.has(store)) continue;
+    const stack = parseUrn(urn)!.stack;
+    out.push(
+      verdict(
+        urn,
+        CONTAINER,
+        "unread",
+        true,
+        `${store} was read by ${service}; after this change no service reads it: the data stays ` +
+          `where it is, unread. Its rows are not known to a preview (npm run doctor -- --stack ${stack} ` +
+          `counts them). Migrate it with npm run migrate-data -- --stack ${stack} (docs/migration.md), ` +
+          `or re-run the guard with --allow ${urn}`,
+      ),
+    );
   }
   return out;
 }
@@ -284,6 +353,7 @@ function rdsVerdicts(steps: readonly StepRecord[]): Extra[] {
 export function bindingVerdicts(steps: readonly StepRecord[]): Extra[] {
   return [
     ...containerVerdicts(steps),
+    ...storeVerdicts(steps),
     ...attachmentVerdicts(steps),
     ...hostMountVerdicts(steps),
     ...rdsVerdicts(steps),

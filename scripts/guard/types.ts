@@ -23,6 +23,8 @@ export type Classification =
   | "major-changed"
   | "major-unplanned"
   | "major-planned"
+  | "unmounted"
+  | "unread"
   | "unknown";
 
 export const CLASSIFICATION_LABEL: Record<Classification, string> = {
@@ -37,6 +39,8 @@ export const CLASSIFICATION_LABEL: Record<Classification, string> = {
   "major-changed": "Postgres major changed on existing data",
   "major-unplanned": "major version upgrade not planned",
   "major-planned": "planned major version upgrade",
+  unmounted: "kept, but no service mounts it any more",
+  unread: "kept, but no service reads this store any more",
   unknown: "unknown change",
 };
 
