@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { writeFixtureCheckout } from "../scripts/bench/fixture-checkout";
+import { parseSettings, rawFromStackFile } from "../components/settings";
+import { fixtureCompose, writeFixtureCheckout } from "../scripts/bench/fixture-checkout";
 import { formatImageCases, OFFLINE_BUILD_SOURCE, pinnedTwin } from "../scripts/bench/images";
 import {
   benchSource,
@@ -73,6 +74,19 @@ describe("bench image cases", () => {
     const services = twin.config["panopticon:services"] as Record<string, { image: string }>;
     for (const svc of twin.built) expect(services[svc].image).toMatch(/@sha256:[0-9a-f]{64}$/);
     expect(services.postgres.image).toMatch(/:pg15@/);
+    // Without a checkout, the layout is the release: the compose file the build read.
+    expect(twin.config["panopticon:release"]).toEqual({
+      source: { commit: null, dirty: null },
+      compose: fixtureCompose("compose-era"),
+    });
+    const settings = parseSettings(rawFromStackFile(twin.config), {
+      stack: "dev",
+      baseDir: PROJECT_DIR,
+    });
+    expect(settings.images.services.every((s) => s.from === "prebuilt")).toBe(true);
+    expect(settings.services.map((s) => s.name).sort()).toEqual(
+      Object.keys(fixtureCompose("compose-era").services).sort(),
+    );
     expect(path.isAbsolute(OFFLINE_BUILD_SOURCE)).toBe(true);
   });
 

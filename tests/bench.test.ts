@@ -249,10 +249,12 @@ describe("stack config as the CLI hands it to the program", () => {
   });
 
   it("withServices adds valid app services, each with a data set, up to the total", () => {
-    const services = withAppImages({
+    // A stack without a checkout: the compose era's release gives its layout, the
+    // images are pinned (withAppImages gives both).
+    const stack = withAppImages({
       services: { "judge-service": { env: { LOG_LEVEL: "debug" } } },
-    }).services;
-    const base = { "panopticon:services": services };
+    });
+    const base = { "panopticon:services": stack.services, "panopticon:release": stack.release };
     const grown = withServices(project, base, 12);
     const { config } = pulumiConfig(project, grown);
     const settings = parseSettings(rawFromPulumiConfig(config), { stack: "dev", baseDir: "/p" });

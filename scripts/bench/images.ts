@@ -2,6 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { checkoutRevision } from "../../components/compose/source";
 import { parseSettings, rawFromStackFile } from "../../components/settings";
 import { buildContextHash } from "../lib/context-hash";
 import { ProjectInfo, pulumiConfig, readStackConfig } from "./project";
@@ -21,6 +22,7 @@ export const BUILD_START_LIMIT = 1.5;
 
 const KEY = "panopticon:appSource";
 const SERVICES = "panopticon:services";
+const RELEASE = "panopticon:release";
 
 /**
  * What the no-change rebuild builds when the user names no checkout: the tests' stand-in
@@ -36,7 +38,11 @@ export const OFFLINE_BUILD_SOURCE = path.join(
   "panopticon-src",
 );
 
-/** The same stack with every built service pinned to a prebuilt image, and no appSource. */
+/**
+ * The same stack with every built service pinned to a prebuilt image, and no appSource:
+ * as a promotion leaves a stack, the layout it read from the checkout's compose file
+ * is its `panopticon:release` (with the checkout's revision, as dev exports it).
+ */
 export function pinnedTwin(
   stack: string,
   dir: string,
@@ -58,6 +64,13 @@ export function pinnedTwin(
   });
   const config: Record<string, unknown> = { ...stackConfig, [SERVICES]: services };
   delete config[KEY];
+  if (config[RELEASE] === undefined) {
+    const { origin, release } = settings.layout;
+    config[RELEASE] = {
+      source: release.source ?? checkoutRevision(path.dirname(origin)),
+      compose: release.compose,
+    };
+  }
   return { config, built };
 }
 
