@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
 import type * as ecsRuntime from "./components/runtime/ecs/runtime";
 import { Panopticon } from "./components/runtime/docker-engine";
-import { assertPgVersionMatches } from "./components/pg-version";
+import { assertPgVersionMatches, dockerIsLocal } from "./components/pg-version";
+import { dockerVolumeExists, localProbe, unmigratedProblem } from "./components/unmigrated";
 import {
   ConfigError,
   emptySecretKeys,
@@ -41,6 +42,15 @@ const pgVersionWarning = assertPgVersionMatches(settings, {
   dockerHost: allConfig["docker:host"] ?? process.env.DOCKER_HOST,
 });
 if (pgVersionWarning !== undefined) void pulumi.log.warn(pgVersionWarning);
+// A local move to release 0.1 over compose-era data that was never migrated is refused.
+if (dockerIsLocal(allConfig["docker:host"] ?? process.env.DOCKER_HOST)) {
+  const unmigrated = unmigratedProblem(settings, {
+    baseDir: process.cwd(),
+    acknowledged: settings.acknowledgeUnmigratedData,
+    probe: localProbe(process.cwd(), dockerVolumeExists),
+  });
+  if (unmigrated !== undefined) throw new ConfigError(settings.stack, [unmigrated]);
+}
 const config = new pulumi.Config();
 // A configured secret, or (when absent) a password the components generate.
 const postgresPassword = config.getSecret("postgresPassword");

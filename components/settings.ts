@@ -93,6 +93,7 @@ const rawSchema = z
       z.string().regex(DOCKER_NAME, "expected a Docker volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)"),
     ),
     adoptComposeVolumes: z.boolean({ error: "expected true or false" }),
+    acknowledgeUnmigratedData: z.boolean({ error: "expected true or false" }),
     aws: awsSchema,
     release: z
       .object({
@@ -191,6 +192,8 @@ export interface Settings {
   readonly aws?: AwsSettings;
   /** Per service: built from panopticon:appSource or prebuilt (components/settings-images.ts). */
   readonly images: ImageSettings;
+  /** Deploy release 0.1 over compose-era data left unmigrated (components/unmigrated.ts). */
+  readonly acknowledgeUnmigratedData: boolean;
   /** The ECS deployment (`aws.runtime: ecs` only). */
   readonly ecs?: EcsPlan;
 }
@@ -526,6 +529,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     services,
     dataSets: [...dataSets].sort((a, b) => (a.key < b.key ? -1 : 1)),
     aws: r.aws,
+    acknowledgeUnmigratedData: r.acknowledgeUnmigratedData ?? false,
     images,
     ecs: ecs?.plan,
   };
