@@ -9,13 +9,13 @@ import { FixtureDoc, randomVector, writeChroma } from "./bench/chroma-fixture";
 import { Report } from "./lib/migrate/report";
 
 /*
- * npm run bench:migrate -- [--rows 100000] [--postgres-image IMAGE] [--helper-image IMAGE]
+ * npm run bench:migrate -- [--rows 100000] [--runs 1] [--postgres-image IMAGE] [--helper-image IMAGE]
  *
  * migrate-data throughput on the real Docker engine: a throw-away local stack whose
  * Postgres holds a compose-era `queries` table of --rows rows and whose query data
  * set holds a ChromaDB collection `queries` of --rows documents, and the evaluation
  * data set a collection `evaluation_metrics` of as many, every one with a
- * 384-dimension vector. Runs `npm run migrate-data` once as npm would start it and
+ * 384-dimension vector. Runs `npm run migrate-data` --runs times as npm would start it and
  * prints, per source, rows/s as the report measures it (the copy and its
  * verification; the backup before it is timed apart), with the machine's load. A
  * report, not a test: nothing asserts a time. Everything it makes is removed.
@@ -37,6 +37,19 @@ const program = new Command("bench:migrate")
       return Number(v);
     },
     100_000,
+  )
+  .option(
+    "--runs <n>",
+    "migrations measured (the 0.1 tables are dropped before each)",
+    (v: string) => {
+      if (!/^([1-9]|10)$/.test(v)) {
+        throw new InvalidArgumentError(
+          `--runs = ${JSON.stringify(v)}: expected a whole number from 1 to 10`,
+        );
+      }
+      return Number(v);
+    },
+    1,
   )
   .option(
     "--postgres-image <image>",
@@ -62,7 +75,12 @@ const load = () =>
 
 function main(): void {
   program.parse();
-  const o = program.opts<{ rows: number; postgresImage: string; helperImage: string }>();
+  const o = program.opts<{
+    rows: number;
+    runs: number;
+    postgresImage: string;
+    helperImage: string;
+  }>();
   const stack = `benchmig${randomBytes(3).toString("hex")}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "panopticon-bench-migrate-"));
   const pg = `panopticon-${stack}-postgres`;
@@ -167,26 +185,53 @@ function main(): void {
     put("query", "queries", "theme");
     put("evaluation", "evaluation_metrics", "metric_type");
 
-    const before = load();
-    const t0 = Date.now();
-    const r = spawnSync(
-      process.execPath,
-      ["--import", "tsx", path.join("scripts", "migrate-data.ts"), "--dir", dir, "--stack", stack],
-      { cwd: REPO, encoding: "utf8" },
-    );
-    const wall = (Date.now() - t0) / 1000;
-    if (r.status !== 0)
-      throw new Error(`migrate-data exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
-    const report = JSON.parse(fs.readFileSync(/report (\S+)/.exec(r.stdout)![1], "utf8")) as Report;
-    const copied = report.sources.reduce((n, s) => n + s.seconds, 0);
+    const runs: Array<{ before: string; after: string; wall: number; report: Report }> = [];
+    for (let i = 0; i < o.runs; i++) {
+      // Each run starts from the compose-era state: no 0.1 table yet.
+      psql("DROP TABLE IF EXISTS items_queries, items_metrics");
+      const before = load();
+      const t0 = Date.now();
+      const r = spawnSync(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          path.join("scripts", "migrate-data.ts"),
+          "--dir",
+          dir,
+          "--stack",
+          stack,
+        ],
+        { cwd: REPO, encoding: "utf8" },
+      );
+      const wall = (Date.now() - t0) / 1000;
+      if (r.status !== 0)
+        throw new Error(`migrate-data exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+      const report = JSON.parse(
+        fs.readFileSync(/report (\S+)/.exec(r.stdout)![1], "utf8"),
+      ) as Report;
+      runs.push({ before, after: load(), wall, report });
+      const copied = report.sources.reduce((n, x) => n + x.seconds, 0);
+      process.stdout.write(
+        [
+          `run ${i + 1}: load average ${before} before, ${load()} after; ${wall.toFixed(1)} s wall, ` +
+            `${copied.toFixed(1)} s copying and verifying, ${(wall - copied).toFixed(1)} s backup, planning and process start`,
+          ...report.sources.map(
+            (x) =>
+              `  ${x.source} -> ${x.target}: ${x.read} rows in ${x.seconds.toFixed(2)} s = ${Math.round(x.read / x.seconds)} rows/s`,
+          ),
+          "",
+        ].join("\n"),
+      );
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     process.stdout.write(
       [
-        `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), load average ${before} before, ${load()} after`,
-        ...report.sources.map(
-          (s) =>
-            `${s.source} -> ${s.target}: ${s.read} rows in ${s.seconds.toFixed(2)} s = ${Math.round(s.read / s.seconds)} rows/s (copy + verification)`,
-        ),
-        `whole run: ${wall.toFixed(1)} s wall, of which ${copied.toFixed(1)} s copying and verifying, ${(wall - copied).toFixed(1)} s backup, planning and process start`,
+        `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}); median of ${o.runs} run(s), copy + verification per source:`,
+        ...runs[0].report.sources.map((x, j) => {
+          const secs = median(runs.map((r) => r.report.sources[j].seconds));
+          return `  ${x.source} -> ${x.target}: ${Math.round(x.read / secs)} rows/s (${secs.toFixed(2)} s)`;
+        }),
         "",
       ].join("\n"),
     );
