@@ -33,7 +33,9 @@ import { EXIT } from "./lib/exit-codes";
  * same stack pinned to images, and a no-change rebuild on the real engine.
  * Stacks that build (panopticon:appSource) build from a fixture checkout the bench
  * writes to a temp directory, never from the checkout the stack names, so the figures
- * do not depend on what sits next to this project; --app-source names a real one.
+ * do not depend on what sits next to this project; --app-source names a real one. A
+ * stack with neither a checkout nor a release (prod before its first promotion) runs
+ * that checkout's release with a stand-in digest per service, as promote leaves it.
  * A report, not a test: nothing here asserts a time.
  */
 
@@ -198,7 +200,9 @@ async function bench(opts: Options, source: BenchSource): Promise<void> {
   }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-  progress(`stacks with panopticon:appSource build from: ${source.what}`);
+  progress(
+    `stacks with panopticon:appSource build from: ${source.what}; stacks with neither a checkout nor a release run its release, as promote would leave them`,
+  );
   const startup = await measureStartup(
     project,
     source.dir,

@@ -9,6 +9,7 @@ import {
   BenchUsageError,
   readStackConfig,
   withAppSource,
+  withPromotedRelease,
 } from "../scripts/bench/project";
 import { PROJECT_DIR } from "./harness";
 
@@ -35,6 +36,33 @@ describe("bench checkout: never the one next to the project", () => {
     const pinned = { "panopticon:environment": "aws" };
     expect(withAppSource(pinned, checkout)).toBe(pinned);
     expect(readStackConfig(PROJECT_DIR, "prod", checkout)["panopticon:appSource"]).toBeUndefined();
+  });
+
+  it("a stack without a checkout or release runs the checkout's release, as promote leaves it", () => {
+    const compose = fixtureCompose("compose-era");
+    for (const stack of ["prod", "prod-ecs"]) {
+      const config = readStackConfig(PROJECT_DIR, stack, checkout);
+      expect(config["panopticon:release"]).toEqual({
+        source: { commit: null, dirty: null },
+        compose,
+      });
+      const services = config["panopticon:services"] as Record<string, { image: string }>;
+      // One digest per compose service; the database is RDS's on AWS.
+      expect(Object.keys(services).sort()).toEqual(
+        Object.keys(compose.services)
+          .filter((n) => n !== "postgres")
+          .sort(),
+      );
+      for (const { image } of Object.values(services))
+        expect(image).toMatch(/@sha256:[0-9a-f]{64}$/);
+      const settings = parseSettings(rawFromStackFile(config), { stack, baseDir: PROJECT_DIR });
+      expect(settings.images.services.every((s) => s.from === "prebuilt")).toBe(true);
+    }
+    // A stack holding a release, or a checkout, keeps its own layout.
+    const held = { "panopticon:release": { compose: { services: {} } } };
+    expect(withPromotedRelease(held, checkout)).toBe(held);
+    const dev = { "panopticon:appSource": checkout };
+    expect(withPromotedRelease(dev, checkout)).toBe(dev);
   });
 
   it("without --app-source: a fixture checkout in a temp dir, removed by close()", () => {

@@ -3,6 +3,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
+import { checkoutRevision } from "../../components/compose/source";
+import { DEFAULTS } from "../../components/settings";
+import { databaseServices, Release } from "../promote/release";
 import { FixtureLayout, fixtureCompose, writeFixtureCheckout } from "./fixture-checkout";
 
 /*
@@ -204,9 +207,52 @@ export function withAppSource(
   return { ...stackConfig, [key]: appSource };
 }
 
+/** A stand-in digest for one promoted service (never pulled: the bench runs under mocks). */
+function standInImage(name: string, tag: string): string {
+  const hex = createHash("sha256").update(`bench-release:${name}`).digest("hex");
+  return `registry.example/panopticon/${name}:${tag}@sha256:${hex}`;
+}
+
+/**
+ * A stack without a checkout and without a release yet (prod before its first
+ * promotion) as `npm run promote` would leave it: the release of `appSource` (its
+ * docker-compose.yml and revision) and a stand-in digest for each compose service the
+ * stack does not pin, the database left out on AWS (RDS replaces it). Any other stack
+ * is returned as it is.
+ */
+export function withPromotedRelease(
+  stackConfig: Record<string, unknown>,
+  appSource: string,
+): Record<string, unknown> {
+  const releaseKey = "panopticon:release";
+  if (typeof stackConfig["panopticon:appSource"] === "string") return stackConfig;
+  if (stackConfig[releaseKey] !== undefined) return stackConfig;
+  const file = path.join(appSource, "docker-compose.yml");
+  const compose = readYaml(file, "compose file");
+  if (!isRecord(compose) || !isRecord(compose.services)) {
+    throw new BenchUsageError(`${file}: expected a compose file with a services: map`);
+  }
+  const release: Release = { source: checkoutRevision(appSource), compose };
+  const servicesKey = "panopticon:services";
+  const own = isRecord(stackConfig[servicesKey]) ? stackConfig[servicesKey] : {};
+  const aws = (stackConfig["panopticon:environment"] ?? DEFAULTS.environment) === "aws";
+  const databases = databaseServices(release);
+  const services: Record<string, unknown> = { ...own };
+  for (const name of Object.keys(compose.services)) {
+    const block = own[name];
+    if (block === false || (isRecord(block) && block.image !== undefined)) continue;
+    if (databases.has(name) && aws) continue;
+    // A pinned Postgres keeps a tag its major can be read from.
+    const image = standInImage(name, databases.has(name) ? "pg15" : "1.0.0");
+    services[name] = { ...(isRecord(block) ? block : {}), image };
+  }
+  return { ...stackConfig, [servicesKey]: services, [releaseKey]: release };
+}
+
 /**
  * The `config:` block of `Pulumi.<stack>.yaml`, as parsed YAML, its panopticon:appSource
- * (if set) replaced by `appSource` (withAppSource).
+ * (if set) replaced by `appSource` (withAppSource); a stack with neither a checkout nor
+ * a release runs the release of `appSource` (withPromotedRelease).
  */
 export function readStackConfig(
   dir: string,
@@ -227,7 +273,7 @@ export function readStackConfig(
   if (!isRecord(config)) {
     throw new BenchUsageError(`${file}: config = ${JSON.stringify(config)}: expected a mapping`);
   }
-  return withAppSource(config, appSource);
+  return withPromotedRelease(withAppSource(config, appSource), appSource);
 }
 
 /**
