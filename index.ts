@@ -1,4 +1,3 @@
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type * as awsEnvironment from "./components/aws/environment";
 import type * as ecsRuntime from "./components/runtime/ecs/runtime";
@@ -116,7 +115,11 @@ export const connectionString = app.connectionString;
  */
 export const layout = settings.layout.kind;
 export const release = {
-  source: settings.layout.release.source ?? checkoutRevision(path.dirname(settings.layout.origin)),
+  // A checkout is asked (git); a promoted release says where it came from, or nothing.
+  source:
+    settings.layout.checkout !== undefined
+      ? checkoutRevision(settings.layout.checkout)
+      : (settings.layout.release.source ?? { commit: null, dirty: null }),
   compose: settings.layout.release.compose,
 };
 export const protection = app.protectionSummary;

@@ -260,6 +260,11 @@ function readService(
     );
   }
   const port = svc.ports[0];
+  if (port !== undefined && port.host === undefined) {
+    problems.push(
+      `${at}.ports: "${port.container}": compose publishes it on a random host port; write "<host>:${port.container}", or use expose: to publish none`,
+    );
+  }
   if (port?.hostIp !== undefined) {
     problems.push(
       `${at}.ports: host address ${port.hostIp}: the published address is panopticon:bindAddress; write the port without it`,

@@ -162,6 +162,8 @@ export interface Settings {
     readonly kind: Layout;
     /** `<checkout>/docker-compose.yml` or `panopticon:release.compose`. */
     readonly origin: string;
+    /** The checkout's directory; undefined for a promoted release. */
+    readonly checkout?: string;
     /** What promotion carries to a stack without a checkout (dev's `release` output). */
     readonly release: Release;
   };
@@ -513,6 +515,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     layout: {
       kind: catalogue.layout,
       origin: catalogue.origin,
+      checkout: loaded.source.checkout,
       release: { source: r.release?.source, compose: loaded.source.compose },
     },
     stack: ctx.stack,

@@ -146,6 +146,11 @@ describe("refused: what the program cannot translate faithfully", () => {
       /services\.main-app\.ports\[0\] = "8000-8001:8000-8001": expected .*no ranges/,
     ],
     [
+      "a port without a host port",
+      editService("main-app", (b) => b.replace('"8000:8000"', '"8000"')),
+      /services\.main-app\.ports: "8000": compose publishes it on a random host port/,
+    ],
+    [
       "an unknown depends_on condition",
       composeText("release-0.1").replace(
         "condition: service_healthy",
@@ -365,6 +370,20 @@ describe("prod runs the promoted layout", () => {
       ),
     ]);
     expect(run.resources).toEqual([]);
+  });
+
+  test("the commit of a promoted release is what it says, never this project's own", async () => {
+    const config = cliStackConfig("prod");
+    const promoted = config["panopticon:release"] as { source?: unknown };
+    const withSource = await runProgram({ stack: "prod", config });
+    expect((withSource.outputs.release as { source: unknown }).source).toEqual(promoted.source);
+    delete promoted.source;
+    const without = await runProgram({ stack: "prod", config });
+    if (without.error) throw without.error;
+    expect((without.outputs.release as { source: unknown }).source).toEqual({
+      commit: null,
+      dirty: null,
+    });
   });
 
   test("a promoted 0.1 release deploys its services (postgres is RDS)", async () => {

@@ -26,6 +26,8 @@ export interface LayoutSource {
   readonly compose: Record<string, unknown>;
   /** For messages: `<checkout>/docker-compose.yml` or `panopticon:release.compose`. */
   readonly origin: string;
+  /** The checkout's directory; undefined for a promoted release. */
+  readonly checkout?: string;
 }
 
 const cache = new Map<string, { mtimeMs: number; map: unknown; problems: string[] }>();
@@ -83,7 +85,7 @@ export function layoutSource(
     problems.push(`${file}: expected a compose file with a services: map`);
     return undefined;
   }
-  return { compose: map as Record<string, unknown>, origin: file };
+  return { compose: map as Record<string, unknown>, origin: file, checkout: dir };
 }
 
 /** The catalogue of a stack (compose read, policy applied), or undefined with problems. */
