@@ -116,10 +116,11 @@ export const connectionString = app.connectionString;
 export const layout = settings.layout.kind;
 export const release = {
   // A checkout is asked (git); a promoted release says where it came from, or nothing.
-  source:
+  source: pulumi.output(
     settings.layout.checkout !== undefined
       ? checkoutRevision(settings.layout.checkout)
       : (settings.layout.release.source ?? { commit: null, dirty: null }),
+  ),
   compose: settings.layout.release.compose,
 };
 export const protection = app.protectionSummary;

@@ -1,4 +1,4 @@
-import { spawnSync } from "child_process";
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Catalogue, catalogueFromCompose } from "../catalogue";
@@ -102,15 +102,24 @@ export function loadCatalogue(
   return problems.length > before ? undefined : { catalogue, source };
 }
 
-/** The checkout's git revision and whether it has local changes (null: not a git checkout). */
-export function checkoutRevision(dir: string): { commit: string | null; dirty: boolean | null } {
+/**
+ * The checkout's git revision and whether it has local changes (null: not a git
+ * checkout). Asynchronous, so git runs while the program registers its resources.
+ */
+export async function checkoutRevision(
+  dir: string,
+): Promise<{ commit: string | null; dirty: boolean | null }> {
   const git = (...args: string[]) =>
-    spawnSync("git", ["-C", dir, ...args], { encoding: "utf8", timeout: 10_000 });
-  const head = git("rev-parse", "HEAD");
-  if (head.status !== 0) return { commit: null, dirty: null };
-  const status = git("status", "--porcelain", "--untracked-files=no");
+    new Promise<string | undefined>((resolve) =>
+      execFile("git", ["-C", dir, ...args], { encoding: "utf8", timeout: 10_000 }, (err, out) =>
+        resolve(err ? undefined : out),
+      ),
+    );
+  const head = await git("rev-parse", "HEAD");
+  if (head === undefined) return { commit: null, dirty: null };
+  const status = await git("status", "--porcelain", "--untracked-files=no");
   return {
-    commit: head.stdout.trim(),
-    dirty: status.status === 0 ? status.stdout.trim().length > 0 : null,
+    commit: head.trim(),
+    dirty: status === undefined ? null : status.trim().length > 0,
   };
 }

@@ -3,7 +3,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { checkoutRevision } from "../../components/compose/source";
 import { DEFAULTS } from "../../components/settings";
 import { databaseServices, Release } from "../promote/release";
 import { FixtureLayout, fixtureCompose, writeFixtureCheckout } from "./fixture-checkout";
@@ -232,7 +231,8 @@ export function withPromotedRelease(
   if (!isRecord(compose) || !isRecord(compose.services)) {
     throw new BenchUsageError(`${file}: expected a compose file with a services: map`);
   }
-  const release: Release = { source: checkoutRevision(appSource), compose };
+  // The bench's fixture checkout is no git repository: no commit to record.
+  const release: Release = { source: { commit: null, dirty: null }, compose };
   const servicesKey = "panopticon:services";
   const own = isRecord(stackConfig[servicesKey]) ? stackConfig[servicesKey] : {};
   const aws = (stackConfig["panopticon:environment"] ?? DEFAULTS.environment) === "aws";
