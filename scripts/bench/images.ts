@@ -2,7 +2,6 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { checkoutRevision } from "../../components/compose/source";
 import { parseSettings, rawFromStackFile } from "../../components/settings";
 import { buildContextHash } from "../lib/context-hash";
 import { ProjectInfo, pulumiConfig, readStackConfig } from "./project";
@@ -65,9 +64,10 @@ export function pinnedTwin(
   const config: Record<string, unknown> = { ...stackConfig, [SERVICES]: services };
   delete config[KEY];
   if (config[RELEASE] === undefined) {
-    const { origin, release } = settings.layout;
+    const { release } = settings.layout;
+    // The bench's fixture checkouts are no git repositories: no commit to record.
     config[RELEASE] = {
-      source: release.source ?? checkoutRevision(path.dirname(origin)),
+      source: release.source ?? { commit: null, dirty: null },
       compose: release.compose,
     };
   }
