@@ -5,11 +5,13 @@ import * as os from "os";
 import * as path from "path";
 import { writeChroma } from "../scripts/bench/chroma-fixture";
 import { Report } from "../scripts/lib/migrate/report";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { composeText, STAND_IN_SOURCE } from "./checkouts";
+import { dockerHostStack, ecsStack } from "./migrate-aws-stacks";
 import { docs } from "./migrate-docs";
 import { composeTableSql, putChroma, volumeDigest } from "./migrate-fixture";
 import { BUSYBOX, PG_IMAGE } from "./pg-engine";
+import { AwsBackupPlan } from "../scripts/lib/migrate/aws";
+import { runMigrate } from "../scripts/lib/migrate/run";
+import { loadStack } from "../scripts/lib/stack";
 
 /*
  * npm run migrate-data on an AWS stack (runtime docker-host), on the real engine with
@@ -67,20 +69,6 @@ function rds(sql: string): string {
   );
 }
 
-function stackYaml(extra: string[]): string {
-  return [
-    "config:",
-    "  panopticon:environment: aws",
-    `  panopticon:appSource: ${STAND_IN_SOURCE}`,
-    `  panopticon:initImage: ${BUSYBOX}`,
-    "  panopticon:aws:",
-    "    region: eu-west-1",
-    "    vpcCidr: 10.42.0.0/16",
-    ...extra,
-    "",
-  ].join("\n");
-}
-
 fs.mkdirSync(BIN);
 // The AWS CLI stand-in: records each call; AWS_STUB_FAIL makes create-db-snapshot fail.
 fs.writeFileSync(
@@ -104,42 +92,12 @@ fs.writeFileSync(
   ["#!/bin/sh", 'printf "%s\\n" "$*" >> "$DOCKER_ARGV_LOG"', 'exec docker "$@"', ""].join("\n"),
   { mode: 0o755 },
 );
-fs.writeFileSync(
-  path.join(TMP, `Pulumi.${STACK}.yaml`),
-  stackYaml([
-    `    dockerHost: ${SOCKET} # the "Docker host" is this engine`,
-    `    dataMountPath: ${HOST_DATA}`,
-    "    storage: { judge: efs, query: ebs, evaluation: ebs, model_registry: efs }",
-  ]),
-);
-// An ECS stack runs promoted images only: the release npm run promote would write.
-const compose = parseYaml(composeText("compose-era")) as { services: Record<string, unknown> };
-const digest = (n: string) =>
-  `registry.example/panopticon/${n}@sha256:${createHash("sha256").update(n).digest("hex")}`;
-fs.writeFileSync(
-  path.join(TMP, `Pulumi.${ECS_STACK}.yaml`),
-  stringifyYaml({
-    config: {
-      "panopticon:environment": "aws",
-      "panopticon:release": { source: { commit: "0".repeat(40), dirty: false }, compose },
-      "panopticon:services": Object.fromEntries(
-        Object.keys(compose.services)
-          .filter((n) => n !== "postgres")
-          .map((n) => [n, { image: digest(n) }]),
-      ),
-      "panopticon:aws": {
-        region: "eu-west-1",
-        vpcCidr: "10.42.0.0/16",
-        runtime: "ecs",
-        ecs: {
-          certificateArn:
-            "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
-          loadBalanced: { "main-app": 443 },
-        },
-      },
-    },
-  }),
-);
+dockerHostStack(TMP, STACK, {
+  dockerHost: SOCKET, // the "Docker host" is this engine
+  dataMountPath: HOST_DATA,
+  storage: { judge: "efs", query: "ebs", evaluation: "ebs", model_registry: "efs" },
+});
+ecsStack(TMP, ECS_STACK);
 
 interface Ran {
   code: number | null;
@@ -267,7 +225,7 @@ describe("refusals before anything is touched", () => {
     expect(itemsTables()).toBe("0");
   });
 
-  it("an ECS stack: exit 3, one line naming the runbook, even with a DB_URL", async () => {
+  it("an ECS stack: exit 3, one line naming the runbook, even with a URL", async () => {
     const r = await migrate(["--stack", ECS_STACK], { PANOPTICON_DATABASE_URL: DB_URL });
     expect(r.code).toBe(3);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
@@ -296,7 +254,36 @@ describe("refusals before anything is touched", () => {
   });
 });
 
-describe("a full migration through the DB_URL, snapshots first", () => {
+describe("the injectable AWS function", () => {
+  it("is handed the plan; a twin that fails aborts before anything is copied (in-process)", async () => {
+    const calls: AwsBackupPlan[] = [];
+    await expect(
+      runMigrate({
+        settings: loadStack(STACK, TMP),
+        projectDir: TMP,
+        helperImage: BUSYBOX,
+        log: () => undefined,
+        aws: {
+          url: DB_URL,
+          psqlImage: PG_IMAGE,
+          network: NET,
+          backup: async (plan) => {
+            calls.push(plan);
+            throw new Error("SnapshotQuotaExceeded");
+          },
+        },
+      }),
+    ).rejects.toThrow(/the snapshot failed, so nothing was migrated: SnapshotQuotaExceeded/);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].rds.identifier).toBe(`panopticon-${STACK}-postgres`);
+    expect(calls[0].ebs?.nameTag).toBe(`panopticon-${STACK}-data`);
+    expect(calls[0].efsDataSets).toEqual(["judge", "model_registry"]);
+    expect(itemsTables()).toBe("0");
+    expect(docker(["ps", "-aq", "--filter", "label=io.panopticon.helper"])).toBe("");
+  });
+});
+
+describe("a full migration through the URL, snapshots first", () => {
   let first: Ran;
   beforeAll(async () => {
     fs.rmSync(path.join(TMP, "docker-argv.log"), { force: true });
