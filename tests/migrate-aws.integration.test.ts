@@ -11,6 +11,7 @@ import { composeTableSql, putChroma, volumeDigest } from "./migrate-fixture";
 import { BUSYBOX, PG_IMAGE } from "./pg-engine";
 import { AwsBackupPlan } from "../scripts/lib/migrate/aws";
 import { runMigrate } from "../scripts/lib/migrate/run";
+import { copyChroma } from "../scripts/lib/migrate/sources";
 import { loadStack } from "../scripts/lib/stack";
 
 /*
@@ -234,6 +235,17 @@ describe("refusals before anything is touched", () => {
     expect(r.stderr).not.toContain(PASSWORD);
   });
 
+  it("RDS that does not accept the URL: exit 1 before any snapshot, the wrong password not shown", async () => {
+    const wrong = `Wrong${randomBytes(6).toString("hex")}`;
+    const r = await migrate(base, { PANOPTICON_DATABASE_URL: DB_URL.replace(PASSWORD, wrong) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /cannot reach postgresql:\/\/postgres@panopticon-test-migaws-rds-\w+:5432\/panopticon .*password authentication failed.*nothing was changed/,
+    );
+    expect(r.stderr).not.toContain(wrong);
+    expect(awsCalls()).toEqual([]);
+  });
+
   it("a failed RDS snapshot aborts: exit 1, nothing migrated, no EBS call after it", async () => {
     const r = await migrate([...base, "--report", reportFile], {
       PANOPTICON_DATABASE_URL: DB_URL,
@@ -251,6 +263,21 @@ describe("refusals before anything is touched", () => {
     expect(fs.existsSync(reportFile)).toBe(false);
     expect(`${r.stdout}${r.stderr}`).not.toContain(PASSWORD);
     fs.rmSync(path.join(TMP, "aws-calls.log"));
+  });
+});
+
+describe("ChromaDB on the Docker host", () => {
+  it("an ebs directory the host does not have, or an efs volume it does not have, holds no store", async () => {
+    const settings = loadStack(STACK, TMP);
+    const gone = settings.dataSets.map((d) =>
+      d.key === "query" ? { ...d, hostPath: path.join(HOST_DATA, "absent", "query_storage") } : d,
+    );
+    const out = fs.mkdtempSync(path.join(TMP, "copy-"));
+    const copy = (key: string) => copyChroma({ ...settings, dataSets: gone }, key, BUSYBOX, out);
+    expect(await copy("query")).toBeUndefined();
+    expect(await copy("model_registry")).toBeUndefined();
+    expect(fs.existsSync(path.join(HOST_DATA, "absent"))).toBe(false);
+    expect(await copy("evaluation")).toBe(path.join(out, "evaluation", "chroma.sqlite3"));
   });
 });
 
