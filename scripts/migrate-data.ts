@@ -1,20 +1,31 @@
 import { Command } from "commander";
 import * as path from "path";
 import { log, run } from "./lib/cli";
+import {
+  awsCliBackup,
+  databaseUrl,
+  DATABASE_URL_ENV,
+  DEFAULT_PSQL_IMAGE,
+  dockerHostOf,
+  refuseEcs,
+} from "./lib/migrate/aws";
 import { awsRunbook } from "./lib/migrate/aws-runbook";
 import { runMigrate } from "./lib/migrate/run";
 import { checkStackName, loadStack } from "./lib/stack";
 
 /*
  * npm run migrate-data -- --stack dev [--dir DIR] [--report FILE] [--backup-dir DIR]
+ * npm run migrate-data -- --stack prod [--psql-image IMG] [--psql-network NET] [--ebs-volume-id VOL]
  * npm run migrate-data -- --stack prod --print-aws-runbook
  * Carries a compose-era deployment's stores into Panopticon 0.1's tables: backup
  * first, one transaction per source, idempotent by id, originals only read.
+ * An AWS stack on the Docker host: the host's engine (panopticon:aws.dockerHost, else
+ * DOCKER_HOST), RDS by the URL in PANOPTICON_DATABASE_URL, RDS + EBS snapshots first.
  *   exit 0  every source migrated and verified
  *   1       a problem (damaged or failed source, unusable documents, failed check,
- *           failed backup, Postgres not running)
- *   2       bad arguments or stack file: nothing changed
- *   3       environment missing (no Docker engine; an AWS stack given to the local tool)
+ *           failed backup or snapshot, Postgres not running or not reachable)
+ *   2       bad arguments or stack file, PANOPTICON_DATABASE_URL missing: nothing changed
+ *   3       environment missing (no Docker engine; an ECS stack, which has no Docker host)
  */
 
 const program = new Command("migrate-data")
@@ -40,6 +51,18 @@ const program = new Command("migrate-data")
     "stop Postgres for a file-level backup of its data directory instead of pg_dump (needed when a table is damaged)",
   )
   .option(
+    "--psql-image <image>",
+    `AWS stacks: image of the psql helper container that reaches RDS (default: ${DEFAULT_PSQL_IMAGE}, the ECS pgvector init container's)`,
+  )
+  .option(
+    "--psql-network <network>",
+    "AWS stacks: Docker network the psql helper joins (default: the engine's default bridge)",
+  )
+  .option(
+    "--ebs-volume-id <id>",
+    "AWS stacks: the host's EBS data disk to snapshot (default: aws.adopt.ebsVolumeId, else the attached volume tagged panopticon-<stack>-data)",
+  )
+  .option(
     "--print-aws-runbook",
     "print the steps for an AWS stack (Docker host over SSM, ECS) and exit",
   )
@@ -56,12 +79,31 @@ run("migrate-data", async () => {
     helperImage?: string;
     printAwsRunbook?: boolean;
     backupRaw?: boolean;
+    psqlImage?: string;
+    psqlNetwork?: string;
+    ebsVolumeId?: string;
   }>();
   const dir = path.resolve(opts.dir);
   const settings = loadStack(checkStackName(opts.stack), dir);
   if (opts.printAwsRunbook) {
     process.stdout.write(awsRunbook(settings));
     return;
+  }
+  let aws: Parameters<typeof runMigrate>[0]["aws"];
+  if (settings.environment === "aws") {
+    refuseEcs(settings);
+    const url = databaseUrl(process.env);
+    const host = dockerHostOf(settings, process.env);
+    // Every docker CLI this process starts reaches the host's engine, as `pulumi up` does.
+    process.env.DOCKER_HOST = host.host;
+    log(`migrate-data: Docker host ${host.host} (${host.from}); RDS from ${DATABASE_URL_ENV}`);
+    aws = {
+      url,
+      psqlImage: opts.psqlImage ?? DEFAULT_PSQL_IMAGE,
+      network: opts.psqlNetwork,
+      backup: awsCliBackup,
+      ebsVolumeId: opts.ebsVolumeId,
+    };
   }
   const r = await runMigrate({
     settings,
@@ -70,6 +112,7 @@ run("migrate-data", async () => {
     reportFile: opts.report === undefined ? undefined : path.resolve(opts.report),
     backupDir: opts.backupDir === undefined ? undefined : path.resolve(opts.backupDir),
     backupRaw: opts.backupRaw === true,
+    aws,
     log,
   });
   for (const n of r.report.notes) process.stdout.write(`note    ${n}\n`);

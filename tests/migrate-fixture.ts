@@ -35,10 +35,14 @@ export function composeTable(
   table: "queries" | "evaluation_metrics",
   rows: number,
 ) {
+  for (const sql of composeTableSql(table, rows)) psql(container, sql);
+}
+
+/** The statements composeTable runs, for a database reached another way (by URL). */
+export function composeTableSql(table: "queries" | "evaluation_metrics", rows: number): string[] {
   const [text, type] = table === "queries" ? ["query_text", "theme"] : ["prompt", "metric_type"];
-  psql(container, SOURCE_DDL[table]);
-  psql(
-    container,
+  return [
+    SOURCE_DDL[table],
     `INSERT INTO ${table} (id, ${text}, embedding, ${type}, metadata, created_at)
      SELECT gen_random_uuid(), '${table} text ' || i,
        CASE WHEN i = 1 THEN NULL ELSE
@@ -46,7 +50,7 @@ export function composeTable(
        'kind' || (i % 3), jsonb_build_object('${type}', 'kind' || (i % 3), 'n', i),
        timestamp '2025-01-01 00:00:00' + i * interval '1 minute'
      FROM generate_series(1, ${rows}) i`,
-  );
+  ];
 }
 
 /** Writes chroma.sqlite3 into the root of a data set's volume. */

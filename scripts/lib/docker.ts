@@ -62,6 +62,11 @@ export interface RunOptions {
   readonly output?: Writable;
   /** Do not throw on a non-zero exit. */
   readonly allowFail?: boolean;
+  /**
+   * Variables added to the docker CLI's environment, e.g. a secret a helper takes with
+   * `-e NAME` (no value on the command line). @default none
+   */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface RunResult {
@@ -73,6 +78,7 @@ export interface RunResult {
 /** Runs `docker ...args`; throws DockerError on a non-zero exit unless allowFail. */
 export async function docker(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const child = spawn(DOCKER, args, {
+    ...(opts.env === undefined ? {} : { env: { ...process.env, ...opts.env } }),
     stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
   const stdout = child.stdout as Readable;

@@ -1,12 +1,16 @@
 import { rdsIdentifier } from "../../../components/settings-aws";
 import { Settings } from "../../../components/settings";
+import { physicalName, PROJECT } from "../../../components/naming";
+import { DATABASE_URL_ENV, DEFAULT_PSQL_IMAGE } from "./aws";
 
 /*
  * --print-aws-runbook: the steps for an AWS stack with the stack's own names filled
- * in. Printed, never run, and only commands that exist: migrate-data itself reaches
- * Postgres through the stack's Postgres container, which an AWS stack does not have
- * (RDS), so it refuses AWS stacks (exit 3). docs/migration.md explains each step;
- * none of this has been run against AWS.
+ * in. Printed, never run. On the Docker host (aws.runtime docker-host) migrate-data
+ * itself does the work: psql in a helper container on the host reaches RDS by URL,
+ * the ChromaDB files are read on the host's engine, and the RDS and EBS snapshots
+ * come first (the AWS CLI). On ECS there is no Docker host and no image carrying the
+ * tool, so migrate-data refuses (exit 3) and the runbook says what is left.
+ * docs/migration.md explains each step; none of this has been run against AWS.
  */
 
 export function awsRunbook(settings: Settings): string {
@@ -20,40 +24,56 @@ export function awsRunbook(settings: Settings): string {
   const a = settings.aws;
   const s = settings.stack;
   const region = `--region ${a.region}`;
-  const rds = rdsIdentifier(settings.project, s);
-  const snap = `${rds}-before-migrate-$(date -u +%Y%m%dT%H%M%SZ)`;
+  const rds = a.adopt.rdsInstanceIdentifier ?? rdsIdentifier(settings.project, s);
+  const host = a.dockerHost ?? "ssh://ec2-user@<host alias>";
   const lines = [
     `# stack ${s}: environment aws, runtime ${a.runtime}, region ${a.region}`,
     `# Not run against AWS by this project's tests: check each step before you rely on it.`,
     ``,
-    `# 1. Backups first. RDS (the target of the migration):`,
-    `SNAP=${snap}`,
-    `aws rds create-db-snapshot ${region} --db-instance-identifier ${rds} --db-snapshot-identifier "$SNAP"`,
-    `aws rds wait db-snapshot-available ${region} --db-snapshot-identifier "$SNAP"`,
   ];
   if (a.runtime !== "ecs") {
+    const ebs = settings.dataSets.filter((d) => d.backend === "ebs");
+    const efs = settings.dataSets.filter((d) => d.backend === "efs");
     lines.push(
-      `# The host's EBS data disk (the ChromaDB data sets are only read, but keep a copy anyway):`,
-      `aws ec2 create-snapshot ${region} --volume-id "$(pulumi stack output aws --stack ${s} --json | jq -r .ebsVolumeId)" \\`,
-      `  --description "panopticon ${s} before migrate-data"`,
+      `# 1. Reach the Docker host through SSM (docs/production.md: the ~/.ssh/config alias):`,
+      `DOCKER_HOST=${host} docker ps`,
+      ...(a.dockerHost === undefined
+        ? [`#    panopticon:aws.dockerHost is not set: export DOCKER_HOST=${host} for step 3.`]
+        : [`#    migrate-data uses panopticon:aws.dockerHost (${host}) itself.`]),
       ``,
-      `# 2. Look at the data on the Docker host (SSM; docs/production.md):`,
-      `DOCKER_HOST=${a.dockerHost ?? "ssh://ec2-user@<host alias>"} docker ps`,
-      `aws ssm start-session ${region} --target "$(pulumi stack output aws --stack ${s} --json | jq -r .dockerHostInstanceId)"`,
-      `#   on the host: ls -la ${a.dataMountPath}/${s}/*/chroma.sqlite3`,
+      `# 2. The RDS connection string (with its password) in the environment, never on a command line:`,
+      `export ${DATABASE_URL_ENV}="$(pulumi stack output connectionString --stack ${s} --show-secrets)"`,
+      ``,
+      `# 3. The migration. It takes, and waits for, an RDS snapshot of ${rds} and an EBS`,
+      `#    snapshot of the data disk (${physicalName(PROJECT, s, "data")}) first, with the AWS CLI, and aborts if either fails.`,
+      ...(efs.length > 0
+        ? [
+            `#    EFS data sets (${efs.map((d) => d.key).join(", ")}): AWS Backup covers them; no snapshot is taken.`,
+          ]
+        : []),
+      `#    Then psql in a ${DEFAULT_PSQL_IMAGE} helper on the host copies into RDS,`,
+      `#    and the ChromaDB files are read on the host (${ebs.map((d) => d.hostPath).join(", ") || "no ebs data sets"}).`,
+      `npm run migrate-data -- --stack ${s}`,
+      `#    options: --ebs-volume-id vol-... (default: aws.adopt.ebsVolumeId, else the attached volume tagged`,
+      `#    Name=${physicalName(PROJECT, s, "data")}), --psql-image IMAGE, --psql-network NETWORK.`,
+      ``,
+      `# 4. The last line names the report (rows read, inserted, already present, checks); then:`,
+      `unset ${DATABASE_URL_ENV}`,
+      ``,
     );
   } else {
     lines.push(
+      `# ECS has no Docker host, and no image this project builds carries migrate-data, so there is no`,
+      `# one-off task that runs it: npm run migrate-data -- --stack ${s} refuses (exit 3).`,
+      `# What exists: the RDS snapshot, before anything is copied by other means:`,
+      `SNAP=${rds}-before-migrate-$(date -u +%Y%m%dt%H%M%Sz)`,
+      `aws rds create-db-snapshot ${region} --db-instance-identifier ${rds} --db-snapshot-identifier "$SNAP"`,
+      `aws rds wait db-snapshot-available ${region} --db-snapshot-identifier "$SNAP"`,
+      `# If the stack came from the Docker host with keepHostDataDisk, migrate there first: run migrate-data`,
+      `# on the Docker-host configuration (Pulumi.prod.yaml) before the move to ECS (docs/ecs.md).`,
+      `# docs/migration.md, "AWS on ECS", says what is left to build.`,
       ``,
-      `# 2. On ECS a service's data set is an EFS access point: docs/ecs.md shows a one-off task`,
-      `#    (aws ecs run-task with the service's own task definition) that mounts it.`,
     );
   }
-  lines.push(
-    ``,
-    `# 3. The copy: npm run migrate-data does not run against RDS yet (it refuses AWS stacks, exit 3).`,
-    `#    docs/migration.md, "AWS", says what exists today and what is left to build.`,
-    ``,
-  );
   return `${lines.join("\n")}\n`;
 }

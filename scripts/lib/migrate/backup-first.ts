@@ -2,7 +2,7 @@ import { Settings } from "../../../components/settings";
 import { runBackup } from "../backup-core";
 import { docker, startContainer, stopContainer } from "../docker";
 import { pushUndo } from "../undo";
-import { isDamaged, PgTarget } from "./pg";
+import { isDamaged, PgContainer } from "./pg";
 
 /*
  * The backup a migration starts with, taken by the backup tool's own core: no
@@ -14,7 +14,7 @@ import { isDamaged, PgTarget } from "./pg";
 
 export async function backupFirst(o: {
   readonly settings: Settings;
-  readonly pg: PgTarget;
+  readonly pg: PgContainer;
   readonly outDir: string;
   readonly helperImage: string;
   readonly raw: boolean;
@@ -44,7 +44,7 @@ export async function backupFirst(o: {
 
 async function stopPostgres(o: {
   readonly settings: Settings;
-  readonly pg: PgTarget;
+  readonly pg: PgContainer;
   readonly log: (line: string) => void;
 }): Promise<() => Promise<void>> {
   const name = o.pg.container;
@@ -64,7 +64,7 @@ async function stopPostgres(o: {
   };
 }
 
-async function waitAccepting(pg: PgTarget): Promise<void> {
+async function waitAccepting(pg: PgContainer): Promise<void> {
   for (let i = 0; i < 240; i++) {
     const r = await docker(
       ["exec", pg.container, "psql", "-X", "-U", pg.user, "-d", pg.database, "-tAc", "SELECT 1"],

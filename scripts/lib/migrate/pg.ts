@@ -1,17 +1,71 @@
+import { randomBytes } from "crypto";
 import { Readable } from "stream";
-import { docker } from "../docker";
+import { docker, HELPER_LABEL } from "../docker";
 
 /*
- * psql inside the stack's own Postgres container (docker exec), as backup and
- * doctor reach it: no port is published and no password is needed, and a remote
- * Docker host is reached the same way.
+ * Where psql runs, one of two:
+ * - a local stack: inside the stack's own Postgres container (docker exec), as backup
+ *   and doctor reach it: no port is published and no password is needed;
+ * - an AWS stack (RDS): a one-off helper container (`docker run --rm -i <psql image>`)
+ *   on the Docker host, connecting with the RDS connection string. The string holds the
+ *   password, so it never reaches a command line or a log: it becomes libpq's variables
+ *   (PGHOST, PGPASSWORD, ...) in the docker CLI's environment, handed on by name
+ *   (`-e PGPASSWORD`). Whatever psql prints is scrubbed of the password.
+ * Either way a remote Docker host is reached through DOCKER_HOST.
  */
 
-export interface PgTarget {
+/** psql in the stack's own Postgres container. */
+export interface PgContainer {
+  readonly kind?: "container";
   readonly container: string;
   readonly user: string;
   readonly database: string;
 }
+
+/** psql in a helper container, reaching the database by URL (RDS). */
+export interface PgUrl {
+  readonly kind: "url";
+  /** postgres://user:password@host:port/db: kept in memory, passed only through environments. */
+  readonly url: string;
+  /** Image with psql (and sh) the helper runs. */
+  readonly image: string;
+  /** Docker network the helper joins. @default the engine's default bridge */
+  readonly network?: string;
+  /** The URL without its password, for messages: `postgres://user@host:5432/db`. */
+  readonly label: string;
+}
+
+export type PgTarget = PgContainer | PgUrl;
+
+/** The URL without its password (for logs and the report). */
+export function urlLabel(url: string): string {
+  const u = new URL(url);
+  u.password = "";
+  return u.toString().replace(/:@/, "@");
+}
+
+/** Text with every form of the URL's password replaced by ***. */
+export function scrub(pg: PgTarget, text: string): string {
+  if (pg.kind !== "url") return text;
+  const u = new URL(pg.url);
+  let out = text.split(pg.url).join(pg.label);
+  for (const secret of new Set([u.password, safeDecode(u.password)])) {
+    if (secret.length > 0) out = out.split(secret).join("***");
+  }
+  return out;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** A short name for messages: the container, or the URL without its password. */
+export const describePg = (pg: PgTarget) =>
+  pg.kind === "url" ? `${pg.label} (psql in a ${pg.image} helper)` : `container ${pg.container}`;
 
 export class PsqlError extends Error {
   constructor(
@@ -39,13 +93,94 @@ export async function psql(
   commands: readonly string[],
   o: { readonly transaction?: boolean; readonly input?: Readable } = {},
 ): Promise<string[]> {
-  const args = ["exec", ...(o.input ? ["-i"] : []), pg.container, "psql", "-X", "-q", "-tA"];
-  args.push("-v", "ON_ERROR_STOP=1", "-U", pg.user, "-d", pg.database);
-  if (o.transaction !== false) args.push("-1");
-  for (const c of commands) args.push("-c", c);
+  const flags = ["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1"];
+  if (o.transaction !== false) flags.push("-1");
+  for (const c of commands) flags.push("-c", c);
+  if (pg.kind === "url") {
+    const r = await docker([...urlRunArgs(pg, o.input !== undefined), ...flags], {
+      input: o.input,
+      allowFail: true,
+      env: pgEnvOf(pg.url),
+    });
+    if (r.code !== 0) throw new PsqlError(scrub(pg, r.stderr), r.code);
+    return r.stdout.split("\n").filter((l) => l !== "");
+  }
+  const args = ["exec", ...(o.input ? ["-i"] : []), pg.container, "psql", ...flags];
+  args.push("-U", pg.user, "-d", pg.database);
   const r = await docker(args, { input: o.input, allowFail: true });
   if (r.code !== 0) throw new PsqlError(r.stderr, r.code);
   return r.stdout.split("\n").filter((l) => l !== "");
+}
+
+/**
+ * `docker run` of the psql helper, up to psql's own flags. The URL is never given to
+ * any process as an argument (psql's own argv shows on the host in `ps`): the tool
+ * splits it into libpq's variables (PGHOST, PGPASSWORD, ...), hands them to the docker
+ * CLI in its environment, and `-e NAME` (a name, no value) copies each into the
+ * helper's. Named and labelled like every helper (killChildren removes it on Ctrl-C),
+ * no log kept, removed when psql exits.
+ */
+export function urlRunArgs(pg: PgUrl, interactive: boolean): string[] {
+  return [
+    "run",
+    "--rm",
+    ...(interactive ? ["-i"] : []),
+    "--name",
+    `panopticon-helper-psql-${randomBytes(4).toString("hex")}`,
+    "--label",
+    `${HELPER_LABEL}=psql`,
+    "--log-driver",
+    "none",
+    ...(pg.network === undefined ? [] : ["--network", pg.network]),
+    ...Object.keys(pgEnvOf(pg.url)).flatMap((k) => ["-e", k]),
+    "--entrypoint",
+    "psql",
+    pg.image,
+  ];
+}
+
+/** URL query parameters and the libpq variable each becomes. */
+const PARAM_ENV: Record<string, string> = {
+  sslmode: "PGSSLMODE",
+  sslrootcert: "PGSSLROOTCERT",
+  connect_timeout: "PGCONNECT_TIMEOUT",
+  application_name: "PGAPPNAME",
+  options: "PGOPTIONS",
+  target_session_attrs: "PGTARGETSESSIONATTRS",
+};
+
+/**
+ * libpq's variables for a postgres:// URL (user, password, host, port, database and
+ * the query parameters above). Throws, naming the part but never its value, for what
+ * it cannot carry (another scheme, no host, an unknown parameter).
+ */
+export function pgEnvOf(url: string): Record<string, string> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error("not a URL");
+  }
+  if (!/^postgres(ql)?:$/.test(u.protocol))
+    throw new Error("not a postgres:// or postgresql:// URL");
+  if (u.hostname === "") throw new Error("no host");
+  const d = (s: string) => decodeURIComponent(s);
+  const env: Record<string, string> = { PGHOST: u.hostname.replace(/^\[(.*)\]$/, "$1") };
+  if (u.port !== "") env.PGPORT = u.port;
+  if (u.username !== "") env.PGUSER = d(u.username);
+  if (u.password !== "") env.PGPASSWORD = d(u.password);
+  const db = d(u.pathname.replace(/^\//, ""));
+  if (db !== "") env.PGDATABASE = db;
+  for (const [k, v] of u.searchParams) {
+    const name = PARAM_ENV[k];
+    if (name === undefined) {
+      throw new Error(
+        `query parameter "${k}" is not carried (known: ${Object.keys(PARAM_ENV).join(", ")})`,
+      );
+    }
+    env[name] = v;
+  }
+  return env;
 }
 
 /** A SQL string literal. */

@@ -1,18 +1,20 @@
 import * as fs from "fs";
 import * as path from "path";
-import { Settings } from "../../../components/settings";
+import { DataSetSettings, Settings } from "../../../components/settings";
 import { MIGRATIONS, StoreService } from "../../../components/stores";
-import { docker, DockerError, helperRunArgs, volumeExists } from "../docker";
-import { describeMount, mountOf } from "../stack";
+import { DataMount, docker, DockerError, helperRunArgs, volumeExists } from "../docker";
+import { describeMount } from "../stack";
 import { Collection, listCollections, openChroma } from "./chroma";
-import { psql, PgTarget } from "./pg";
+import { psql, PgContainer, PgTarget } from "./pg";
 import { SOURCE_TABLES, SourceTable, TargetTable } from "./targets";
 
 /*
  * What a stack holds that 0.1 does not read: the compose-era tables in its Postgres
  * and the ChromaDB collections in its data sets. ChromaDB files are copied out
  * through a read-only helper container (volume and bind mode alike, remote engines
- * too) and only the copy is opened.
+ * too) and only the copy is opened. On an AWS Docker host an ebs data set is a host
+ * directory and an efs one a Docker volume (NFS), both on the host's engine: the
+ * same helper reads them there.
  */
 
 /** The stack's services in the shape components/stores.ts reads. */
@@ -25,7 +27,7 @@ export function storeServicesOf(settings: Settings): StoreService[] {
   }));
 }
 
-export function pgTargetOf(settings: Settings): PgTarget | undefined {
+export function pgTargetOf(settings: Settings): PgContainer | undefined {
   const svc = settings.services.find((s) => s.kind === "postgres");
   return svc && { container: svc.containerName, ...settings.postgres };
 }
@@ -44,12 +46,16 @@ export async function copyChroma(
 ): Promise<string | undefined> {
   const d = settings.dataSets.find((x) => x.key === dataSet);
   if (d === undefined) return undefined;
-  const m = mountOf(d);
+  const m = dataMountOf(d);
   if (m.type === "volume" && !(await volumeExists(m.source))) return undefined;
-  if (m.type === "bind" && !fs.existsSync(m.source)) return undefined;
+  // An ebs directory is on the Docker host, not here: the engine says whether it exists.
+  if (m.type === "bind" && d.backend === "bind" && !fs.existsSync(m.source)) return undefined;
   const run = (command: string[]) =>
     helperRunArgs({ image: helperImage, mount: m, readOnly: true, purpose: "migrate", command });
   const ls = await docker(run(["ls", "-A", "/data"]), { allowFail: true });
+  if (ls.code !== 0 && m.type === "bind" && /bind source path does not exist/.test(ls.stderr)) {
+    return undefined;
+  }
   if (ls.code !== 0) throw new DockerError(run(["ls"]), ls.code, ls.stderr);
   const present = ls.stdout.split("\n").filter((f) => CHROMA_FILES.includes(f));
   if (!present.includes("chroma.sqlite3")) return undefined;
@@ -59,6 +65,20 @@ export async function copyChroma(
     await docker(run(["cat", `/data/${f}`]), { output: fs.createWriteStream(path.join(into, f)) });
   }
   return path.join(into, "chroma.sqlite3");
+}
+
+/**
+ * Where a data set lives on the engine: volume and efs data sets are Docker volumes
+ * (efs: the local driver over NFS), bind and ebs ones host directories.
+ */
+export function dataMountOf(d: DataSetSettings): DataMount {
+  if ((d.backend === "volume" || d.backend === "efs") && d.volumeName !== undefined) {
+    return { type: "volume", source: d.volumeName };
+  }
+  if ((d.backend === "bind" || d.backend === "ebs") && d.hostPath !== undefined) {
+    return { type: "bind", source: d.hostPath };
+  }
+  throw new Error(`data set "${d.key}" (backend ${d.backend}) names no volume or directory`);
 }
 
 export interface ChromaStore {
@@ -82,7 +102,7 @@ export async function chromaStores(
     const db = openChroma(file);
     try {
       for (const c of listCollections(db)) {
-        out.push({ dataSet: d.key, where: describeMount(mountOf(d)), file, collection: c });
+        out.push({ dataSet: d.key, where: describeMount(dataMountOf(d)), file, collection: c });
       }
     } finally {
       db.close();
