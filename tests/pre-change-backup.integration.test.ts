@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "child_process";
+import { STAND_IN_SOURCE } from "./checkouts";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -37,6 +38,8 @@ function writeStack(images: Record<string, string>): void {
       "  panopticon:environment: local",
       `  panopticon:initImage: ${BUSYBOX}`,
       "  panopticon:stopGraceSeconds: 60",
+      // The compose-era layout, from the fixture checkout; every image is pinned below.
+      `  panopticon:appSource: ${JSON.stringify(STAND_IN_SOURCE)}`,
       "  panopticon:services:",
       "    postgres:",
       "      image: pgvector/pgvector:0.8.0-pg15-bookworm",
