@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { SWAP_SCRIPT, UNSWAP_SCRIPT } from "../scripts/lib/restore-core";
+import { STAND_IN_SOURCE } from "./checkouts";
 import { APP_IMAGES_YAML } from "./app-images";
 import { startFixturePostgres } from "./docker-cli";
 import { CONTRACT_APPS } from "./compose-contract";
@@ -80,6 +81,8 @@ function stackFile(stack: string, extra = ""): string {
       "  panopticon:environment: local",
       `  panopticon:initImage: ${BUSYBOX}`,
       "  panopticon:stopGraceSeconds: 60",
+      // The compose-era layout, from the fixture checkout; every image is pinned below.
+      `  panopticon:appSource: ${JSON.stringify(STAND_IN_SOURCE)}`,
       "  panopticon:services:",
       "    postgres:",
       `      image: ${PG_IMAGE}`,
@@ -681,7 +684,7 @@ describe("production stacks are refused by all three tools", () => {
   it("purge refuses a local stack named prod even with the name typed again; its volume stays", async () => {
     fs.writeFileSync(
       path.join(prodDir, "Pulumi.prod.yaml"),
-      "config:\n  panopticon:environment: local\n",
+      `config:\n  panopticon:environment: local\n  panopticon:appSource: ${JSON.stringify(STAND_IN_SOURCE)}\n`,
     );
     const v = "panopticon-prod-judge-data";
     const existed = volumeExists(v);

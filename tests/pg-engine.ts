@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from "child_process";
-import { STAND_IN_SOURCE } from "./checkouts";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { STAND_IN_SOURCE } from "./checkouts";
 import { CONTRACT_APPS } from "./compose-contract";
 
 /*

@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { ProgramRun, runProgram } from "./harness";
+import { STAND_IN_SOURCE } from "./checkouts";
+import { ProgramRun, promotedStackFile, runProgram } from "./harness";
 import { APP_IMAGES } from "./app-images";
 import { destroy, docker, dockerAvailable, purgeAll, up } from "./docker-cli";
 import type { StackStatus } from "../scripts/lib/status";
@@ -43,6 +44,8 @@ function config(): Record<string, unknown> {
   return {
     stopGraceSeconds: 60,
     initImage: BUSYBOX,
+    // The compose-era layout, from the fixture checkout; every image is pinned.
+    appSource: STAND_IN_SOURCE,
     services: {
       postgres: { image: PG_IMAGE, hostPort: false },
       ...Object.fromEntries(
@@ -218,6 +221,7 @@ describe("npm run status on stacks that are not there", () => {
         config: {
           "panopticon:storageMode": "bind",
           "panopticon:dataDir": data,
+          "panopticon:appSource": STAND_IN_SOURCE,
           "panopticon:services": APP_IMAGES,
         },
       }),
@@ -267,7 +271,7 @@ describe("npm run status on stacks that are not there", () => {
   test("an AWS stack: exit 3, not a local stack", () => {
     fs.writeFileSync(
       path.join(dir, `Pulumi.${STACK}aws.yaml`),
-      fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"),
+      stringify(promotedStackFile("Pulumi.prod.yaml")),
     );
     const r = tsx("status.ts", ["--stack", `${STACK}aws`, "--dir", dir]);
     expect(r.code).toBe(3);
