@@ -1,7 +1,10 @@
 import { spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { interpolate } from "../components/compose/interpolate";
+import { layoutSource } from "../components/compose/source";
 import { durationSeconds, memoryMb, parsePort, parseVolume } from "../components/compose/units";
 import { parse as parseYaml } from "yaml";
 import { composeText, makeCheckout, STAND_IN_SOURCE } from "./checkouts";
@@ -431,5 +434,26 @@ describe("stack config wins over compose", () => {
       /services\.judge-servce = false: \S+ has no service "judge-servce" to remove; did you mean "judge-service"\? \(known: .*judge-service/,
     );
     expect(run.resources).toEqual([]);
+  });
+});
+
+describe("the parsed compose file is cached by content", () => {
+  test("a second read gives the same map; an edited file is read anew, never a stale copy", () => {
+    const dir = makeCheckout("compose-era");
+    const file = path.join(dir, "docker-compose.yml");
+    const first = layoutSource({ appSource: dir }, "/", []);
+    const cached = path.join(
+      os.tmpdir(),
+      "panopticon-compose-cache",
+      `${createHash("sha256").update(fs.readFileSync(file)).digest("hex")}.json`,
+    );
+    expect(JSON.parse(fs.readFileSync(cached, "utf8"))).toEqual(first?.compose);
+    expect(layoutSource({ appSource: dir }, "/", [])?.compose).toEqual(first?.compose);
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace('"8003:8000"', '"9003:8000"'));
+    const edited = layoutSource({ appSource: dir }, "/", []);
+    const judge = (edited?.compose.services as Record<string, { ports: string[] }>)[
+      "judge-service"
+    ];
+    expect(judge.ports).toEqual(["9003:8000"]);
   });
 });

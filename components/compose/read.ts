@@ -1,4 +1,4 @@
-import { parseDocument } from "yaml";
+import type * as Yaml from "yaml";
 import { interpolate, Interpolated } from "./interpolate";
 import { composeSchema, RawService, serviceSchema, SUPPORTED_SERVICE_KEYS } from "./schema";
 import { durationSeconds, memoryMb, parsePort, parseVolume, Port, Volume } from "./units";
@@ -78,6 +78,10 @@ const SERVICE_NAME = /^[a-z][a-z0-9-]{0,40}[a-z0-9]$/;
 
 /** Parses compose YAML text into a plain map; YAML errors are problems. */
 export function parseComposeText(text: string, origin: string, problems: string[]): unknown {
+  // Loaded here, not at start: a stack whose compose file is cached (source.ts) or
+  // promoted into its config never needs the YAML parser.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseDocument } = require("yaml") as typeof Yaml;
   const doc = parseDocument(text, { merge: true });
   if (doc.errors.length > 0) {
     problems.push(`${origin}: not valid YAML (${doc.errors[0].message.split("\n")[0]})`);

@@ -1,5 +1,7 @@
 import { execFile } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { Catalogue, catalogueFromCompose } from "../catalogue";
 import { PROJECT } from "../naming";
@@ -30,20 +32,34 @@ export interface LayoutSource {
   readonly checkout?: string;
 }
 
-const cache = new Map<string, { mtimeMs: number; map: unknown; problems: string[] }>();
-
-/** The compose map of a checkout (cached by modification time: tools parse settings often). */
+/**
+ * The compose map of a checkout. Parsing YAML costs the program's start more than the
+ * rest of this file (loading the parser alone is 20 to 50 ms), so the parsed map is
+ * kept as JSON under the system's temp directory, keyed by the sha256 of the file's
+ * bytes: a changed file is a new key, never a stale hit. A cache that cannot be read or
+ * written is skipped.
+ */
 function readCheckoutCompose(file: string, problems: string[]): unknown {
-  const mtimeMs = fs.statSync(file).mtimeMs;
-  const hit = cache.get(file);
-  if (hit && hit.mtimeMs === mtimeMs) {
-    problems.push(...hit.problems);
-    return hit.map;
+  const text = fs.readFileSync(file);
+  const key = createHash("sha256").update(text).digest("hex");
+  const cached = path.join(os.tmpdir(), "panopticon-compose-cache", `${key}.json`);
+  try {
+    return JSON.parse(fs.readFileSync(cached, "utf8")) as unknown;
+  } catch {
+    // not cached yet (or unreadable): parse it
   }
   const own: string[] = [];
-  const map = parseComposeText(fs.readFileSync(file, "utf8"), file, own);
-  cache.set(file, { mtimeMs, map, problems: own });
+  const map = parseComposeText(text.toString("utf8"), file, own);
   problems.push(...own);
+  if (own.length === 0) {
+    try {
+      fs.mkdirSync(path.dirname(cached), { recursive: true });
+      fs.writeFileSync(`${cached}.${process.pid}`, JSON.stringify(map));
+      fs.renameSync(`${cached}.${process.pid}`, cached);
+    } catch {
+      // a read-only temp directory: parse again next time
+    }
+  }
   return map;
 }
 
