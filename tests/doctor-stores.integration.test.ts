@@ -1,6 +1,6 @@
 import { docs } from "./migrate-docs";
-import { composeTable, putChroma, startStackPostgres } from "./migrate-fixture";
-import { BUSYBOX, cleanupEngine, docker, psql, RUN, stackFile, TMP, tool, vol } from "./pg-engine";
+import { composeTable, putChroma, removeRelationFile, startStackPostgres } from "./migrate-fixture";
+import { cleanupEngine, RUN, stackFile, TMP, tool } from "./pg-engine";
 
 /*
  * doctor per store on the real engine, in the situation upstream's own compose-era
@@ -26,26 +26,7 @@ describe("upstream's situation: a damaged table read, a collection unread", () =
     putChroma(stack, "evaluation", [
       { name: "evaluation_metrics", docs: docs("evaluation_metrics", 3) },
     ]);
-    file = psql(pg, "SELECT pg_relation_filepath('queries')");
-    docker(["stop", pg]);
-    docker([
-      "run",
-      "--rm",
-      "--mount",
-      `type=volume,src=${vol(stack, "postgres")},dst=/data`,
-      BUSYBOX,
-      "rm",
-      `/data/${file}`,
-    ]);
-    docker(["start", pg]);
-    for (let i = 0; i < 120; i++) {
-      const ok = docker(
-        ["exec", pg, "psql", "-X", "-U", "postgres", "-d", "panopticon", "-tAc", "SELECT 1"],
-        true,
-      );
-      if (ok === "1") break;
-      await new Promise((res) => setTimeout(res, 500));
-    }
+    file = await removeRelationFile(stack, pg, "queries");
     r = await tool("doctor", ["--dir", TMP, "--stack", stack]);
   });
 

@@ -97,3 +97,36 @@ export function tableDigest(container: string, table: string): string {
     `SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY id)) FROM ${table} t`,
   );
 }
+
+/**
+ * The upstream data's failure, made on a stack's Postgres volume: the relation file of
+ * `table` removed while the server is stopped, then the server started again and
+ * waited for. Returns the file's path inside the data directory.
+ */
+export async function removeRelationFile(
+  stack: string,
+  pg: string,
+  table: string,
+): Promise<string> {
+  const file = psql(pg, `SELECT pg_relation_filepath('${table}')`);
+  docker(["stop", pg]);
+  docker([
+    "run",
+    "--rm",
+    "--mount",
+    `type=volume,src=${vol(stack, "postgres")},dst=/data`,
+    BUSYBOX,
+    "rm",
+    `/data/${file}`,
+  ]);
+  docker(["start", pg]);
+  for (let i = 0; i < 120; i++) {
+    const ok = docker(
+      ["exec", pg, "psql", "-X", "-U", "postgres", "-d", "panopticon", "-tAc", "SELECT 1"],
+      true,
+    );
+    if (ok === "1") return file;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  throw new Error(`${pg} did not come back`);
+}

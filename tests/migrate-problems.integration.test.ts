@@ -2,8 +2,8 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { docs } from "./migrate-docs";
-import { composeTable, putChroma, startStackPostgres } from "./migrate-fixture";
-import { BUSYBOX, cleanupEngine, docker, psql, RUN, stackFile, TMP, tool, vol } from "./pg-engine";
+import { composeTable, putChroma, removeRelationFile, startStackPostgres } from "./migrate-fixture";
+import { cleanupEngine, psql, RUN, stackFile, TMP, tool } from "./pg-engine";
 import { Report } from "../scripts/lib/migrate/report";
 
 /*
@@ -37,19 +37,7 @@ describe("a damaged table and unusable documents", () => {
     composeTable(pg, "evaluation_metrics", 15);
     putChroma(stack, "query", [{ name: "queries", docs: query }]);
     // The upstream data's failure: one relation file of `queries` is gone.
-    file = psql(pg, "SELECT pg_relation_filepath('queries')");
-    docker(["stop", pg]);
-    docker([
-      "run",
-      "--rm",
-      "--mount",
-      `type=volume,src=${vol(stack, "postgres")},dst=/data`,
-      BUSYBOX,
-      "rm",
-      `/data/${file}`,
-    ]);
-    docker(["start", pg]);
-    await waitSql(pg);
+    file = await removeRelationFile(stack, pg, "queries");
     refused = await tool("migrate-data", ["--dir", TMP, "--stack", stack]);
     r = await tool("migrate-data", ["--dir", TMP, "--stack", stack, "--backup-raw"]);
   });
@@ -95,20 +83,6 @@ describe("a damaged table and unusable documents", () => {
     );
   });
 });
-
-async function waitSql(pg: string): Promise<void> {
-  for (let i = 0; i < 120; i++) {
-    if (
-      docker(
-        ["exec", pg, "psql", "-X", "-U", "postgres", "-d", "panopticon", "-tAc", "SELECT 1"],
-        true,
-      ) === "1"
-    )
-      return;
-    await new Promise((res) => setTimeout(res, 500));
-  }
-  throw new Error(`${pg} did not come back`);
-}
 
 describe("a run killed mid-copy", () => {
   const stack = stackFile(`mgk${RUN}`);
