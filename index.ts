@@ -36,13 +36,12 @@ const sourceProblems = [
   ...checkHostPaths(settings, process.cwd()),
 ];
 if (sourceProblems.length > 0) throw new ConfigError(settings.stack, sourceProblems);
+const dockerHost = allConfig["docker:host"] ?? process.env.DOCKER_HOST;
 // A bind-mode Postgres directory of another major is refused before anything is registered.
-const pgVersionWarning = assertPgVersionMatches(settings, {
-  dockerHost: allConfig["docker:host"] ?? process.env.DOCKER_HOST,
-});
+const pgVersionWarning = assertPgVersionMatches(settings, { dockerHost });
 if (pgVersionWarning !== undefined) void pulumi.log.warn(pgVersionWarning);
 // A local move to release 0.1 over compose-era data that was never migrated is refused.
-if (dockerIsLocal(allConfig["docker:host"] ?? process.env.DOCKER_HOST)) {
+if (dockerIsLocal(dockerHost)) {
   const unmigrated = unmigratedProblem(settings, {
     baseDir: process.cwd(),
     acknowledged: settings.acknowledgeUnmigratedData,

@@ -103,6 +103,8 @@ export interface ImageInputs {
 
 const key = (k: string) => `${PROJECT}:${k}`;
 
+const byName = (a: ImageInputs, b: ImageInputs) => (a.name < b.name ? -1 : 1);
+
 /** Compose builds this service (the catalogue names its dockerfile). */
 function hasBuild(svc: ImageInputs): boolean {
   return svc.build !== undefined && svc.build.dockerfile !== "";
@@ -135,7 +137,7 @@ export function resolveImages(
   const registry = raw.registry?.replace(/^https:\/\//, "").replace(/\/$/, "");
   const out: ServiceImageSource[] = [];
   const buildOwners = new Map<string, string>();
-  for (const svc of [...services].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  for (const svc of [...services].sort(byName)) {
     const over = raw.services?.[svc.name];
     const pinned = over && typeof over === "object" ? over.image : undefined;
     if (pinned !== undefined) {
@@ -147,11 +149,7 @@ export function resolveImages(
         dockerfileInSource: path.join(svc.build!.context, svc.build!.dockerfile),
         args: { ...(svc.build!.args ?? {}) },
       };
-      const same = JSON.stringify([
-        build.context,
-        build.dockerfile,
-        Object.entries(build.args).sort(),
-      ]);
+      const same = buildIdentity(svc.build!);
       const builtBy = buildOwners.get(same) ?? svc.name;
       buildOwners.set(same, builtBy);
       out.push({ service: svc.name, from: "build", build, builtBy });
@@ -190,12 +188,20 @@ export function resolveImages(
   };
 }
 
+/** Two services with the same identity are one image (compose's context, dockerfile, args). */
+function buildIdentity(b: NonNullable<ImageInputs["build"]>): string {
+  return JSON.stringify([
+    path.posix.normalize(path.posix.join(b.context, b.dockerfile)),
+    path.posix.normalize(b.context),
+    Object.entries(b.args ?? {}).sort(),
+  ]);
+}
+
 /** The services whose images get a repository: one per distinct compose build. */
 function repositoriesOf(services: readonly ImageInputs[]): string[] {
   const owners = new Map<string, string>();
-  for (const svc of [...services].filter(hasBuild).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const b = svc.build!;
-    const same = JSON.stringify([b.context, b.dockerfile, Object.entries(b.args ?? {}).sort()]);
+  for (const svc of [...services].filter(hasBuild).sort(byName)) {
+    const same = buildIdentity(svc.build!);
     if (!owners.has(same)) owners.set(same, svc.name);
   }
   return [...owners.values()].sort();

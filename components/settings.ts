@@ -36,11 +36,6 @@ export type AwsBackend = "efs" | "ebs";
 export type ServiceKind = "postgres" | "app";
 
 /**
- * Keys read as Pulumi secrets, never as plain settings: the database password and
- * the config key of every secret variable (API_KEY → apiKey, OPENAI_API_KEY →
- * openaiApiKey; components/catalogue.ts secretConfigKey).
- */
-/**
  * The secret keys Panopticon's compose files give a service today (both layouts), as
  * docs/configuration.md lists them; any other `*ApiKey` a compose file names works
  * the same way.
@@ -54,6 +49,11 @@ export const SECRET_KEYS = [
   "litellmApiKey",
 ] as const;
 
+/**
+ * Keys read as Pulumi secrets, never as plain settings: the database password and
+ * the config key of every secret variable (API_KEY → apiKey, OPENAI_API_KEY →
+ * openaiApiKey; components/catalogue.ts secretConfigKey).
+ */
 export function isSecretConfigKey(key: string): boolean {
   return key === "postgresPassword" || /^(api|[a-z][a-z0-9]*Api)Key$/.test(key);
 }
@@ -196,6 +196,8 @@ export interface Settings {
   readonly images: ImageSettings;
   /** Deploy release 0.1 over compose-era data left unmigrated (components/unmigrated.ts). */
   readonly acknowledgeUnmigratedData: boolean;
+  /** The data sets mount the compose-era volumes (`panopticon_<set>_data`). */
+  readonly adoptComposeVolumes: boolean;
   /** The ECS deployment (`aws.runtime: ecs` only). */
   readonly ecs?: EcsPlan;
 }
@@ -533,6 +535,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     dataSets: [...dataSets].sort((a, b) => (a.key < b.key ? -1 : 1)),
     aws: r.aws,
     acknowledgeUnmigratedData: r.acknowledgeUnmigratedData ?? false,
+    adoptComposeVolumes: r.adoptComposeVolumes ?? false,
     images,
     ecs: ecs?.plan,
   };
@@ -569,10 +572,18 @@ function dupes<T>(
 
 /** The secret keys a config map sets to an empty (or blank) value. */
 export function emptySecretKeys(all: Record<string, unknown>): string[] {
+  return secretKeysIn(all, (v) => typeof v === "string" && v.trim() === "");
+}
+
+/** The secret keys of a config map (without the namespace) whose value passes `keep`. */
+function secretKeysIn(
+  all: Record<string, unknown>,
+  keep: (value: unknown, fullKey: string) => boolean,
+): string[] {
   const prefix = `${PROJECT}:`;
   return Object.keys(all)
     .filter((k) => k.startsWith(prefix) && isSecretConfigKey(k.slice(prefix.length)))
-    .filter((k) => typeof all[k] === "string" && (all[k] as string).trim() === "")
+    .filter((k) => keep(all[k], k))
     .map((k) => k.slice(prefix.length));
 }
 
@@ -584,11 +595,7 @@ export function plainSecretKeys(
   all: Record<string, unknown>,
   isSecret: (fullKey: string) => boolean,
 ): string[] {
-  const prefix = `${PROJECT}:`;
-  return Object.keys(all)
-    .filter((k) => k.startsWith(prefix) && isSecretConfigKey(k.slice(prefix.length)))
-    .filter((k) => !isSecret(k))
-    .map((k) => k.slice(prefix.length));
+  return secretKeysIn(all, (_v, k) => !isSecret(k));
 }
 
 /**
