@@ -1,4 +1,5 @@
 import type { ComposeFile, ComposeService, Restart, Volume } from "./compose/read";
+import { composeVolumeName } from "./naming";
 
 /*
  * The service catalogue: the checkout's own docker-compose.yml (components/compose/),
@@ -190,7 +191,7 @@ function readData(
     set,
     path: v.target,
     persistEnv,
-    composeVolume: external ?? `panopticon_${set}_data`,
+    composeVolume: external ?? composeVolumeName(set),
     bindDir: v.kind === "bind" ? v.source.replace(/\/+$/, "").split("/").pop()! : set,
     uid: id,
     gid: id,

@@ -47,6 +47,14 @@ export function volumeName(project: string, stack: string, dataSet: string): str
   return physicalName(project, stack, kebab(dataSet), "data");
 }
 
+/**
+ * The compose era's external volume of one data set (DB_PERSISTENCE.md), e.g.
+ * `panopticon_query_data`: what `adoptComposeVolumes` mounts.
+ */
+export function composeVolumeName(dataSet: string): string {
+  return `panopticon_${dataSet}_data`;
+}
+
 /** The stack-scoped container name of one service, e.g. `panopticon-dev-postgres`. */
 export function containerName(project: string, stack: string, service: string): string {
   return physicalName(project, stack, service);

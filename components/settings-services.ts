@@ -8,7 +8,7 @@ import {
 } from "./catalogue";
 import { didYouMean } from "./suggest";
 import type { Restart } from "./compose/read";
-import { PROJECT } from "./naming";
+import { composeVolumeName, PROJECT } from "./naming";
 
 /*
  * `panopticon:services`: per-service overrides of the catalogue (the checkout's
@@ -425,7 +425,7 @@ function resolveData(
     set,
     path: d.path,
     persistEnv: d.persistEnv,
-    composeVolume: d.composeVolume ?? `panopticon_${set}_data`,
+    composeVolume: d.composeVolume ?? composeVolumeName(set),
     bindDir: d.bindDir ?? set,
     uid: d.uid ?? 0,
     gid: d.gid ?? d.uid ?? 0,

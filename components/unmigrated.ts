@@ -1,7 +1,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { bindPath, PROJECT, volumeName } from "./naming";
+import { bindPath, composeVolumeName, PROJECT, volumeName } from "./naming";
 import type { Settings } from "./settings";
 
 /*
@@ -44,7 +44,10 @@ function composeEraData(s: Settings, baseDir: string, probe: UnmigratedProbe): s
       const dir = bindPath(baseDir, s.dataDir, bindDir);
       if (probe.exists(dir)) found.push(`data set ${set} (directory ${dir})`);
     } else {
-      const volume = volumeName(s.project, s.stack, set);
+      // The volume this stack would have mounted: its own, or the compose era's external one.
+      const volume = s.adoptComposeVolumes
+        ? composeVolumeName(set)
+        : volumeName(s.project, s.stack, set);
       if (probe.volumeExists(volume) === true) found.push(`data set ${set} (volume ${volume})`);
     }
   }

@@ -82,6 +82,17 @@ describe("volume mode", () => {
     );
   });
 
+  test("a stack on the compose-era volumes: their names are the ones looked for", () => {
+    const s = settings(RELEASE, { adoptComposeVolumes: true });
+    expect(
+      unmigratedProblem(s, { baseDir: TMP, probe: withVolume("panopticon_query_data") }),
+    ).toMatch(/data set query \(volume panopticon_query_data\)/);
+    // Its twin: the stack-scoped name is not this stack's volume then.
+    expect(
+      unmigratedProblem(s, { baseDir: TMP, probe: withVolume("panopticon-dev-query-data") }),
+    ).toBeUndefined();
+  });
+
   test("acknowledged by config: let through", () => {
     const s = settings(RELEASE, { acknowledgeUnmigratedData: true });
     const probe = withVolume("panopticon-dev-query-data");
