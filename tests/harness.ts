@@ -118,6 +118,16 @@ export interface RecordedResource {
   readonly provider: string;
   readonly importId: string;
   readonly additionalSecretOutputs: string[];
+  /** The aliases sent: an URN, or a spec's parent URN, name and type ("" where unset). */
+  readonly aliases: RecordedAlias[];
+}
+
+export interface RecordedAlias {
+  readonly urn?: string;
+  readonly name?: string;
+  readonly type?: string;
+  readonly parentUrn?: string;
+  readonly noParent?: boolean;
 }
 
 export interface ProgramRun {
@@ -177,6 +187,21 @@ function toConfigMap(config: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function recordedAliases(req: any): RecordedAlias[] {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return (req.getAliasesList() as any[]).map((a) => {
+    if (a.hasUrn()) return { urn: a.getUrn() as string };
+    const spec = a.getSpec();
+    return {
+      name: spec.getName() || undefined,
+      type: spec.getType() || undefined,
+      parentUrn: spec.getParenturn() || undefined,
+      noParent: spec.getNoparent() || undefined,
+    };
+  });
+}
+
 /**
  * Runs the Pulumi program under Pulumi's mocks for one stack config and records
  * every resource registration as the monitor receives it, options included
@@ -208,6 +233,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
       provider: req.getProvider(),
       importId: req.getImportid(),
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      aliases: recordedAliases(req),
     };
     recorded.push(rec);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -14,6 +14,14 @@ function hash(s: string): string {
   return h.toString(16).padStart(8, "0").repeat(8);
 }
 
+/**
+ * A build's inputs as text without the directory the checkout sits in, so the same
+ * fixture gives the same digest in every clone (the registration records compare them).
+ */
+function portableJson(v: unknown): string {
+  return JSON.stringify(v).replace(/"[^"]*\/tests\/fixtures\//g, '"<fixtures>/');
+}
+
 /** Provider-computed outputs the program reads, per resource type; everything else echoes inputs. */
 function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
   const i = args.inputs as Record<string, unknown>;
@@ -26,8 +34,8 @@ function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, unknow
       };
     case "docker-build:index:Image": {
       // The build's content is its inputs here: same inputs, same digest.
-      const digest = `sha256:${hash(JSON.stringify(i))}`;
-      return { ...i, digest, contextHash: hash(JSON.stringify(i.context)), ref: "" };
+      const digest = `sha256:${hash(portableJson(i))}`;
+      return { ...i, digest, contextHash: hash(portableJson(i.context)), ref: "" };
     }
     case "aws:ecr/repository:Repository":
       return {
