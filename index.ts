@@ -10,10 +10,10 @@ import {
   parseSettings,
   plainSecretKeys,
   rawFromPulumiConfig,
-} from "./components/settings";
-import { checkAppSource } from "./components/settings-images";
-import { checkoutRevision } from "./components/compose/source";
-import { checkHostPaths } from "./components/settings-host";
+} from "./components/config/settings";
+import { checkAppSource } from "./components/config/images";
+import { checkoutRevision } from "./components/config/compose/source";
+import { checkHostPaths } from "./components/config/host";
 // isConfigSecret is internal to the SDK; it reads the CLI's list of secret keys.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {

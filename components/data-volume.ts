@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { kebab, physicalName, TYPES } from "./naming";
+import { kebab, physicalName, TYPES } from "./config/naming";
 import { ProtectionPolicy } from "./protection";
-import { DataSetSettings } from "./settings";
-import { efsVolume } from "./storage/efs";
+import { DataSetSettings } from "./config/settings";
+import { efsVolume } from "./storage/nfs-volume";
 import { hostDir } from "./storage/host-dir";
 import { DataMount } from "./storage/types";
 import { namedVolume } from "./storage/volume";
@@ -16,7 +16,7 @@ export interface DataVolumeArgs {
   readonly stack: string;
   /** Image id that prepares host directories (bind, ebs) and EFS directories (efs). @default none */
   readonly initImageId?: pulumi.Input<string>;
-  /** NFS driver options for the efs backend (see components/storage/efs.ts). @default none */
+  /** NFS driver options for the efs backend (see components/storage/nfs-volume.ts). @default none */
   readonly nfsDriverOpts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 

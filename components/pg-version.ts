@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
-import { PROJECT } from "./naming";
-import { ConfigError, Settings } from "./settings";
+import { PROJECT } from "./config/naming";
+import { ConfigError, Settings } from "./config/settings";
 
 /*
  * A Postgres server refuses a data directory of another major ("database files

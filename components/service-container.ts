@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { TYPES } from "./naming";
-import { ServiceSettings } from "./settings";
+import { TYPES } from "./config/naming";
+import { ServiceSettings } from "./config/settings";
 import { DataMount } from "./storage/types";
 
 export interface ServiceContainerArgs {

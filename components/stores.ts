@@ -37,7 +37,7 @@ export type Store =
       readonly dataSet?: string;
     };
 
-/** The part of a resolved service (components/settings-services.ts) this module needs. */
+/** The part of a resolved service (components/config/services.ts) this module needs. */
 export interface StoreService {
   readonly name: string;
   /** Plain environment, as [key, value] pairs. */

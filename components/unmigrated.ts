@@ -1,8 +1,8 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { bindPath, composeVolumeName, PROJECT, volumeName } from "./naming";
-import type { Settings } from "./settings";
+import { bindPath, composeVolumeName, PROJECT, volumeName } from "./config/naming";
+import type { Settings } from "./config/settings";
 
 /*
  * A local stack moved to release 0.1 over compose-era data starts with none of it

@@ -2,9 +2,16 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { cliStackConfig, ProgramRun, runProgram } from "./harness";
-import { destroy, docker, dockerAvailable, purgeAll, startFixturePostgres, up } from "./docker-cli";
-import { CONTRACT } from "./compose-contract";
+import { cliStackConfig, ProgramRun, runProgram } from "./support/harness";
+import {
+  destroy,
+  docker,
+  dockerAvailable,
+  purgeAll,
+  startFixturePostgres,
+  up,
+} from "./support/docker-cli";
+import { CONTRACT } from "./support/compose-contract";
 
 /*
  * Adopting compose-era data on a real engine, both ways compose kept it:

@@ -1,8 +1,8 @@
-import { cliStackConfig, ProgramRun, RecordedResource, runProgram } from "./harness";
-import { runAwsGuard } from "./awsguard";
+import { cliStackConfig, ProgramRun, RecordedResource, runProgram } from "./support/harness";
+import { runAwsGuard } from "./support/awsguard";
 
 /*
- * Pulumi's AWSGuard policies (tests/awsguard.ts) over both AWS runtimes of prod:
+ * Pulumi's AWSGuard policies (tests/support/awsguard.ts) over both AWS runtimes of prod:
  * none on the ECS stack, and on the Docker-host stack only the documented
  * exception below (docs/ecs.md, AWSGuard). Broken twins show the policies look.
  */

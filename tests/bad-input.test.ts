@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { composeText, makeCheckout } from "./checkouts";
-import { cliStackConfig, ProgramRun, runProgram } from "./harness";
+import { composeText, makeCheckout } from "./support/checkouts";
+import { cliStackConfig, ProgramRun, runProgram } from "./support/harness";
 
 /*
  * Every bad input a user is known to try, in one table: what they set, the fragment

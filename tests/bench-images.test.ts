@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseSettings, rawFromStackFile } from "../components/settings";
+import { parseSettings, rawFromStackFile } from "../components/config/settings";
 import { fixtureCompose, writeFixtureCheckout } from "../scripts/bench/fixture-checkout";
 import { formatImageCases, OFFLINE_BUILD_SOURCE, pinnedTwin } from "../scripts/bench/images";
 import {
@@ -11,7 +11,7 @@ import {
   withAppSource,
   withPromotedRelease,
 } from "../scripts/bench/project";
-import { PROJECT_DIR } from "./harness";
+import { PROJECT_DIR } from "./support/harness";
 
 /* The image cases of `npm run bench`: the configs they compare and the lines they print. */
 

@@ -5,7 +5,7 @@ import { writeFixtureCheckout } from "../scripts/bench/fixture-checkout";
 import { pulumiConfig, readProject, readStackConfig, withServices } from "../scripts/bench/project";
 import { forgetCachedFile } from "../scripts/bench/measure";
 import { ProgramStarter } from "../scripts/bench/runner";
-import { PROJECT_DIR, runProgram } from "./harness";
+import { PROJECT_DIR, runProgram } from "./support/harness";
 
 /*
  * The benchmark's child process must run the same program and register the same

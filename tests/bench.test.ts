@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
-import { withAppImages } from "./app-images";
+import { withAppImages } from "./support/app-images";
 import {
   BenchUsageError,
   benchServiceName,
@@ -19,8 +19,8 @@ import { transform } from "sucrase";
 import { launchFor } from "../scripts/bench/runner";
 import { linearFit, linearity, marginalCosts, median } from "../scripts/bench/stats";
 import { mib, renderTable } from "../scripts/bench/table";
-import { parseSettings, rawFromPulumiConfig } from "../components/settings";
-import { PROJECT_DIR } from "./harness";
+import { parseSettings, rawFromPulumiConfig } from "../components/config/settings";
+import { PROJECT_DIR } from "./support/harness";
 
 // The launcher's own tsconfig reader (what `pulumi up` uses to decide transpileOnly).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -167,7 +167,10 @@ describe("the project's start settings (what `pulumi up` does without any env va
   });
 
   it("compliant: the hook keeps line numbers, so stack traces need no source maps", () => {
-    const src = fs.readFileSync(path.join(PROJECT_DIR, "components", "settings.ts"), "utf8");
+    const src = fs.readFileSync(
+      path.join(PROJECT_DIR, "components", "config", "settings.ts"),
+      "utf8",
+    );
     const out = transform(src, { transforms: ["imports", "typescript"] }).code;
     const line = (text: string, needle: string) =>
       text.split("\n").findIndex((l) => l.includes(needle));
@@ -179,7 +182,10 @@ describe("the project's start settings (what `pulumi up` does without any env va
   });
 
   it("non-compliant: TypeScript's own transpile (what ts-node emits) moves lines", () => {
-    const src = fs.readFileSync(path.join(PROJECT_DIR, "components", "settings.ts"), "utf8");
+    const src = fs.readFileSync(
+      path.join(PROJECT_DIR, "components", "config", "settings.ts"),
+      "utf8",
+    );
     const out = ts.transpileModule(src, {
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
     }).outputText;

@@ -1,9 +1,9 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { checkAppSource, dockerfileFromMajor } from "../components/settings-images";
-import { parseSettings } from "../components/settings";
-import { cliStackConfig, FIXTURE_SOURCE, runProgram } from "./harness";
+import { checkAppSource, dockerfileFromMajor } from "../components/config/images";
+import { parseSettings } from "../components/config/settings";
+import { cliStackConfig, FIXTURE_SOURCE, runProgram } from "./support/harness";
 
 /*
  * A Postgres built from the checkout runs whatever its dockerfile's FROM names. The

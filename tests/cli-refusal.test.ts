@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import type * as Grpc from "@grpc/grpc-js";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "../components/settings";
+import { ConfigError } from "../components/config/settings";
 // gRPC and protobuf as the SDK resolves them (they are its dependencies, not ours).
 const fromSdk = (id: string) =>
   require(require.resolve(id, { paths: [require.resolve("@pulumi/pulumi")] }));
@@ -161,7 +161,7 @@ describe("a configuration refusal under the real language host", () => {
     const program = path.join(dir, "plain.js");
     fs.writeFileSync(
       program,
-      `const { ConfigError } = require(${JSON.stringify(path.join(ROOT, "components", "settings"))});\n` +
+      `const { ConfigError } = require(${JSON.stringify(path.join(ROOT, "components", "config", "settings"))});\n` +
         `try { module.exports = require(${JSON.stringify(path.join(ROOT, "index.ts"))}); }\n` +
         `catch (e) { throw e instanceof ConfigError ? new Error(e.message) : e; }\n`,
     );

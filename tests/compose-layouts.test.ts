@@ -3,14 +3,19 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { interpolate } from "../components/compose/interpolate";
-import { layoutSource } from "../components/compose/source";
-import { durationSeconds, memoryMb, parsePort, parseVolume } from "../components/compose/units";
+import { interpolate } from "../components/config/compose/interpolate";
+import { layoutSource } from "../components/config/compose/source";
+import {
+  durationSeconds,
+  memoryMb,
+  parsePort,
+  parseVolume,
+} from "../components/config/compose/units";
 import { parse as parseYaml } from "yaml";
-import { composeText, makeCheckout, STAND_IN_SOURCE } from "./checkouts";
-import { cliStackConfig, ProgramRun, promotedRelease, runProgram } from "./harness";
-import { BUILD } from "./image-rules";
-import { serviceContainers, VOLUME } from "./rules";
+import { composeText, makeCheckout, STAND_IN_SOURCE } from "./support/checkouts";
+import { cliStackConfig, ProgramRun, promotedRelease, runProgram } from "./support/harness";
+import { BUILD } from "./support/image-rules";
+import { serviceContainers, VOLUME } from "./support/rules";
 
 /*
  * The checkout's docker-compose.yml is the service catalogue: a layout deploys by

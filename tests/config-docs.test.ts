@@ -1,12 +1,12 @@
 import * as fs from "fs";
 import * as path from "path";
-import { configSchema, SECRET_KEYS } from "../components/settings";
-import { schemaKeys } from "../components/settings-keys";
+import { configSchema, SECRET_KEYS } from "../components/config/settings";
+import { schemaKeys } from "../components/config/keys";
 
 /*
  * docs/configuration.md against the settings schemas: every key the program accepts
  * is in one of its `key` tables, and every key there is one the program accepts. The
- * keys come from the zod schemas themselves (components/settings-keys.ts), so a key
+ * keys come from the zod schemas themselves (components/config/keys.ts), so a key
  * added to a schema fails here until it is documented.
  */
 

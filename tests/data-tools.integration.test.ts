@@ -4,10 +4,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { SWAP_SCRIPT, UNSWAP_SCRIPT } from "../scripts/lib/restore-core";
-import { STAND_IN_SOURCE } from "./checkouts";
-import { APP_IMAGES_YAML } from "./app-images";
-import { startFixturePostgres } from "./docker-cli";
-import { CONTRACT_APPS } from "./compose-contract";
+import { STAND_IN_SOURCE } from "./support/checkouts";
+import { APP_IMAGES_YAML } from "./support/app-images";
+import { startFixturePostgres } from "./support/docker-cli";
+import { CONTRACT_APPS } from "./support/compose-contract";
 
 /*
  * backup, restore and purge against a real Docker engine (started and given its

@@ -3,10 +3,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { ConfigError, parseSettings, rawFromStackFile } from "../components/settings";
+import { ConfigError, parseSettings, rawFromStackFile } from "../components/config/settings";
 import { PULUMI_CLI_MISSING } from "../scripts/lib/exit-codes";
-import { POSTGRES_IMAGE } from "./app-images";
-import { promotedRelease } from "./harness";
+import { POSTGRES_IMAGE } from "./support/app-images";
+import { promotedRelease } from "./support/harness";
 
 /*
  * scripts/deploy.sh with stand-ins on PATH: a `pulumi` that records every call

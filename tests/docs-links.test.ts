@@ -6,13 +6,13 @@ import * as path from "path";
 /*
  * README.md and docs/*.md: every relative link resolves (file and #heading as GitHub
  * slugs it), every `npm run X` exists in package.json, and the README stays a front
- * page. tests/docs-check.ts runs under tsx (github-slugger is ESM only); each twin
+ * page. tests/support/docs-check.ts runs under tsx (github-slugger is ESM only); each twin
  * breaks one thing in a temp copy and the check must name it.
  */
 
 const ROOT = path.join(__dirname, "..");
 const TSX = path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
-const CHECK = path.join(__dirname, "docs-check.ts");
+const CHECK = path.join(__dirname, "support", "docs-check.ts");
 
 function check(dir: string) {
   const r = spawnSync(process.execPath, [TSX, CHECK, dir], { encoding: "utf8", timeout: 60_000 });

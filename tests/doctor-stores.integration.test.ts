@@ -1,6 +1,11 @@
-import { docs } from "./migrate-docs";
-import { composeTable, putChroma, removeRelationFile, startStackPostgres } from "./migrate-fixture";
-import { cleanupEngine, RUN, stackFile, TMP, tool } from "./pg-engine";
+import { docs } from "./support/migrate-docs";
+import {
+  composeTable,
+  putChroma,
+  removeRelationFile,
+  startStackPostgres,
+} from "./support/migrate-fixture";
+import { cleanupEngine, RUN, stackFile, TMP, tool } from "./support/pg-engine";
 
 /*
  * doctor per store on the real engine, in the situation upstream's own compose-era

@@ -8,7 +8,7 @@ import {
   TMP,
   tool,
   vol,
-} from "./pg-engine";
+} from "./support/pg-engine";
 
 /*
  * doctor on the real engine: what leaves a service without its data (a foreign

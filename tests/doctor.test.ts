@@ -1,10 +1,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { parseSettings, rawFromStackFile } from "../components/settings";
+import { parseSettings, rawFromStackFile } from "../components/config/settings";
 import { ContainerInfo } from "../scripts/lib/docker";
 import { judge, parseProbe } from "../scripts/lib/doctor-core";
-import { PROJECT_DIR, FIXTURE_SOURCE } from "./harness";
+import { PROJECT_DIR, FIXTURE_SOURCE } from "./support/harness";
 
 /*
  * doctor's verdicts from the facts (pure): each rule with a compliant case and

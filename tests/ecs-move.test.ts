@@ -5,7 +5,13 @@ import { parse } from "yaml";
 import { isStatefulType } from "../policy/stateful";
 import { classifyPreview } from "../scripts/guard/classify";
 import { PreviewInput, StepRecord, dataAtRisk } from "../scripts/guard/types";
-import { cliStackConfig, PROJECT_DIR, ProgramRun, RecordedResource, runProgram } from "./harness";
+import {
+  cliStackConfig,
+  PROJECT_DIR,
+  ProgramRun,
+  RecordedResource,
+  runProgram,
+} from "./support/harness";
 
 /*
  * Moving prod from the Docker host to ECS is a config change on the same stack:

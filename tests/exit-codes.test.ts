@@ -4,10 +4,10 @@ import * as os from "os";
 import * as path from "path";
 import { fixtureCompose } from "../scripts/bench/fixture-checkout";
 import { EXIT, PULUMI_CLI_MISSING } from "../scripts/lib/exit-codes";
-import { POSTGRES_IMAGE } from "./app-images";
-import { STAND_IN_SOURCE } from "./checkouts";
-import { cliStackConfig, runProgram } from "./harness";
-import { previewDigest } from "./preview-builder";
+import { POSTGRES_IMAGE } from "./support/app-images";
+import { STAND_IN_SOURCE } from "./support/checkouts";
+import { cliStackConfig, runProgram } from "./support/harness";
+import { previewDigest } from "./support/preview-builder";
 
 /*
  * README's exit-code table, tool by tool, as processes the way `npm run` starts them:
@@ -47,7 +47,7 @@ fs.writeFileSync(
     fs.readFileSync(path.join(TMP, "Pulumi.loc.yaml"), "utf8").split("\n").slice(2).join("\n"),
 );
 fs.writeFileSync(path.join(TMP, "Pulumi.broken.yaml"), "config:\n  panopticon:storageMode: nfs\n");
-// The project file too: the CLI hands its defaults to every stack (tests/harness.ts).
+// The project file too: the CLI hands its defaults to every stack (tests/support/harness.ts).
 fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(TMP, "Pulumi.yaml"));
 
 interface Result {

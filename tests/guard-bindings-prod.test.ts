@@ -4,8 +4,8 @@ import * as path from "path";
 import { classifyPreview } from "../scripts/guard/classify";
 import { parsePreviewText } from "../scripts/guard/parse";
 import { runGuard } from "../scripts/guard/run";
-import { ProgramRun, runProgram, promotedStackFile } from "./harness";
-import { eventLog, previewDigest } from "./preview-builder";
+import { ProgramRun, runProgram, promotedStackFile } from "./support/harness";
+import { eventLog, previewDigest } from "./support/preview-builder";
 
 /*
  * The data-binding rules of the guard on prod previews built from two runs of

@@ -2,9 +2,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { GuardResult, runGuard } from "../scripts/guard/run";
-import { makeCheckout } from "./checkouts";
-import { cliStackConfig, ProgramRun, runProgram } from "./harness";
-import { eventLog, previewDigest } from "./preview-builder";
+import { makeCheckout } from "./support/checkouts";
+import { cliStackConfig, ProgramRun, runProgram } from "./support/harness";
+import { eventLog, previewDigest } from "./support/preview-builder";
 
 /*
  * The guard on previews built from two runs of the program under mocks (the

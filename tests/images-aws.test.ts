@@ -1,7 +1,7 @@
 import * as path from "path";
 import { lifecyclePolicy } from "../components/aws/image-repositories";
-import { ProgramRun, RecordedResource, runProgram, promotedStackFile } from "./harness";
-import { CONTAINER, IMAGE, VOLUME } from "./rules";
+import { ProgramRun, RecordedResource, runProgram, promotedStackFile } from "./support/harness";
+import { CONTAINER, IMAGE, VOLUME } from "./support/rules";
 import {
   BUILD,
   buildsSafe,
@@ -12,8 +12,8 @@ import {
   hostPullsOnly,
   pushedDigestsRun,
   ROLE_POLICY,
-} from "./image-rules";
-import { CONTRACT_APPS } from "./compose-contract";
+} from "./support/image-rules";
+import { CONTRACT_APPS } from "./support/compose-contract";
 
 /*
  * ECR on an AWS stack, under mocks: one repository per service compose builds,

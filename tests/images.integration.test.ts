@@ -1,14 +1,14 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { cliStackConfig, ProgramRun, runProgram } from "./harness";
-import { docker, dockerAvailable, purgeAll } from "./docker-cli";
-import { ReplayEngine } from "./replay-engine";
+import { cliStackConfig, ProgramRun, runProgram } from "./support/harness";
+import { docker, dockerAvailable, purgeAll } from "./support/docker-cli";
+import { ReplayEngine } from "./support/replay-engine";
 
 /*
  * Images built from a Panopticon-shaped checkout on the real Docker engine, through
- * the same replay the other real-engine tests use (tests/docker-cli.ts, here with
- * the engine's diff: tests/replay-engine.ts). No registry is reachable: every
+ * the same replay the other real-engine tests use (tests/support/docker-cli.ts, here with
+ * the engine's diff: tests/support/replay-engine.ts). No registry is reachable: every
  * dockerfile builds FROM a locally imported test image. The containers run the
  * built images; a second run with no change builds and replaces nothing; a
  * one-file change gives exactly that service a new image and a new container.

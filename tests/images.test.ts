@@ -1,9 +1,15 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { cliStackConfig, ProgramRun, RecordedResource, runProgram } from "./harness";
-import { BUILD, buildOfImage, buildsSafe, imageOfContainer, pushedDigestsRun } from "./image-rules";
-import { CONTAINER, IMAGE, serviceContainers } from "./rules";
+import { cliStackConfig, ProgramRun, RecordedResource, runProgram } from "./support/harness";
+import {
+  BUILD,
+  buildOfImage,
+  buildsSafe,
+  imageOfContainer,
+  pushedDigestsRun,
+} from "./support/image-rules";
+import { CONTAINER, IMAGE, serviceContainers } from "./support/rules";
 
 /*
  * Images built from a Panopticon checkout (panopticon:appSource), under mocks: what

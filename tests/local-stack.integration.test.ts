@@ -2,11 +2,11 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ProgramRun, runProgram } from "./harness";
-import { destroy, docker, dockerAvailable, purgeAll, up } from "./docker-cli";
+import { ProgramRun, runProgram } from "./support/harness";
+import { destroy, docker, dockerAvailable, purgeAll, up } from "./support/docker-cli";
 import { parse as parseYaml } from "yaml";
-import { composeText, FixtureLayout } from "./checkouts";
-import { ContractRow, CONTRACT, RELEASE_01 } from "./compose-contract";
+import { composeText, FixtureLayout } from "./support/checkouts";
+import { ContractRow, CONTRACT, RELEASE_01 } from "./support/compose-contract";
 
 /*
  * The dev program's registrations replayed on a real Docker engine: up, write

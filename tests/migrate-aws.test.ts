@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ecsSchema } from "../components/settings-ecs";
+import { ecsSchema } from "../components/config/ecs";
 import {
   databaseUrl,
   DEFAULT_PSQL_IMAGE,
@@ -13,7 +13,7 @@ import {
 import { awsRunbook } from "../scripts/lib/migrate/aws-runbook";
 import { pgEnvOf, PgUrl, scrub, urlLabel, urlRunArgs } from "../scripts/lib/migrate/pg";
 import { loadStack } from "../scripts/lib/stack";
-import { dockerHostStack, ecsStack } from "./migrate-aws-stacks";
+import { dockerHostStack, ecsStack } from "./support/migrate-aws-stacks";
 
 /*
  * The AWS side of migrate-data without an engine: the URL taken apart into libpq's

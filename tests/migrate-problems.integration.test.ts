@@ -1,9 +1,14 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { docs } from "./migrate-docs";
-import { composeTable, putChroma, removeRelationFile, startStackPostgres } from "./migrate-fixture";
-import { cleanupEngine, psql, RUN, stackFile, TMP, tool } from "./pg-engine";
+import { docs } from "./support/migrate-docs";
+import {
+  composeTable,
+  putChroma,
+  removeRelationFile,
+  startStackPostgres,
+} from "./support/migrate-fixture";
+import { cleanupEngine, psql, RUN, stackFile, TMP, tool } from "./support/pg-engine";
 import { Report } from "../scripts/lib/migrate/report";
 
 /*

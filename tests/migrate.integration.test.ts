@@ -2,16 +2,16 @@ import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
 import { FixtureDoc, floatBlob, writeChroma } from "../scripts/bench/chroma-fixture";
-import { startFixturePostgres } from "./docker-cli";
-import { docs } from "./migrate-docs";
+import { startFixturePostgres } from "./support/docker-cli";
+import { docs } from "./support/migrate-docs";
 import {
   composeTable,
   putChroma,
   startStackPostgres,
   tableDigest,
   volumeDigest,
-} from "./migrate-fixture";
-import { cleanupEngine, ctr, psql, RUN, stackFile, TMP, tool, vol } from "./pg-engine";
+} from "./support/migrate-fixture";
+import { cleanupEngine, ctr, psql, RUN, stackFile, TMP, tool, vol } from "./support/pg-engine";
 import { derivedUuid, vectorField } from "../scripts/lib/migrate/copy-binary";
 import { Report } from "../scripts/lib/migrate/report";
 

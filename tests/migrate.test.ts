@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import * as os from "os";
 import * as path from "path";
 import { floatBlob, randomVector, writeChroma } from "../scripts/bench/chroma-fixture";
-import { docs } from "./migrate-docs";
+import { docs } from "./support/migrate-docs";
 import {
   countDocuments,
   documents,

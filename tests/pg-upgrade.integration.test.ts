@@ -2,8 +2,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { formatBytes } from "../scripts/lib/archive";
 import { restoreDump } from "../scripts/lib/pg-upgrade-restore";
-import { startFixturePostgres } from "./docker-cli";
-import { putChroma } from "./migrate-fixture";
+import { startFixturePostgres } from "./support/docker-cli";
+import { putChroma } from "./support/migrate-fixture";
 import {
   cleanupEngine,
   ctr,
@@ -16,7 +16,7 @@ import {
   TMP,
   tool,
   vol,
-} from "./pg-engine";
+} from "./support/pg-engine";
 
 /*
  * doctor and pg-upgrade against the real Docker engine, as separate processes the

@@ -1,11 +1,11 @@
 import { parse } from "yaml";
-import { parseSettings, rawFromStackFile } from "../components/settings";
+import { parseSettings, rawFromStackFile } from "../components/config/settings";
 import { diskProblems } from "../scripts/lib/pg-upgrade-disk";
 import { unexpectedRestoreErrors } from "../scripts/lib/pg-upgrade-core";
 import { planRdsUpgrade, RdsPlan, runRdsUpgrade } from "../scripts/lib/pg-upgrade-rds";
 import { compareFacts } from "../scripts/lib/pg-verify";
 import { setScalars } from "../scripts/lib/stack-edit";
-import { PROJECT_DIR, promotedStackFile } from "./harness";
+import { PROJECT_DIR, promotedStackFile } from "./support/harness";
 
 /*
  * The pure parts of pg-upgrade: the stack-file edit, the disk check, the restore's

@@ -2,8 +2,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { assertPgVersionMatches, dockerIsLocal } from "../components/pg-version";
-import { parseSettings, rawFromStackFile } from "../components/settings";
-import { cliStackConfig, runProgram } from "./harness";
+import { parseSettings, rawFromStackFile } from "../components/config/settings";
+import { cliStackConfig, runProgram } from "./support/harness";
 
 /*
  * A local bind-mode stack whose postgres/PG_VERSION names another major than the

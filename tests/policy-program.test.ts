@@ -12,7 +12,7 @@ import {
   RecordedResource,
   runProgram,
   promotedStackFile,
-} from "./harness";
+} from "./support/harness";
 
 /*
  * The policy pack over what the real programs register (under mocks), per

@@ -3,10 +3,10 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { STAND_IN_SOURCE } from "./checkouts";
-import { cliStackConfig, PROJECT_DIR, runProgram } from "./harness";
-import { previewDigest } from "./preview-builder";
-import { CONTRACT_APPS } from "./compose-contract";
+import { STAND_IN_SOURCE } from "./support/checkouts";
+import { cliStackConfig, PROJECT_DIR, runProgram } from "./support/harness";
+import { previewDigest } from "./support/preview-builder";
+import { CONTRACT_APPS } from "./support/compose-contract";
 
 /*
  * backup:before-change on the real engine, given previews built from two runs of

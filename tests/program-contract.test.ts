@@ -1,8 +1,14 @@
 import * as path from "path";
-import { cliStackConfig, PROJECT_DIR, ProgramRun, RecordedResource, runProgram } from "./harness";
-import { ContractRow, LAYOUTS, SECRET_VARIABLES } from "./compose-contract";
-import { FixtureLayout, makeCheckout } from "./checkouts";
-import { BUILD } from "./image-rules";
+import {
+  cliStackConfig,
+  PROJECT_DIR,
+  ProgramRun,
+  RecordedResource,
+  runProgram,
+} from "./support/harness";
+import { ContractRow, LAYOUTS, SECRET_VARIABLES } from "./support/compose-contract";
+import { FixtureLayout, makeCheckout } from "./support/checkouts";
+import { BUILD } from "./support/image-rules";
 import {
   CONTAINER,
   dataWhereRead,
@@ -10,10 +16,10 @@ import {
   LOCAL_RULES,
   noPlainSecret,
   serviceContainers,
-} from "./rules";
+} from "./support/rules";
 
 /*
- * The dev program against the compose contract (tests/compose-contract.ts), service
+ * The dev program against the compose contract (tests/support/compose-contract.ts), service
  * by service, for both layouts a checkout can have (each a fixture checkout whose
  * docker-compose.yml the program reads), in the three ways a stack finds its data:
  * new stack-scoped volumes, the compose-era external volumes (DB_PERSISTENCE.md),

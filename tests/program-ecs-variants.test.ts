@@ -1,5 +1,5 @@
-import { efsAccessPointsAndIam, E, internalOnly, singleWriter } from "./ecs-rules";
-import { appContainer, ecsRun, inputs, Json, service } from "./ecs-harness";
+import { efsAccessPointsAndIam, E, internalOnly, singleWriter } from "./support/ecs-rules";
+import { appContainer, ecsRun, inputs, Json, service } from "./support/ecs-harness";
 
 /*
  * Variants of the ECS stack, each a config change on Pulumi.prod-ecs.yaml: ChromaDB
@@ -33,7 +33,7 @@ describe("ECS stack variants", () => {
       };
     });
     const sg = existing.byType(E.sg).find((s) => s.name.endsWith("alb-sg"))!;
-    // tests/mocks.ts answers aws:ec2/getVpc with 10.0.0.0/16.
+    // scripts/bench/mocks.ts answers aws:ec2/getVpc with 10.0.0.0/16.
     expect((inputs(sg).ingress as Json[]).flatMap((r) => r.cidrBlocks as string[])).toEqual([
       "10.0.0.0/16",
       "10.0.0.0/16",

@@ -1,5 +1,5 @@
 import { PGVECTOR_INIT, PGVECTOR_SQL } from "../components/runtime/ecs/containers";
-import { ProgramRun } from "./harness";
+import { ProgramRun } from "./support/harness";
 import {
   autoscalingBounds,
   containers,
@@ -11,8 +11,8 @@ import {
   Rule,
   singleWriter,
   taskDefOf,
-} from "./ecs-rules";
-import { noPlainSecret } from "./rules";
+} from "./support/ecs-rules";
+import { noPlainSecret } from "./support/rules";
 import {
   appContainer,
   doctor,
@@ -24,11 +24,11 @@ import {
   service,
   swap,
   withContainers,
-} from "./ecs-harness";
+} from "./support/ecs-harness";
 
 /*
  * The ECS stack (Pulumi.prod-ecs.yaml on the prod stack) under mocks. Every rule of
- * tests/ecs-rules.ts runs on the real program (expect none) and on a broken twin of
+ * tests/support/ecs-rules.ts runs on the real program (expect none) and on a broken twin of
  * a recording or of the config (expect the violation).
  */
 

@@ -1,5 +1,11 @@
 import * as path from "path";
-import { cliStackConfig, PROJECT_DIR, ProgramRun, RecordedResource, runProgram } from "./harness";
+import {
+  cliStackConfig,
+  PROJECT_DIR,
+  ProgramRun,
+  RecordedResource,
+  runProgram,
+} from "./support/harness";
 import {
   CONTAINER,
   IMAGE,
@@ -8,7 +14,7 @@ import {
   serviceContainers,
   stackScopedNames,
   VOLUME,
-} from "./rules";
+} from "./support/rules";
 
 const SERVICES = [
   "evaluation-storage",

@@ -5,7 +5,7 @@ import { hostUserData, nvmeDevicePath } from "../components/runtime/docker-host/
 import { subnetCidrs } from "../components/aws/network";
 import { SNAPSHOT_TAG } from "../components/aws/types";
 import { RDS_ADOPT_IGNORE_CHANGES } from "../components/aws/rds-postgres";
-import { EFS_MOUNT_OPTIONS, efsDataSetPath, nfsDriverOpts } from "../components/storage/efs";
+import { EFS_MOUNT_OPTIONS, efsDataSetPath, nfsDriverOpts } from "../components/storage/nfs-volume";
 import { scriptHasSecretAssignment } from "../policy/secrets";
 import { STATEFUL_TYPES } from "../policy/stateful";
 import {
@@ -17,8 +17,15 @@ import {
   RecordedResource,
   runProgram,
   promotedStackFile,
-} from "./harness";
-import { CONTAINER, IMAGE, LOCAL_RULES, noPlainSecret, serviceContainers, VOLUME } from "./rules";
+} from "./support/harness";
+import {
+  CONTAINER,
+  IMAGE,
+  LOCAL_RULES,
+  noPlainSecret,
+  serviceContainers,
+  VOLUME,
+} from "./support/rules";
 
 /*
  * The prod stack (Pulumi.prod.yaml, environment aws) under mocks. Every safety rule

@@ -7,7 +7,7 @@ import { promote } from "../scripts/promote/run";
 import { parseOutputs, refusal } from "../scripts/promote/outputs";
 import { fixtureCompose } from "../scripts/bench/fixture-checkout";
 import { EXIT, PromoteError } from "../scripts/promote/stack-file";
-import { cliStackConfig, PROJECT_DIR, runProgram } from "./harness";
+import { cliStackConfig, PROJECT_DIR, runProgram } from "./support/harness";
 
 /*
  * Promotion of what dev ran: the `images` output of a recorded dev run (the program

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
-import { cliStackConfig, RecordedResource, runProgram } from "./harness";
-import { compareRuns, movedStateful, Registration, registrations } from "./registrations";
+import { cliStackConfig, RecordedResource, runProgram } from "./support/harness";
+import { compareRuns, movedStateful, Registration, registrations } from "./support/registrations";
 
 /*
  * Moving code must not move infrastructure. Each committed stack's registrations were

@@ -1,5 +1,5 @@
-import { cliStackConfig, RecordedResource, runProgram } from "./harness";
-import { LOCAL_RULES, noPlainSecret, stackScopedNames } from "./rules";
+import { cliStackConfig, RecordedResource, runProgram } from "./support/harness";
+import { LOCAL_RULES, noPlainSecret, stackScopedNames } from "./support/rules";
 
 /*
  * Each rule must catch a violation: the compliant case is the real program run,

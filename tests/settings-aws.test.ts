@@ -1,16 +1,16 @@
 import * as fc from "fast-check";
 import { subnetCidrs } from "../components/aws/network";
-import { AWS_REGIONS } from "../components/aws-regions";
-import { parseSettings, rawFromStackFile, Settings } from "../components/settings";
+import { AWS_REGIONS } from "../components/config/aws-regions";
+import { parseSettings, rawFromStackFile, Settings } from "../components/config/settings";
 import {
   architectureOf,
   awsSchema,
   DEFAULT_AWS_BACKENDS,
   partitionOf,
   rdsIdentifier,
-} from "../components/settings-aws";
-import { promotedStackFile } from "./harness";
-import { withAppImages } from "./app-images";
+} from "../components/config/aws";
+import { promotedStackFile } from "./support/harness";
+import { withAppImages } from "./support/app-images";
 
 /*
  * The `panopticon:aws` block: what Pulumi.prod.yaml resolves to, the defaults, and

@@ -1,7 +1,7 @@
 import { fargateSize } from "../components/runtime/ecs/fargate";
-import { topologicalOrder } from "../components/runtime/ecs/plan";
+import { topologicalOrder } from "../components/config/ecs-plan";
 import { readProject, withServices } from "../scripts/bench/project";
-import { cliStackConfig, PROJECT_DIR, runProgram } from "./harness";
+import { cliStackConfig, PROJECT_DIR, runProgram } from "./support/harness";
 
 /*
  * Bad ECS config: a clear error naming key, value and expectation, and not one

@@ -4,7 +4,7 @@ import {
   imageRefProblem,
   openCidrs,
   systemDirectory,
-} from "../components/settings-safety";
+} from "../components/config/safety";
 
 /* The pure checks behind the dangerous-value rows of tests/bad-input.test.ts, each with its twin. */
 

@@ -2,12 +2,12 @@ import * as fs from "fs";
 import * as path from "path";
 import fc from "fast-check";
 import { parse } from "yaml";
-import { volumeName, containerName, physicalName } from "../components/naming";
-import { cliStackConfig, FIXTURE_SOURCE } from "./harness";
-import { withAppImages } from "./app-images";
-import { postgresMajorOf } from "../components/settings-services";
+import { volumeName, containerName, physicalName } from "../components/config/naming";
+import { cliStackConfig, FIXTURE_SOURCE } from "./support/harness";
+import { withAppImages } from "./support/app-images";
+import { postgresMajorOf } from "../components/config/services";
 import { protectionPolicy } from "../components/protection";
-import { CONTRACT_SERVICES } from "./compose-contract";
+import { CONTRACT_SERVICES } from "./support/compose-contract";
 import {
   ConfigError,
   DEFAULTS,
@@ -15,7 +15,7 @@ import {
   plainSecretKeys,
   rawFromPulumiConfig,
   rawFromStackFile,
-} from "../components/settings";
+} from "../components/config/settings";
 
 const ROOT = path.resolve(__dirname, "..");
 const ctx = { stack: "dev", baseDir: "/proj" };

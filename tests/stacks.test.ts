@@ -1,4 +1,4 @@
-import { cliStackConfig, runProgram } from "./harness";
+import { cliStackConfig, runProgram } from "./support/harness";
 
 /*
  * Each committed stack file run the way the Pulumi CLI would run it: with the

@@ -4,10 +4,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { STAND_IN_SOURCE } from "./checkouts";
-import { ProgramRun, promotedStackFile, runProgram } from "./harness";
-import { APP_IMAGES } from "./app-images";
-import { destroy, docker, dockerAvailable, purgeAll, up } from "./docker-cli";
+import { STAND_IN_SOURCE } from "./support/checkouts";
+import { ProgramRun, promotedStackFile, runProgram } from "./support/harness";
+import { APP_IMAGES } from "./support/app-images";
+import { destroy, docker, dockerAvailable, purgeAll, up } from "./support/docker-cli";
 import type { StackStatus } from "../scripts/lib/status";
 
 /*

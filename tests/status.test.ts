@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseSettings } from "../components/settings";
-import { withAppImages } from "./app-images";
+import { parseSettings } from "../components/config/settings";
+import { withAppImages } from "./support/app-images";
 import { MANIFEST_FILE, MANIFEST_FORMAT } from "../scripts/lib/manifest";
 import {
   directoryBytes,

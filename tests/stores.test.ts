@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { parseSettings, rawFromStackFile } from "../components/settings";
+import { parseSettings, rawFromStackFile } from "../components/config/settings";
 import {
   configToRead,
   migrationTarget,
@@ -12,7 +12,7 @@ import {
   storesRead,
 } from "../components/stores";
 import { storeServicesOf } from "../scripts/lib/migrate/sources";
-import { PROJECT_DIR, FIXTURE_SOURCE } from "./harness";
+import { PROJECT_DIR, FIXTURE_SOURCE } from "./support/harness";
 
 /*
  * Which store each service reads, from its environment alone. Every rule has the

@@ -1,5 +1,5 @@
 import * as fc from "fast-check";
-import { closest, didYouMean, editDistance } from "../components/suggest";
+import { closest, didYouMean, editDistance } from "../components/config/suggest";
 
 describe("did you mean", () => {
   it("edit distance: classic cases", () => {

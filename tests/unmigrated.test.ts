@@ -1,10 +1,10 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseSettings, Settings } from "../components/settings";
+import { parseSettings, Settings } from "../components/config/settings";
 import { localProbe, unmigratedProblem, UnmigratedProbe } from "../components/unmigrated";
-import { makeCheckout } from "./checkouts";
-import { cliStackConfig, runProgram } from "./harness";
+import { makeCheckout } from "./support/checkouts";
+import { cliStackConfig, runProgram } from "./support/harness";
 
 /*
  * A local stack moved to release 0.1 over compose-era data is refused until the data

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { TYPES } from "../naming";
+import { TYPES } from "../config/naming";
 import { ProtectionPolicy, statefulOptions } from "../protection";
 
 /**

@@ -1,8 +1,8 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
-import { TYPES } from "../naming";
+import { TYPES } from "../config/naming";
 import { ProtectionPolicy } from "../protection";
-import { ImageBuild } from "../settings-images";
+import { ImageBuild } from "../config/images";
 
 export interface ServiceImageArgs {
   /** compose's build of the service: context, dockerfile, args (absolute paths). */

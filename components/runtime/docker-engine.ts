@@ -3,11 +3,11 @@ import { STORES_LABEL, storesLabel } from "../stores";
 import * as pulumi from "@pulumi/pulumi";
 import { DataVolume } from "../data-volume";
 import { ServiceImage } from "../image/service-image";
-import { kebab, physicalName, TYPES } from "../naming";
+import { kebab, physicalName, TYPES } from "../config/naming";
 import { postgresPassword } from "../postgres-password";
 import { protectionSummary } from "../protection";
 import { ServiceContainer } from "../service-container";
-import { DataSetSettings, ServiceSettings, Settings } from "../settings";
+import { DataSetSettings, ServiceSettings, Settings } from "../config/settings";
 
 export interface ExternalDatabase {
   readonly host: pulumi.Input<string>;
@@ -17,7 +17,7 @@ export interface ExternalDatabase {
 }
 
 export interface PanopticonArgs {
-  /** The validated stack settings (components/settings.ts). */
+  /** The validated stack settings (components/config/settings.ts). */
   readonly settings: Settings;
   /**
    * The Postgres password (a configured secret); wrapped as a Pulumi secret whatever

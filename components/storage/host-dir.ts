@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { DataSetSettings } from "../settings";
+import { DataSetSettings } from "../config/settings";
 import { DataMount } from "./types";
 
 export interface HostDirArgs {

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DataSetSettings } from "../settings";
+import { DataSetSettings } from "../config/settings";
 import { ProtectionPolicy, statefulOptions } from "../protection";
 import { DataMount } from "./types";
 

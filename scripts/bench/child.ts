@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import { createRequire } from "module";
 import * as path from "path";
-import { programMocks } from "../../tests/mocks";
+import { programMocks } from "./mocks";
 
 /*
  * One measured start of the Pulumi program, in a fresh Node.js process, done the

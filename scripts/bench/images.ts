@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseSettings, rawFromStackFile } from "../../components/settings";
+import { parseSettings, rawFromStackFile } from "../../components/config/settings";
 import { buildContextHash } from "../lib/context-hash";
 import { ProjectInfo, pulumiConfig, readStackConfig } from "./project";
 import { ProgramStarter } from "./runner";

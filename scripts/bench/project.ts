@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { DEFAULTS } from "../../components/settings";
+import { DEFAULTS } from "../../components/config/settings";
 import { databaseServices, Release } from "../promote/release";
 import { FixtureLayout, fixtureCompose, writeFixtureCheckout } from "./fixture-checkout";
 

@@ -70,9 +70,9 @@ export interface StartOptions {
 
 /**
  * Sources of the child, repository-relative; compiled into the same layout in a
- * temporary directory. The mocks are the tests' own table (tests/mocks.ts).
+ * temporary directory. The mocks are the tests' own table (scripts/bench/mocks.ts).
  */
-const CHILD_SOURCES = ["scripts/bench/child.ts", "tests/mocks.ts"];
+const CHILD_SOURCES = ["scripts/bench/child.ts", "scripts/bench/mocks.ts"];
 const REPO = path.join(__dirname, "..", "..");
 
 /** Compiles the child program to plain JavaScript once and starts it per run. */

@@ -1,4 +1,4 @@
-import { RDS_ALLOW_MAJOR_KEY } from "../../components/settings-aws";
+import { RDS_ALLOW_MAJOR_KEY } from "../../components/config/aws";
 import { STORES_LABEL } from "../../components/stores";
 import { ecsBindingVerdicts } from "./bindings-ecs";
 import { Classification, parseUrn, StateFlags, StepRecord, Verdict } from "./types";

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { DataSetSettings, ServiceSettings, Settings } from "../../components/settings";
+import { DataSetSettings, ServiceSettings, Settings } from "../../components/config/settings";
 import { formatBytes, PARTIAL_SUFFIX, writeFileAtomic, writeStreamed } from "./archive";
 import {
   allContainers,

@@ -1,6 +1,6 @@
 import * as path from "path";
 import { pgVersionMismatch } from "../../components/pg-version";
-import { DataSetSettings, ServiceSettings, Settings } from "../../components/settings";
+import { DataSetSettings, ServiceSettings, Settings } from "../../components/config/settings";
 import { formatBytes } from "./archive";
 import {
   assertEngine,

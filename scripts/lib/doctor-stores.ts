@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Settings } from "../../components/settings";
+import { Settings } from "../../components/config/settings";
 import {
   configToRead,
   migrationTarget,

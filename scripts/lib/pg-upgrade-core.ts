@@ -1,8 +1,8 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { postgresMajorOf } from "../../components/settings-services";
-import { ServiceSettings, Settings } from "../../components/settings";
+import { postgresMajorOf } from "../../components/config/services";
+import { ServiceSettings, Settings } from "../../components/config/settings";
 import { restoreDump } from "./pg-upgrade-restore";
 import { formatBytes, writeStreamed } from "./archive";
 import { defaultBackupDir, runBackup } from "./backup-core";

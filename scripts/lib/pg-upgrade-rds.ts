@@ -1,6 +1,6 @@
 import { spawn } from "child_process";
-import { RDS_ALLOW_MAJOR_KEY, rdsIdentifier } from "../../components/settings-aws";
-import { Settings } from "../../components/settings";
+import { RDS_ALLOW_MAJOR_KEY, rdsIdentifier } from "../../components/config/aws";
+import { Settings } from "../../components/config/settings";
 import { majorOf } from "../guard/bindings";
 import { UsageError } from "./stack";
 

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { ServiceSettings } from "../../components/settings";
+import { ServiceSettings } from "../../components/config/settings";
 import type { UpgradeOptions } from "./pg-upgrade-core";
 import { loadStack, mountOf } from "./stack";
 import { setScalars } from "./stack-edit";

@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { Settings } from "../../components/settings";
+import { Settings } from "../../components/config/settings";
 import { formatBytes } from "./archive";
 import { runBackup } from "./backup-core";
 import {

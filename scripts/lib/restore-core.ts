@@ -1,7 +1,7 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { Settings } from "../../components/settings";
+import { Settings } from "../../components/config/settings";
 import { formatBytes, Hasher, hashFile, Progress } from "./archive";
 import {
   allContainers,

@@ -7,9 +7,9 @@ import {
   parseSettings,
   rawFromStackFile,
   Settings,
-} from "../../components/settings";
+} from "../../components/config/settings";
 import { DataMount } from "./docker";
-import { didYouMean } from "../../components/suggest";
+import { didYouMean } from "../../components/config/suggest";
 import { EnvironmentError, RefusedError, UsageError } from "./exit-codes";
 
 /*

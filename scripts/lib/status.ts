@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { DataSetSettings, Settings } from "../../components/settings";
+import { DataSetSettings, Settings } from "../../components/config/settings";
 import { docker } from "./docker";
 import { BackupInvalidError, Manifest, readManifest } from "./manifest";
 import { mountOf } from "./stack";

@@ -1,4 +1,4 @@
-import { DEFAULTS } from "../../components/settings";
+import { DEFAULTS } from "../../components/config/settings";
 import { DIGEST, displayKey, PROMOTABLE, PromotableField } from "./promotable";
 import {
   composeServices,

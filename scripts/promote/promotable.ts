@@ -1,4 +1,4 @@
-import { PROJECT } from "../../components/naming";
+import { PROJECT } from "../../components/config/naming";
 
 /*
  * THE promotable set: the one place that says what `npm run promote` may copy

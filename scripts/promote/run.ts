@@ -12,7 +12,7 @@ import {
 } from "./outputs";
 import { formatPlan, layoutOf, planPromotion, releaseOf, skipReason, StackView } from "./plan";
 import { PROMOTABLE } from "./promotable";
-import { PROJECT } from "../../components/naming";
+import { PROJECT } from "../../components/config/naming";
 import { parseRelease, Release, releaseRefusal } from "./release";
 import {
   checkStackName,

@@ -1,7 +1,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Document, parseDocument } from "yaml";
-import { ConfigError, parseSettings, rawFromStackFile, Settings } from "../../components/settings";
+import {
+  ConfigError,
+  parseSettings,
+  rawFromStackFile,
+  Settings,
+} from "../../components/config/settings";
 import { EXIT as CODES } from "../lib/exit-codes";
 import { PROMOTABLE } from "./promotable";
 import { parseRelease } from "./release";

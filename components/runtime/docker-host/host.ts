@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT, TYPES } from "../../naming";
+import { physicalName, PROJECT, TYPES } from "../../config/naming";
 import { nameTag, assumeRolePolicy } from "../../aws/types";
 
 export interface DockerHostArgs {

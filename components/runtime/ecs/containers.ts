@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { EcsServicePlan, PGVECTOR_INIT_MEMORY_MB } from "./plan";
+import { EcsServicePlan, PGVECTOR_INIT_MEMORY_MB } from "../../config/ecs-plan";
 
 /** Name of the one-shot container that enables pgvector before a service starts. */
 export const PGVECTOR_INIT = "pgvector";

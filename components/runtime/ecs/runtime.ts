@@ -1,10 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DataVolumeOutput } from "../docker-engine";
-import { physicalName, TYPES } from "../../naming";
+import { physicalName, TYPES } from "../../config/naming";
 import { protectionSummary } from "../../protection";
-import { Settings } from "../../settings";
-import { partitionOf } from "../../settings-aws";
+import { Settings } from "../../config/settings";
+import { partitionOf } from "../../config/aws";
 import type { AwsEnvironment } from "../../aws/environment";
 import { ALL_OUTBOUND, nameTag } from "../../aws/types";
 import { InternalAlb } from "./alb";

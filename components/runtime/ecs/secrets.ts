@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { kebab, TYPES } from "../../naming";
+import { kebab, TYPES } from "../../config/naming";
 import { ProtectionPolicy, statefulOptions } from "../../protection";
 
 export interface EcsSecretsArgs {

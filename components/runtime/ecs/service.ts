@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT, TYPES } from "../../naming";
+import { physicalName, PROJECT, TYPES } from "../../config/naming";
 import { assumeRolePolicy, nameTag } from "../../aws/types";
-import { EcsServicePlan } from "./plan";
+import { EcsServicePlan } from "../../config/ecs-plan";
 import { jsonKey } from "./secrets";
 import { taskContainers } from "./containers";
 

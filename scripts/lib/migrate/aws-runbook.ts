@@ -1,6 +1,6 @@
-import { rdsIdentifier } from "../../../components/settings-aws";
-import { Settings } from "../../../components/settings";
-import { physicalName, PROJECT } from "../../../components/naming";
+import { rdsIdentifier } from "../../../components/config/aws";
+import { Settings } from "../../../components/config/settings";
+import { physicalName, PROJECT } from "../../../components/config/naming";
 import { DATABASE_URL_ENV, DEFAULT_PSQL_IMAGE } from "./aws";
 
 /*

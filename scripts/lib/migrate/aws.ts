@@ -1,7 +1,7 @@
 import { spawn } from "child_process";
-import { rdsIdentifier } from "../../../components/settings-aws";
-import { Settings } from "../../../components/settings";
-import { physicalName, PROJECT } from "../../../components/naming";
+import { rdsIdentifier } from "../../../components/config/aws";
+import { Settings } from "../../../components/config/settings";
+import { physicalName, PROJECT } from "../../../components/config/naming";
 import { EnvironmentError, UsageError } from "../exit-codes";
 import { pgEnvOf } from "./pg";
 

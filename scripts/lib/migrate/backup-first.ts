@@ -1,4 +1,4 @@
-import { Settings } from "../../../components/settings";
+import { Settings } from "../../../components/config/settings";
 import { runBackup } from "../backup-core";
 import { docker, startContainer, stopContainer } from "../docker";
 import { pushUndo } from "../undo";

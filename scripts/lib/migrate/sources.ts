@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { DataSetSettings, Settings } from "../../../components/settings";
+import { DataSetSettings, Settings } from "../../../components/config/settings";
 import { MIGRATIONS, StoreService } from "../../../components/stores";
 import { DataMount, docker, DockerError, helperRunArgs, volumeExists } from "../docker";
 import { describeMount } from "../stack";

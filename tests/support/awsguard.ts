@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { fakeArgs, NotApplicable } from "../policy/testing";
+import { fakeArgs, NotApplicable } from "../../policy/testing";
 import { RecordedResource } from "./harness";
 
 /*

@@ -1,5 +1,5 @@
 import { randomUUID } from "crypto";
-import { FixtureDoc, randomVector } from "../scripts/bench/chroma-fixture";
+import { FixtureDoc, randomVector } from "../../scripts/bench/chroma-fixture";
 
 /*
  * ChromaDB documents as the compose-era services stored them: query-storage's

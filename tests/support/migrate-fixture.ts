@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { FixtureDoc, writeChroma } from "../scripts/bench/chroma-fixture";
+import { FixtureDoc, writeChroma } from "../../scripts/bench/chroma-fixture";
 import { startFixturePostgres } from "./docker-cli";
 import { BUSYBOX, ctr, docker, psql, TMP, vol } from "./pg-engine";
 

@@ -3,7 +3,7 @@ import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { programMocks as mocks } from "./mocks";
+import { programMocks as mocks } from "../../scripts/bench/mocks";
 import { composeText, FixtureLayout } from "./checkouts";
 // waitForRPCs is internal to the SDK but is exactly "every registration sent so far has finished".
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -11,14 +11,14 @@ const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as {
   waitForRPCs: () => Promise<void>;
 };
 
-export const PROGRAM = path.resolve(__dirname, "..", "index.ts");
+export const PROGRAM = path.resolve(__dirname, "..", "..", "index.ts");
 // No program run under mocks asks this machine's engine about its volumes: whether a
 // test passes must not depend on what a developer's own stacks left behind.
 process.env.PANOPTICON_ENGINE_PROBE = "off";
-export const PROJECT_DIR = path.resolve(__dirname, "..");
+export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 
 /** The Panopticon-shaped checkout the tests build from (a stack's appSource stands for it). */
-export const FIXTURE_SOURCE = path.join(__dirname, "fixtures", "panopticon-src");
+export const FIXTURE_SOURCE = path.join(__dirname, "..", "fixtures", "panopticon-src");
 
 /**
  * The config the Pulumi CLI hands the program for a stack: Pulumi.yaml's declared

@@ -13,7 +13,7 @@ import { CONTRACT_APPS } from "./compose-contract";
  * Every name carries a random per-run stack name; cleanupEngine() removes them.
  */
 
-const REPO = path.resolve(__dirname, "..");
+const REPO = path.resolve(__dirname, "..", "..");
 export const BUSYBOX = process.env.PANOPTICON_TEST_BUSYBOX_IMAGE ?? "panopticon-test/busybox:1";
 export const PG_IMAGE = process.env.PANOPTICON_TEST_POSTGRES_IMAGE ?? "panopticon-test/postgres:15";
 export const RUN = randomBytes(3).toString("hex");

@@ -2,13 +2,13 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { PROJECT } from "./naming";
-import { postgresMajorOf } from "./settings-services";
+import { postgresMajorOf } from "./services";
 
 /*
  * Where each service's image comes from: a prebuilt reference, or a build from a
  * Panopticon checkout (`panopticon:appSource`) the way its docker-compose.yml
  * builds it (context and dockerfile from the catalogue), optionally pushed to a
- * registry. components/settings.ts merges these keys into its schema and calls
+ * registry. components/config/settings.ts merges these keys into its schema and calls
  * resolveImages() once; the program calls checkAppSource() before it registers
  * anything (the tools that only read stack files never need the checkout).
  */

@@ -1,5 +1,5 @@
 import * as path from "path";
-import { isStatefulType } from "../policy/stateful";
+import { isStatefulType } from "../../policy/stateful";
 import { isSecretWrapper, PROJECT_DIR, RecordedAlias, RecordedResource } from "./harness";
 
 /*

@@ -12,7 +12,7 @@ import { composeVolumeName, PROJECT } from "./naming";
 
 /*
  * `panopticon:services`: per-service overrides of the catalogue (the checkout's
- * docker-compose.yml read by components/catalogue.ts),
+ * docker-compose.yml read by components/config/catalogue.ts),
  * new services, and `<name>: false` to remove one. Validated here, merged over the
  * catalogue, and checked against the rules that keep data where the apps read it.
  */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { physicalName } from "./naming";
-import { ecsSchema, RUNTIMES } from "./settings-ecs";
+import { ecsSchema, RUNTIMES } from "./ecs";
 import { AWS_REGIONS } from "./aws-regions";
 import { didYouMean } from "./suggest";
 
@@ -56,7 +56,7 @@ export const awsSchema = z
     runtime: z
       .enum(RUNTIMES, { error: `expected one of ${RUNTIMES.map((r) => `"${r}"`).join(", ")}` })
       .default("docker-host"),
-    /** Settings of the ECS runtime (components/settings-ecs.ts); required when runtime is ecs. */
+    /** Settings of the ECS runtime (components/config/ecs.ts); required when runtime is ecs. */
     ecs: ecsSchema.optional(),
     /** An existing VPC; omit to create a minimal private one. */
     vpc: z

@@ -6,7 +6,7 @@ import { durationSeconds, memoryMb, parsePort, parseVolume, Port, Volume } from 
 /*
  * A checkout's docker-compose.yml, read and validated into typed services. What the
  * program cannot translate faithfully is a problem naming the service, the key and
- * what to do; the policy on top (components/catalogue.ts) decides what the values
+ * what to do; the policy on top (components/config/catalogue.ts) decides what the values
  * mean for data, secrets and the database.
  */
 

@@ -1,7 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 
 /*
- * The engine stand-in shared by the tests (tests/harness.ts) and the benchmark
+ * The engine stand-in shared by the tests (tests/support/harness.ts) and the benchmark
  * (scripts/bench): a resource echoes its inputs plus the few provider-computed
  * outputs the program reads, with ids in AWS's shape where the program parses them.
  * Type-only imports and erasable syntax only: the benchmark's child process loads

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FixtureLayout, fixtureComposeText } from "../scripts/bench/fixture-checkout";
+import { FixtureLayout, fixtureComposeText } from "../../scripts/bench/fixture-checkout";
 
 /*
  * Fixture checkouts of Panopticon, made by the tests themselves: the stand-in source
@@ -11,7 +11,7 @@ import { FixtureLayout, fixtureComposeText } from "../scripts/bench/fixture-chec
  * ../shared/PANOPTICON.md and upstream's files; no test reads a sibling ../Argus.
  */
 
-export const STAND_IN_SOURCE = path.join(__dirname, "fixtures", "panopticon-src");
+export const STAND_IN_SOURCE = path.join(__dirname, "..", "fixtures", "panopticon-src");
 export type { FixtureLayout };
 
 /** The compose text of one layout. */

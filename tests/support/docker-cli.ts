@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "child_process";
-import { buildContextHash } from "../scripts/lib/context-hash";
+import { buildContextHash } from "../../scripts/lib/context-hash";
 import { RecordedResource } from "./harness";
 
 /*

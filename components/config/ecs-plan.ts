@@ -1,7 +1,7 @@
-import type { ServiceSettings } from "../../settings";
-import { efsDataSetPath } from "../../naming";
-import { EcsSettings, ScalingSettings } from "../../settings-ecs";
-import { fargateSize, FargateSize } from "./fargate";
+import type { ServiceSettings } from "./settings";
+import { efsDataSetPath } from "./naming";
+import { EcsSettings, ScalingSettings } from "./ecs";
+import { fargateSize, FargateSize } from "../runtime/ecs/fargate";
 
 /*
  * What the ECS runtime deploys, resolved from the service catalogue and the

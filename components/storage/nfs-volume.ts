@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ProtectionPolicy } from "../protection";
-import { DataSetSettings } from "../settings";
+import { DataSetSettings } from "../config/settings";
 import { hostDirScript, ONE_SHOT } from "./host-dir";
 import { DataMount } from "./types";
 import { namedVolume } from "./volume";
@@ -15,7 +15,7 @@ export const EFS_MOUNT_OPTIONS =
   "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport";
 
 // Kept in naming.ts, which settings (and so every data tool) can load without the Pulumi SDK.
-export { efsDataSetPath } from "../naming";
+export { efsDataSetPath } from "../config/naming";
 
 /**
  * Options of Docker's `local` driver that mount `path` of an EFS file system over

@@ -2,7 +2,7 @@ import type { ComposeFile, ComposeService, Restart, Volume } from "./compose/rea
 import { composeVolumeName } from "./naming";
 
 /*
- * The service catalogue: the checkout's own docker-compose.yml (components/compose/),
+ * The service catalogue: the checkout's own docker-compose.yml (components/config/compose/),
  * with the program's policy on top. Compose says what runs; the policy says what its
  * values mean for data, secrets and the database:
  *
@@ -14,7 +14,7 @@ import { composeVolumeName } from "./naming";
  * - a persist variable equals its mount (ChromaDB keeps its files at the root).
  *
  * Stack config (`panopticon:services.<name>`) overrides or removes any service on
- * top (components/settings-services.ts). Facts: ../shared/PANOPTICON.md.
+ * top (components/config/services.ts). Facts: ../shared/PANOPTICON.md.
  */
 
 /** A data set as compose mounts it. */

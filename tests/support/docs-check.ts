@@ -7,7 +7,7 @@ import MarkdownIt from "markdown-it";
  * The documentation's own promises, checked: every relative link in README.md and
  * docs/*.md names a file that exists and, when it has a #fragment, a heading of that
  * file as GitHub slugs it; every `npm run X` they mention is a script in package.json.
- * Run as `tsx tests/docs-check.ts [dir]` (github-slugger is ESM only, which jest's
+ * Run as `tsx tests/support/docs-check.ts [dir]` (github-slugger is ESM only, which jest's
  * CommonJS runtime cannot load); prints one line per problem, exit 1 when any.
  */
 
@@ -120,7 +120,7 @@ export function checkDocs(root: string): string[] {
 }
 
 if (require.main === module) {
-  const root = path.resolve(process.argv[2] ?? path.join(__dirname, ".."));
+  const root = path.resolve(process.argv[2] ?? path.join(__dirname, "..", ".."));
   const problems = checkDocs(root);
   for (const p of problems) process.stdout.write(`${p}\n`);
   process.stdout.write(`${docFiles(root).length} files checked, ${problems.length} problem(s)\n`);

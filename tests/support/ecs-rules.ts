@@ -1,4 +1,4 @@
-import { isStatefulType } from "../policy/stateful";
+import { isStatefulType } from "../../policy/stateful";
 import { RecordedResource } from "./harness";
 
 /*

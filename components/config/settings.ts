@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { Environment, ProtectionPolicy, protectionPolicy } from "./protection";
+import { Environment, ProtectionPolicy, protectionPolicy } from "../protection";
 import { bindPath, containerName, networkName, PROJECT, volumeName } from "./naming";
-import { AwsSettings, awsSchema, DEFAULT_AWS_BACKENDS, rdsIdentifier } from "./settings-aws";
+import { AwsSettings, awsSchema, DEFAULT_AWS_BACKENDS, rdsIdentifier } from "./aws";
 import { DEFAULTS } from "./defaults";
 import { Layout, secretConfigKey } from "./catalogue";
 import { loadCatalogue, Release } from "./compose/source";
@@ -13,11 +13,11 @@ import {
   ResolvedService,
   resolveServices,
   servicesSchema,
-} from "./settings-services";
-import { dockerfileMajorAt, ImageSettings, imagesSchema, resolveImages } from "./settings-images";
-import { ecsServiceInput, EcsPlan, planEcs } from "./runtime/ecs/plan";
-import { keysAt } from "./settings-keys";
-import { badMountPath, safetyProblems } from "./settings-safety";
+} from "./services";
+import { dockerfileMajorAt, ImageSettings, imagesSchema, resolveImages } from "./images";
+import { ecsServiceInput, EcsPlan, planEcs } from "./ecs-plan";
+import { keysAt } from "./keys";
+import { badMountPath, safetyProblems } from "./safety";
 import { didYouMean } from "./suggest";
 
 export { DEFAULTS };
@@ -52,7 +52,7 @@ export const SECRET_KEYS = [
 /**
  * Keys read as Pulumi secrets, never as plain settings: the database password and
  * the config key of every secret variable (API_KEY → apiKey, OPENAI_API_KEY →
- * openaiApiKey; components/catalogue.ts secretConfigKey).
+ * openaiApiKey; components/config/catalogue.ts secretConfigKey).
  */
 export function isSecretConfigKey(key: string): boolean {
   return key === "postgresPassword" || /^(api|[a-z][a-z0-9]*Api)Key$/.test(key);
@@ -143,7 +143,7 @@ export interface DataSetSettings {
   readonly adopted: boolean;
 }
 
-/** A resolved service (components/settings-services.ts) with its physical name and storage. */
+/** A resolved service (components/config/services.ts) with its physical name and storage. */
 export interface ServiceSettings extends Omit<ResolvedService, "data"> {
   readonly containerName: string;
   readonly dataSet?: DataSetSettings;
@@ -192,7 +192,7 @@ export interface Settings {
   /** All data sets, sorted by key. */
   readonly dataSets: readonly DataSetSettings[];
   readonly aws?: AwsSettings;
-  /** Per service: built from panopticon:appSource or prebuilt (components/settings-images.ts). */
+  /** Per service: built from panopticon:appSource or prebuilt (components/config/images.ts). */
   readonly images: ImageSettings;
   /** Deploy release 0.1 over compose-era data left unmigrated (components/unmigrated.ts). */
   readonly acknowledgeUnmigratedData: boolean;

@@ -1,8 +1,8 @@
-import type { Environment } from "./protection";
+import type { Environment } from "../protection";
 
 /*
  * The defaults of the scalar settings. The services' defaults are compose's own, in
- * components/catalogue.ts. Pulumi.yaml declares the same scalar defaults
+ * components/config/catalogue.ts. Pulumi.yaml declares the same scalar defaults
  * (tests/settings.test.ts keeps the two equal).
  */
 

@@ -6,7 +6,7 @@ import { PROJECT } from "./naming";
  * would fill with data directories, container paths a volume would hide, image
  * references that pin nothing, ranges open to every address. Pure checks on the
  * config, run by parseSettings with the others (the filesystem ones are in
- * components/settings-host.ts).
+ * components/config/host.ts).
  */
 
 /** Directories no data set may live in or under: the system's and Docker's own. */
