@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import type * as awsEnvironment from "./components/aws/environment";
+import type * as dockerHostRuntime from "./components/runtime/docker-host/runtime";
 import type * as ecsRuntime from "./components/runtime/ecs/runtime";
-import { Panopticon } from "./components/runtime/docker-engine";
+import { localRuntime } from "./components/runtime/local/runtime";
+import type { RuntimeOutputs } from "./components/runtime/shared";
 import { assertPgVersionMatches, dockerIsLocal } from "./components/pg-version";
 import { dockerVolumeExists, localProbe, unmigratedProblem } from "./components/unmigrated";
 import {
@@ -10,6 +11,7 @@ import {
   parseSettings,
   plainSecretKeys,
   rawFromPulumiConfig,
+  Target,
 } from "./components/config/settings";
 import { checkAppSource } from "./components/config/images";
 import { checkoutRevision } from "./components/config/compose/source";
@@ -57,55 +59,37 @@ const secrets = Object.fromEntries(
   settings.secrets.map((s) => [s.env, config.getSecret(s.configKey) ?? pulumi.secret("")]),
 );
 
-// The environment comes from config (panopticon:environment), never from the stack's name.
-// The AWS components (and @pulumi/aws with them) are loaded only for AWS stacks:
-// a local stack's preview starts without paying for them (docs/performance.md).
-const platform =
-  settings.environment === "aws"
-    ? new (require("./components/aws/environment") as typeof awsEnvironment).AwsEnvironment(
-        "panopticon-aws",
-        { settings, postgresPassword },
-      )
-    : undefined;
-
-// Three runtimes: the local Docker engine, the EC2 Docker host (panopticon:aws.runtime
-// docker-host, the default) and ECS Fargate (ecs), all on the same data. ECS keeps
-// only the configured API keys (in Secrets Manager); an unset one is left unset.
-const app =
-  platform?.runtime === "ecs"
-    ? new (require("./components/runtime/ecs/runtime") as typeof ecsRuntime).EcsRuntime(
-        "panopticon",
-        {
-          settings,
-          platform,
-          secretValues: Object.fromEntries(
-            settings.secrets.flatMap((s) => {
-              const value = config.getSecret(s.configKey);
-              return value === undefined ? [] : [[s.env, value]];
-            }),
-          ),
-        },
-        { providers: [platform.provider] },
-      )
-    : platform
-      ? new Panopticon(
-          "panopticon",
-          {
-            settings,
-            secrets,
-            externalDatabase: platform.database,
-            nfsDriverOpts: platform.nfsDriverOpts,
-            imageRepositories: platform.imageRepositories,
-            imageProvider: platform.imageProvider,
-          },
-          { providers: [platform.dockerProvider!] },
-        )
-      : new Panopticon("panopticon", { settings, secrets, postgresPassword });
+// One runtime per target (settings.target): the local Docker engine, the EC2 Docker
+// host or ECS Fargate, the AWS ones on the same data. The AWS components (and
+// @pulumi/aws with them) are loaded only for AWS stacks: a local stack's preview
+// starts without paying for them (docs/performance.md).
+function runtimeOf(target: Target): RuntimeOutputs & { readonly outputs?: pulumi.Output<unknown> } {
+  switch (target.kind) {
+    case "local":
+      return localRuntime("panopticon", { settings, secrets, postgresPassword });
+    case "docker-host": {
+      const m = require("./components/runtime/docker-host/runtime") as typeof dockerHostRuntime;
+      return new m.DockerHostRuntime("panopticon", { settings, target, secrets, postgresPassword });
+    }
+    case "ecs": {
+      const m = require("./components/runtime/ecs/runtime") as typeof ecsRuntime;
+      return m.ecsRuntime("panopticon", { settings, target, postgresPassword, secretValues });
+    }
+  }
+}
+// ECS keeps only the configured API keys (in Secrets Manager); an unset one is left unset.
+const secretValues = Object.fromEntries(
+  settings.secrets.flatMap((s) => {
+    const value = config.getSecret(s.configKey);
+    return value === undefined ? [] : [[s.env, value]];
+  }),
+);
+const app = runtimeOf(settings.target);
 
 export const endpoints = app.endpoints;
 export const volumes = app.volumes;
 /** Service → the image it runs (`repo@sha256:...` when pushed); `npm run promote` reads it. */
-export const images = app instanceof Panopticon ? app.images : undefined;
+export const images = app.images;
 export const connectionString = app.connectionString;
 /**
  * What ran: the layout (compose era or release 0.1), the Panopticon commit and whether
@@ -124,4 +108,4 @@ export const release = {
 };
 export const protection = app.protectionSummary;
 /** AWS stacks only: instance id (for SSM), RDS, KMS, EBS and EFS ids (for re-adoption). */
-export const aws = platform?.outputs;
+export const aws = app.outputs;

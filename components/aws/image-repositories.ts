@@ -1,7 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName, PROJECT, TYPES } from "../config/naming";
-import { ImageRepository } from "../runtime/docker-engine";
 import { ProtectionPolicy, statefulOptions } from "../protection";
 
 export interface ImageRepositoriesArgs {
@@ -46,8 +45,6 @@ export function lifecyclePolicy(count: number): string {
  */
 export class ImageRepositories extends pulumi.ComponentResource {
   public readonly repositories: Record<string, aws.ecr.Repository>;
-  /** Per service: where the Panopticon component pushes a build. */
-  public readonly forPanopticon: Record<string, ImageRepository>;
   /** Service → repository URL (`<account>.dkr.ecr.<region>.amazonaws.com/panopticon/<stack>/<service>`). */
   public readonly repositoryUrls: pulumi.Output<Record<string, string>>;
   /**
@@ -85,9 +82,6 @@ export class ImageRepositories extends pulumi.ComponentResource {
 
     const first = Object.values(this.repositories)[0];
     this.registryAddress = first.repositoryUrl.apply((u) => u.split("/")[0]);
-    this.forPanopticon = Object.fromEntries(
-      Object.entries(this.repositories).map(([svc, repo]) => [svc, { url: repo.repositoryUrl }]),
-    );
 
     const arns = Object.values(this.repositories).map((r) => r.arn);
     if (args.pullRoleName !== undefined) {

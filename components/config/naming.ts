@@ -18,6 +18,7 @@ export const TYPES = {
   AwsEnvironment: "panopticon:aws:Environment",
   AwsNetwork: "panopticon:aws:Network",
   DockerHost: "panopticon:aws:DockerHost",
+  DockerHostRuntime: "panopticon:docker-host:Runtime",
   DataKey: "panopticon:aws:DataKey",
   DataDisk: "panopticon:aws:DataDisk",
   EfsStorage: "panopticon:aws:EfsStorage",
@@ -25,6 +26,7 @@ export const TYPES = {
   EcsRuntime: "panopticon:ecs:Runtime",
   EcsCluster: "panopticon:ecs:Cluster",
   EcsService: "panopticon:ecs:Service",
+  EcsTaskDefinition: "panopticon:ecs:TaskDefinition",
   EcsSecrets: "panopticon:ecs:Secrets",
   InternalAlb: "panopticon:ecs:InternalAlb",
 } as const;

@@ -191,6 +191,12 @@ export interface Settings {
   readonly services: readonly ServiceSettings[];
   /** All data sets, sorted by key. */
   readonly dataSets: readonly DataSetSettings[];
+  /** Where the services run; one runtime each (index.ts picks it by `kind`). */
+  readonly target: Target;
+  /**
+   * The same object as `target.aws` (undefined for a local stack), for the data tools
+   * that read it today; new code reads `target`.
+   */
   readonly aws?: AwsSettings;
   /** Per service: built from panopticon:appSource or prebuilt (components/config/images.ts). */
   readonly images: ImageSettings;
@@ -198,8 +204,24 @@ export interface Settings {
   readonly acknowledgeUnmigratedData: boolean;
   /** The data sets mount the compose-era volumes (`panopticon_<set>_data`). */
   readonly adoptComposeVolumes: boolean;
-  /** The ECS deployment (`aws.runtime: ecs` only). */
-  readonly ecs?: EcsPlan;
+}
+
+/**
+ * Where a stack's services run: the local Docker engine, the EC2 Docker host, or ECS
+ * Fargate with its plan. A runtime that needs AWS settings (or an ECS plan) cannot be
+ * built without them: the type has no combination the config refuses.
+ */
+export type Target =
+  | { readonly kind: "local" }
+  | { readonly kind: "docker-host"; readonly aws: AwsSettings }
+  | { readonly kind: "ecs"; readonly aws: AwsSettings; readonly ecs: EcsPlan };
+
+/** The target of validated settings (the schema has refused every other combination). */
+export function targetOf(aws: AwsSettings | undefined, ecs: EcsPlan | undefined): Target {
+  if (aws === undefined) return { kind: "local" };
+  if (aws.runtime === "docker-host") return { kind: "docker-host", aws };
+  if (ecs === undefined) throw new Error("aws.runtime ecs without an ECS plan");
+  return { kind: "ecs", aws, ecs };
 }
 
 export interface LoadContext {
@@ -533,11 +555,11 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     secrets,
     services,
     dataSets: [...dataSets].sort((a, b) => (a.key < b.key ? -1 : 1)),
+    target: targetOf(r.aws, ecs?.plan),
     aws: r.aws,
     acknowledgeUnmigratedData: r.acknowledgeUnmigratedData ?? false,
     adoptComposeVolumes: r.adoptComposeVolumes ?? false,
     images,
-    ecs: ecs?.plan,
   };
 }
 

@@ -15,10 +15,13 @@ export interface InternalAlbArgs {
   /** Where the targets are (the VPC's CIDR): the only egress. */
   readonly vpcCidr: pulumi.Input<string>;
   readonly certificateArn: string;
-  /** One HTTPS listener per service. */
-  readonly listeners: ReadonlyArray<{ readonly service: string; readonly port: number }>;
-  /** Container port of the targets. */
-  readonly targetPort: number;
+  /** One HTTPS listener per service, forwarding to the service's own container port. */
+  readonly listeners: ReadonlyArray<{
+    readonly service: string;
+    readonly port: number;
+    /** The container port of the service's tasks (its `port`). */
+    readonly targetPort: number;
+  }>;
   readonly logRetentionDays: number;
   readonly partition: string;
 }
@@ -61,15 +64,13 @@ export class InternalAlb extends pulumi.ComponentResource {
           toPort: l.port,
           cidrBlocks: args.allowedCidrs,
         })),
-        egress: [
-          {
-            description: "to the services' tasks",
-            protocol: "tcp",
-            fromPort: args.targetPort,
-            toPort: args.targetPort,
-            cidrBlocks: [args.vpcCidr],
-          },
-        ],
+        egress: [...new Set(args.listeners.map((l) => l.targetPort))].map((port) => ({
+          description: "to the services' tasks",
+          protocol: "tcp",
+          fromPort: port,
+          toPort: port,
+          cidrBlocks: [args.vpcCidr],
+        })),
         tags: nameTag(phys),
       },
       child,
@@ -181,7 +182,7 @@ export class InternalAlb extends pulumi.ComponentResource {
         `${name}-${l.service}`,
         {
           name: shortName(args.stack, l.service),
-          port: args.targetPort,
+          port: l.targetPort,
           protocol: "HTTP",
           targetType: "ip",
           vpcId: args.vpcId,

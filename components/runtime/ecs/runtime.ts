@@ -1,20 +1,25 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DataVolumeOutput } from "../docker-engine";
 import { physicalName, TYPES } from "../../config/naming";
 import { protectionSummary } from "../../protection";
-import { Settings } from "../../config/settings";
+import { Settings, Target } from "../../config/settings";
+import { EcsServicePlan } from "../../config/ecs-plan";
 import { partitionOf } from "../../config/aws";
-import type { AwsEnvironment } from "../../aws/environment";
+import { AwsEnvironment, AwsEnvironmentOutputs } from "../../aws/environment";
 import { ALL_OUTBOUND, nameTag } from "../../aws/types";
+import { DataVolumeOutput, postgresUrl, RuntimeOutputs } from "../shared";
 import { InternalAlb } from "./alb";
 import { EcsCluster } from "./cluster";
 import { EcsSecrets } from "./secrets";
 import { EcsService } from "./service";
 
+export type EcsTarget = Extract<Target, { kind: "ecs" }>;
+
 export interface EcsRuntimeArgs {
-  /** Validated settings of an `aws.runtime: ecs` stack (settings.ecs is set). */
+  /** Validated settings of an `aws.runtime: ecs` stack. */
   readonly settings: Settings;
+  /** `settings.target`, narrowed to this runtime (it carries the ECS plan). */
+  readonly target: EcsTarget;
   /** The shared AWS pieces: network, data key, RDS, EFS, the data clients' group. */
   readonly platform: AwsEnvironment;
   /** Configured secret values by variable (e.g. `API_KEY`); unset ones are left out. */
@@ -23,169 +28,52 @@ export interface EcsRuntimeArgs {
 
 /**
  * The Panopticon services on ECS Fargate, on the same network, key, RDS and EFS as
- * the Docker host: the cluster, the secrets, an ECR repository per service, a
- * security group per service that admits its port only from the services that call it
- * (and the load balancer), the internal load balancer, and one EcsService per
- * catalogue service, created in compose's start order.
+ * the Docker host: the cluster, the secrets, a security group per service that admits
+ * its port only from the services that call it (and the load balancer), the internal
+ * load balancer, and one EcsService per catalogue service, created in compose's start
+ * order. Each service's ECR repository is the platform's
+ * (components/aws/image-repositories.ts), one per service for both runtimes, so moving
+ * between them keeps it.
  */
-export class EcsRuntime extends pulumi.ComponentResource {
-  public readonly services: Record<string, EcsService>;
+export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutputs {
+  public readonly services: Record<string, EcsService> = {};
   public readonly endpoints: pulumi.Output<Record<string, string>>;
-  public readonly volumes: Record<string, DataVolumeOutput>;
+  public readonly volumes: Record<string, DataVolumeOutput> = {};
   /** `postgresql://` URL of RDS, reachable from inside the VPC; secret. */
   public readonly connectionString: pulumi.Output<string>;
   public readonly protectionSummary: string;
+  /** The `aws` stack output: RDS, KMS, EBS and EFS ids (for re-adoption). */
+  public readonly outputs: pulumi.Output<AwsEnvironmentOutputs>;
+
+  private readonly args: EcsRuntimeArgs;
 
   constructor(name: string, args: EcsRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPES.EcsRuntime, name, {}, opts);
+    this.args = args;
     const s = args.settings;
-    const plan = s.ecs;
-    const a = s.aws;
-    if (plan === undefined || a === undefined) {
-      throw new Error(`stack ${s.stack}: the ECS runtime needs aws.runtime ecs settings`);
-    }
+    const { aws: a, ecs: plan } = args.target;
     const env = args.platform;
     const child = { parent: this };
-    const stack = s.stack;
-    const partition = partitionOf(a.region);
-    const vpcCidr = a.vpc
-      ? aws.ec2.getVpcOutput({ id: a.vpc.id }, child).cidrBlock
-      : pulumi.output(a.vpcCidr);
-
     const cluster = new EcsCluster(
       `${name}-ecs`,
-      { stack, protection: s.protection, region: a.region, partition },
-      child,
-    );
-    const used = new Set(plan.services.flatMap((p) => p.secretEnv));
-    const secretValues = Object.fromEntries(
-      Object.entries(args.secretValues).filter(([k]) => used.has(k)),
-    );
-    const secrets = new EcsSecrets(
-      `${name}-secrets`,
       {
-        stack,
+        stack: s.stack,
         protection: s.protection,
-        kmsKeyArn: env.key.arn,
-        values: secretValues,
-        database: {
-          host: env.rds.address,
-          port: env.rds.port,
-          user: s.postgres.user,
-          name: s.postgres.database,
-          password: env.postgresPassword,
-        },
+        region: a.region,
+        partition: partitionOf(a.region),
       },
       child,
     );
-
+    const secrets = this.createSecrets(name);
     const sgs: Record<string, aws.ec2.SecurityGroup> = {};
-    for (const p of plan.services) {
-      // The service's ECR repository is the platform's (components/aws/image-repositories.ts),
-      // one per service for both runtimes, so moving between them keeps it.
-      sgs[p.name] = new aws.ec2.SecurityGroup(
-        `${name}-${p.name}-sg`,
-        {
-          name: physicalName(s.project, stack, p.name),
-          description: `Panopticon ${p.name}: its port from its callers and the load balancer only`,
-          vpcId: env.network.vpcId,
-          egress: [ALL_OUTBOUND],
-          tags: nameTag(physicalName(s.project, stack, p.name)),
-        },
-        child,
-      );
-    }
+    for (const p of plan.services) sgs[p.name] = this.createSecurityGroup(name, p);
+    const alb = this.createAlb(name);
+    this.admitCallers(name, sgs, alb);
 
-    const listeners = plan.services
-      .filter((p) => p.listenerPort !== undefined)
-      .map((p) => ({ service: p.name, port: p.listenerPort! }));
-    const alb =
-      listeners.length === 0
-        ? undefined
-        : new InternalAlb(
-            `${name}-alb`,
-            {
-              stack,
-              protection: s.protection,
-              vpcId: env.network.vpcId,
-              subnetIds: env.network.privateSubnetIds,
-              allowedCidrs: plan.settings.albAllowedCidrs ?? [vpcCidr],
-              vpcCidr,
-              certificateArn: plan.settings.certificateArn,
-              listeners,
-              targetPort: 8000,
-              logRetentionDays: plan.settings.logRetentionDays,
-              partition,
-            },
-            child,
-          );
-
-    // Separate rules (not inline ingress): two services that call each other would
-    // otherwise make their groups depend on each other.
-    for (const p of plan.services) {
-      const from = [
-        ...p.callers.map((c) => ({ id: c, sg: sgs[c].id })),
-        ...(alb && p.listenerPort !== undefined
-          ? [{ id: "load-balancer", sg: alb.securityGroup.id }]
-          : []),
-      ];
-      for (const f of from) {
-        new aws.vpc.SecurityGroupIngressRule(
-          `${name}-${p.name}-from-${f.id}`,
-          {
-            securityGroupId: sgs[p.name].id,
-            referencedSecurityGroupId: f.sg,
-            ipProtocol: "tcp",
-            fromPort: p.port,
-            toPort: p.port,
-            description: `${p.name} from ${f.id}`,
-          },
-          child,
-        );
-      }
-    }
-
-    const dataSg = env.dataClientSecurityGroup;
-    const efs = env.efs;
-    this.services = {};
-    this.volumes = {};
     const byName = new Map(plan.services.map((p) => [p.name, p]));
     for (const svcName of plan.startOrder) {
       const p = byName.get(svcName)!;
-      const usesData = p.database || p.fileData !== undefined;
-      const svc = new EcsService(
-        `${name}-${p.name}`,
-        {
-          stack,
-          partition,
-          region: a.region,
-          plan: p,
-          clusterArn: cluster.cluster.arn,
-          clusterName: cluster.cluster.name,
-          namespaceArn: cluster.namespace.arn,
-          subnetIds: env.network.privateSubnetIds,
-          securityGroupIds: [sgs[p.name].id, ...(usesData && dataSg ? [dataSg.id] : [])],
-          logsKeyArn: cluster.logsKey.arn,
-          logRetentionDays: plan.settings.logRetentionDays,
-          kmsKeyArn: env.key.arn,
-          secretArns: secrets.arns,
-          database: p.database
-            ? {
-                host: env.rds.address,
-                port: env.rds.port,
-                user: s.postgres.user,
-                name: s.postgres.database,
-                secretArn: secrets.databaseArn,
-                psqlImage: plan.settings.psqlImage,
-              }
-            : undefined,
-          fileSystem: efs && { id: efs.fileSystemId, arn: efs.fileSystem.arn },
-          targetGroupArn: alb?.targetGroupArns[p.name],
-          stopTimeoutSeconds: s.stopGraceSeconds,
-          startAfter: p.dependsOn.map((d) => this.services[d].service),
-        },
-        child,
-      );
+      const svc = this.createService(name, p, { cluster, secrets, sg: sgs[p.name], alb });
       this.services[p.name] = svc;
       if (p.fileData !== undefined && svc.accessPoint !== undefined) {
         this.volumes[p.fileData.key] = { backend: "efs", source: svc.accessPoint.id };
@@ -204,11 +92,16 @@ export class EcsRuntime extends pulumi.ComponentResource {
       ),
     );
     this.connectionString = pulumi.secret(
-      pulumi.interpolate`postgresql://${s.postgres.user}:${env.postgresPassword.apply(
-        encodeURIComponent,
-      )}@${env.rds.address}:${env.rds.port}/${s.postgres.database}`,
+      postgresUrl({
+        user: s.postgres.user,
+        password: env.postgresPassword,
+        host: env.rds.address,
+        port: env.rds.port,
+        database: s.postgres.database,
+      }),
     );
     this.protectionSummary = protectionSummary(s.protection, "aws");
+    this.outputs = env.outputs;
     this.registerOutputs({
       endpoints: this.endpoints,
       volumes: this.volumes,
@@ -216,4 +109,183 @@ export class EcsRuntime extends pulumi.ComponentResource {
       protectionSummary: this.protectionSummary,
     });
   }
+
+  /** The configured API keys the services use, and the database's password and URL. */
+  private createSecrets(name: string): EcsSecrets {
+    const { settings: s, target, platform: env } = this.args;
+    const used = new Set(target.ecs.services.flatMap((p) => p.secretEnv));
+    return new EcsSecrets(
+      `${name}-secrets`,
+      {
+        stack: s.stack,
+        protection: s.protection,
+        kmsKeyArn: env.key.arn,
+        values: Object.fromEntries(
+          Object.entries(this.args.secretValues).filter(([k]) => used.has(k)),
+        ),
+        database: {
+          host: env.rds.address,
+          port: env.rds.port,
+          user: s.postgres.user,
+          name: s.postgres.database,
+          password: env.postgresPassword,
+        },
+      },
+      { parent: this },
+    );
+  }
+
+  private createSecurityGroup(name: string, p: EcsServicePlan): aws.ec2.SecurityGroup {
+    const s = this.args.settings;
+    const phys = physicalName(s.project, s.stack, p.name);
+    return new aws.ec2.SecurityGroup(
+      `${name}-${p.name}-sg`,
+      {
+        name: phys,
+        description: `Panopticon ${p.name}: its port from its callers and the load balancer only`,
+        vpcId: this.args.platform.network.vpcId,
+        egress: [ALL_OUTBOUND],
+        tags: nameTag(phys),
+      },
+      { parent: this },
+    );
+  }
+
+  /** The internal load balancer, when a service is load-balanced. */
+  private createAlb(name: string): InternalAlb | undefined {
+    const { settings: s, target, platform: env } = this.args;
+    const { aws: a, ecs: plan } = target;
+    // Each listener forwards to its service's own port (a port override moves it too).
+    const listeners = plan.services.flatMap((p) =>
+      p.listenerPort === undefined
+        ? []
+        : [{ service: p.name, port: p.listenerPort, targetPort: p.port }],
+    );
+    if (listeners.length === 0) return undefined;
+    const vpcCidr = a.vpc
+      ? aws.ec2.getVpcOutput({ id: a.vpc.id }, { parent: this }).cidrBlock
+      : pulumi.output(a.vpcCidr);
+    return new InternalAlb(
+      `${name}-alb`,
+      {
+        stack: s.stack,
+        protection: s.protection,
+        vpcId: env.network.vpcId,
+        subnetIds: env.network.privateSubnetIds,
+        allowedCidrs: plan.settings.albAllowedCidrs ?? [vpcCidr],
+        vpcCidr,
+        certificateArn: plan.settings.certificateArn,
+        listeners,
+        logRetentionDays: plan.settings.logRetentionDays,
+        partition: partitionOf(a.region),
+      },
+      { parent: this },
+    );
+  }
+
+  /**
+   * Each service's port from its callers and the load balancer. Separate rules (not
+   * inline ingress): two services that call each other would otherwise make their
+   * groups depend on each other.
+   */
+  private admitCallers(
+    name: string,
+    sgs: Record<string, aws.ec2.SecurityGroup>,
+    alb: InternalAlb | undefined,
+  ): void {
+    for (const p of this.args.target.ecs.services) {
+      const from = [
+        ...p.callers.map((c) => ({ id: c, sg: sgs[c].id })),
+        ...(alb && p.listenerPort !== undefined
+          ? [{ id: "load-balancer", sg: alb.securityGroup.id }]
+          : []),
+      ];
+      for (const f of from) {
+        new aws.vpc.SecurityGroupIngressRule(
+          `${name}-${p.name}-from-${f.id}`,
+          {
+            securityGroupId: sgs[p.name].id,
+            referencedSecurityGroupId: f.sg,
+            ipProtocol: "tcp",
+            fromPort: p.port,
+            toPort: p.port,
+            description: `${p.name} from ${f.id}`,
+          },
+          { parent: this },
+        );
+      }
+    }
+  }
+
+  private createService(
+    name: string,
+    p: EcsServicePlan,
+    on: {
+      cluster: EcsCluster;
+      secrets: EcsSecrets;
+      sg: aws.ec2.SecurityGroup;
+      alb?: InternalAlb;
+    },
+  ): EcsService {
+    const { settings: s, target, platform: env } = this.args;
+    const { aws: a, ecs: plan } = target;
+    const dataSg = env.dataClientSecurityGroup;
+    const usesData = p.database || p.fileData !== undefined;
+    const efs = env.efs;
+    return new EcsService(
+      `${name}-${p.name}`,
+      {
+        stack: s.stack,
+        partition: partitionOf(a.region),
+        region: a.region,
+        plan: p,
+        clusterArn: on.cluster.cluster.arn,
+        clusterName: on.cluster.cluster.name,
+        namespaceArn: on.cluster.namespace.arn,
+        subnetIds: env.network.privateSubnetIds,
+        securityGroupIds: [on.sg.id, ...(usesData && dataSg ? [dataSg.id] : [])],
+        logsKeyArn: on.cluster.logsKey.arn,
+        logRetentionDays: plan.settings.logRetentionDays,
+        kmsKeyArn: env.key.arn,
+        secretArns: on.secrets.arns,
+        database: p.database
+          ? {
+              host: env.rds.address,
+              port: env.rds.port,
+              user: s.postgres.user,
+              name: s.postgres.database,
+              secretArn: on.secrets.databaseArn,
+              psqlImage: plan.settings.psqlImage,
+            }
+          : undefined,
+        fileSystem: efs && { id: efs.fileSystemId, arn: efs.fileSystem.arn },
+        targetGroupArn: on.alb?.targetGroupArns[p.name],
+        stopTimeoutSeconds: s.stopGraceSeconds,
+        startAfter: p.dependsOn.map((d) => this.services[d].service),
+      },
+      { parent: this },
+    );
+  }
+}
+
+export interface EcsRuntimeOptions {
+  readonly settings: Settings;
+  readonly target: EcsTarget;
+  /** The configured `postgresPassword` secret. @default a generated one */
+  readonly postgresPassword?: pulumi.Input<string>;
+  readonly secretValues: Readonly<Record<string, pulumi.Input<string>>>;
+}
+
+/** The shared AWS pieces, then the ECS services on them with the environment's provider. */
+export function ecsRuntime(name: string, o: EcsRuntimeOptions): EcsRuntime {
+  const platform = new AwsEnvironment(`${name}-aws`, {
+    settings: o.settings,
+    target: o.target,
+    postgresPassword: o.postgresPassword,
+  });
+  return new EcsRuntime(
+    name,
+    { settings: o.settings, target: o.target, platform, secretValues: o.secretValues },
+    { providers: [platform.provider] },
+  );
 }

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { kebab, TYPES } from "../../config/naming";
 import { ProtectionPolicy, statefulOptions } from "../../protection";
+import { postgresUrl } from "../shared";
 
 export interface EcsSecretsArgs {
   readonly stack: string;
@@ -69,9 +70,13 @@ export class EcsSecrets extends pulumi.ComponentResource {
     }
     this.arns = arns;
     const d = args.database;
-    const url = pulumi.interpolate`postgresql://${d.user}:${pulumi
-      .output(d.password)
-      .apply(encodeURIComponent)}@${d.host}:${d.port}/${d.name}`;
+    const url = postgresUrl({
+      user: d.user,
+      password: d.password,
+      host: d.host,
+      port: d.port,
+      database: d.name,
+    });
     this.databaseArn = secret(
       "database",
       `panopticon/${args.stack}/database`,

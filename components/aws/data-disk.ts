@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT, TYPES } from "../../config/naming";
-import { ProtectionPolicy, statefulOptions } from "../../protection";
-import { nameTag, SNAPSHOT_TAG } from "../../aws/types";
+import { physicalName, PROJECT, TYPES } from "../config/naming";
+import { ProtectionPolicy, statefulOptions } from "../protection";
+import { nameTag, SNAPSHOT_TAG } from "./types";
 
 /** `finalSnapshot` is a provider-side flag AWS does not store: an import would differ on it. */
 export const VOLUME_ADOPT_IGNORE_CHANGES = ["finalSnapshot"];

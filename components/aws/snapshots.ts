@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName, PROJECT, TYPES } from "../../config/naming";
-import { ProtectionPolicy } from "../../protection";
-import { nameTag, assumeRolePolicy } from "../../aws/types";
+import { physicalName, PROJECT, TYPES } from "../config/naming";
+import { ProtectionPolicy } from "../protection";
+import { nameTag, assumeRolePolicy } from "./types";
 
 export interface EbsSnapshotPolicyArgs {
   readonly stack: string;
