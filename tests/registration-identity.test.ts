@@ -23,15 +23,48 @@ const URN = "urn:pulumi:prod::panopticon::";
 const ENV = "panopticon:aws:Environment";
 const HOST_RUNTIME = "panopticon:docker-host:Runtime";
 
-/** The deliberate moves: before-URN → after-URN, each reached by an alias. */
+/** `before → after` for a resource that moved from one parent chain to another. */
+const move = (from: string, to: string, rest: string) => ({
+  [`${URN}${from}$${rest}`]: `${URN}${to}$${rest}`,
+});
+const HOST = "panopticon:aws:DockerHost";
+
+/**
+ * The deliberate moves: before-URN → after-URN (the engine's URNs, every ancestor's type
+ * chained), each reached by an alias: the resource's own, or one it inherits from its
+ * parent's (the engine gives a child its parent's aliases).
+ */
 const MOVES: Record<string, Record<string, string>> = {
   dev: {},
   // The Docker host and its providers belong to the docker-host runtime now
-  // (components/runtime/docker-host/runtime.ts), no longer to the shared AWS layer.
+  // (components/runtime/docker-host/runtime.ts), no longer to the shared AWS layer;
+  // the host's own resources move with it. The EBS data disk stays where it was.
   prod: {
-    [`${URN}${ENV}$panopticon:aws:DockerHost::panopticon-aws-host`]: `${URN}${HOST_RUNTIME}$panopticon:aws:DockerHost::panopticon-aws-host`,
-    [`${URN}${ENV}$pulumi:providers:docker::panopticon-aws-docker`]: `${URN}${HOST_RUNTIME}$pulumi:providers:docker::panopticon-aws-docker`,
-    [`${URN}${ENV}$pulumi:providers:docker::panopticon-aws-docker-images`]: `${URN}${HOST_RUNTIME}$pulumi:providers:docker::panopticon-aws-docker-images`,
+    ...move(ENV, HOST_RUNTIME, `${HOST}::panopticon-aws-host`),
+    ...move(ENV, HOST_RUNTIME, "pulumi:providers:docker::panopticon-aws-docker"),
+    ...move(ENV, HOST_RUNTIME, "pulumi:providers:docker::panopticon-aws-docker-images"),
+    ...move(ENV, HOST_RUNTIME, `${HOST}$aws:ec2/instance:Instance::panopticon-aws-host-instance`),
+    ...move(
+      ENV,
+      HOST_RUNTIME,
+      `${HOST}$aws:ec2/securityGroup:SecurityGroup::panopticon-aws-host-sg`,
+    ),
+    ...move(
+      ENV,
+      HOST_RUNTIME,
+      `${HOST}$aws:ec2/volumeAttachment:VolumeAttachment::panopticon-aws-host-data`,
+    ),
+    ...move(
+      ENV,
+      HOST_RUNTIME,
+      `${HOST}$aws:iam/instanceProfile:InstanceProfile::panopticon-aws-host-profile`,
+    ),
+    ...move(ENV, HOST_RUNTIME, `${HOST}$aws:iam/role:Role::panopticon-aws-host-role`),
+    ...move(
+      ENV,
+      HOST_RUNTIME,
+      `${HOST}$aws:iam/rolePolicyAttachment:RolePolicyAttachment::panopticon-aws-host-ssm`,
+    ),
   },
   "prod-ecs": {},
 };
@@ -86,7 +119,7 @@ describe.each(STACKS)("stack $record registers what it registered before", (s) =
     expect(unlisted(s.record, resources, differences)).toEqual([]);
     expect(moved).toEqual(MOVES[s.record]);
     expect(movedStateful(moved)).toEqual([]);
-  });
+  }, 60_000);
 });
 
 describe("the comparison itself", () => {
@@ -95,7 +128,7 @@ describe("the comparison itself", () => {
   beforeAll(async () => {
     resources = await run("dev", "dev");
     before = registrations(resources);
-  });
+  }, 60_000);
 
   test("an identical run has no differences and no moves", () => {
     expect(compareRuns(before, resources)).toEqual({ moved: {}, differences: [] });
@@ -115,7 +148,9 @@ describe("the comparison itself", () => {
     expect(i).toBeGreaterThanOrEqual(0);
     const doctored = resources.map((r, j) => (j === i ? { ...r, retainOnDelete: false } : r));
     expect(compareRuns(before, doctored).differences).toEqual([
-      `${resources[i].urn}: retainOnDelete was true, is false`,
+      expect.stringMatching(
+        new RegExp(`::${resources[i].name}: retainOnDelete was true, is false$`),
+      ),
     ]);
   });
 
@@ -141,28 +176,43 @@ describe("the comparison itself", () => {
     expect(compareRuns(before, withAlias)).toEqual({ moved: { [r.urn]: urn }, differences: [] });
   });
 
-  test("a changed parent is a difference unless the resource moved by an alias", () => {
+  test("a resource under another parent is gone and new without an alias, moved with one", () => {
     const i = resources.findIndex((r) => r.custom && r.parent);
-    const other = resources.find((r) => !r.custom && r.urn !== resources[i].parent)!;
-    const reparented = resources.map((r, j) => (j === i ? { ...r, parent: other.urn } : r));
-    expect(compareRuns(before, reparented).differences).toEqual([
-      expect.stringContaining(": parent was"),
-    ]);
     const r = resources[i];
-    const urn = r.urn.replace(/::([^:]*)$/, "::$1-moved");
-    const ref = (u: string) => (u === r.urn ? urn : u);
-    const moved = resources.map((x, j) =>
-      j === i
-        ? {
-            ...x,
-            urn,
-            name: `${x.name}-moved`,
-            parent: other.urn,
-            aliases: [{ name: x.name, parentUrn: x.parent }],
-          }
-        : { ...x, parent: ref(x.parent), dependencies: x.dependencies.map(ref) },
+    const parentType = r.parent.split("::")[2].split("$").pop();
+    const other = resources.find((x) => !x.custom && x.parent && x.type !== parentType)!;
+    const reparented = resources.map((x, j) => (j === i ? { ...x, parent: other.urn } : x));
+    const differences = compareRuns(before, reparented).differences;
+    expect(differences).toContainEqual(
+      expect.stringMatching(new RegExp(`^gone: \\S+::${r.name} is not registered`)),
     );
-    expect(compareRuns(before, moved).differences).toEqual([]);
+    expect(differences).toContainEqual(expect.stringMatching(/^new: /));
+    const aliased = resources.map((x, j) =>
+      j === i ? { ...x, parent: other.urn, aliases: [{ parentUrn: r.parent }] } : x,
+    );
+    const { moved, differences: none } = compareRuns(before, aliased);
+    expect(none).toEqual([]);
+    expect(Object.keys(moved)).toEqual([expect.stringMatching(new RegExp(`::${r.name}$`))]);
+  });
+
+  test("a component moved under another parent takes its children along (inherited aliases)", () => {
+    const hasChildren = (x: RecordedResource) => resources.some((y) => y.parent === x.urn);
+    const component = (x: RecordedResource) => !x.custom && x.type !== "pulumi:pulumi:Stack";
+    // The last component with children: one below the top (a service's component).
+    const c = resources.filter((x) => component(x) && hasChildren(x)).pop()!;
+    const o = resources.find(
+      (x) => component(x) && x.type !== c.type && x.urn !== c.parent && x.parent !== c.urn,
+    )!;
+    const oldParent = c.parent ? { parentUrn: c.parent } : { noParent: true };
+    const move = (aliases: RecordedResource["aliases"]) =>
+      resources.map((x) => (x === c ? { ...x, parent: o.urn, aliases } : x));
+    const children = resources.filter((y) => y.parent === c.urn).length;
+    expect(children).toBeGreaterThan(0);
+    const withAlias = compareRuns(before, move([oldParent]));
+    expect(withAlias.differences).toEqual([]);
+    expect(Object.keys(withAlias.moved).length).toBeGreaterThanOrEqual(1 + children);
+    const gone = compareRuns(before, move([])).differences.filter((d) => d.startsWith("gone:"));
+    expect(gone.length).toBeGreaterThanOrEqual(1 + children);
   });
 
   test("a stateful resource that moves is named", () => {

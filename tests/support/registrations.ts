@@ -1,6 +1,6 @@
 import * as path from "path";
 import { isStatefulType } from "../../policy/stateful";
-import { isSecretWrapper, PROJECT_DIR, RecordedAlias, RecordedResource } from "./harness";
+import { isSecretWrapper, PROJECT_DIR, RecordedResource } from "./harness";
 
 /*
  * A program run's registrations in a form that can be stored and compared: what the
@@ -64,16 +64,79 @@ export function urnParts(urn: string): { prefix: string; chain: string; name: st
   return { prefix: m[1], chain: m[2], name: m[3] };
 }
 
-/** The URN one alias stands for, the way the engine computes it. */
-export function aliasUrn(r: RecordedResource, a: RecordedAlias): string {
-  if (a.urn) return a.urn;
-  const own = urnParts(r.urn);
-  const type = a.type ?? r.type;
-  const parent = a.noParent ? "" : (a.parentUrn ?? r.parent);
+const STACK_TYPE = "pulumi:pulumi:Stack";
+
+/** A URN with the type chain the engine gives it: every ancestor's type, then its own. */
+function childUrn(prefix: string, parent: string | undefined, type: string, name: string): string {
   const parentChain = parent ? urnParts(parent).chain : "";
-  const chain =
-    parentChain && !parentChain.startsWith("pulumi:pulumi:Stack") ? `${parentChain}$${type}` : type;
-  return `${own.prefix}::${chain}::${a.name ?? r.name}`;
+  const chain = parentChain && parentChain !== STACK_TYPE ? `${parentChain}$${type}` : type;
+  return `${prefix}::${chain}::${name}`;
+}
+
+/**
+ * Mock URN → engine URN for one run. Pulumi's mocks chain only the immediate parent's
+ * type into a URN; the engine chains every ancestor's, so moving a component moves
+ * all its descendants. Parents register before their children, so one pass suffices.
+ */
+function engineUrns(regs: readonly { urn: string; parent: string }[]): Map<string, string> {
+  const byUrn = new Map(regs.map((r) => [r.urn, r]));
+  const out = new Map<string, string>();
+  const resolve = (urn: string): string => {
+    const known = out.get(urn);
+    if (known !== undefined) return known;
+    const r = byUrn.get(urn);
+    const { prefix, chain, name } = urnParts(urn);
+    const type = chain.split("$").pop()!;
+    const engine = childUrn(prefix, r?.parent ? resolve(r.parent) : undefined, type, name);
+    out.set(urn, engine);
+    return engine;
+  };
+  for (const r of regs) resolve(r.urn);
+  return out;
+}
+
+/** The same registrations with every URN (own, parent, dependencies, provider) as the engine's. */
+export function engineView(regs: readonly Registration[]): Registration[] {
+  const map = engineUrns(regs);
+  const urn = (u: string) => map.get(u) ?? u;
+  const ref = (p: string) => {
+    const i = p.lastIndexOf("::");
+    return i > 0 && map.has(p.slice(0, i)) ? `${urn(p.slice(0, i))}${p.slice(i)}` : urn(p);
+  };
+  return regs
+    .map((r) => ({
+      ...r,
+      urn: urn(r.urn),
+      parent: r.parent ? urn(r.parent) : r.parent,
+      provider: r.provider ? ref(r.provider) : r.provider,
+      dependencies: r.dependencies.map(urn).sort(),
+    }))
+    .sort((a, b) => a.urn.localeCompare(b.urn));
+}
+
+/**
+ * Engine URN → the old URNs its aliases stand for, the way the engine computes them:
+ * each alias of its own, and each alias of its parent's with its own type and name
+ * under it (a child inherits the move of its parent).
+ */
+function aliasUrns(resources: readonly RecordedResource[]): Map<string, string[]> {
+  const map = engineUrns(resources);
+  const urn = (u: string) => map.get(u) ?? u;
+  const out = new Map<string, string[]>();
+  for (const r of resources) {
+    const { prefix, name } = urnParts(r.urn);
+    const olds: string[] = [];
+    for (const a of r.aliases) {
+      if (a.urn) olds.push(a.urn);
+      else {
+        const parent = a.noParent ? undefined : urn(a.parentUrn ?? r.parent) || undefined;
+        olds.push(childUrn(prefix, parent, a.type ?? r.type, a.name ?? r.name));
+      }
+    }
+    for (const p of out.get(urn(r.parent)) ?? []) olds.push(childUrn(prefix, p, r.type, name));
+    out.set(urn(r.urn), olds);
+  }
+  return out;
 }
 
 export interface Comparison {
@@ -89,18 +152,16 @@ export interface Comparison {
  * provider, dependencies) is then read through the move.
  */
 export function compareRuns(
-  before: readonly Registration[],
+  beforeRecords: readonly Registration[],
   afterResources: readonly RecordedResource[],
 ): Comparison {
-  const after = registrations(afterResources);
+  const before = engineView(beforeRecords);
+  const after = engineView(registrations(afterResources));
   const afterByUrn = new Map(after.map((r) => [r.urn, r]));
   const reachedBy = new Map<string, string>();
-  for (const r of afterResources) {
-    reachedBy.set(r.urn, r.urn);
-    for (const a of r.aliases) {
-      const old = aliasUrn(r, a);
-      if (!reachedBy.has(old)) reachedBy.set(old, r.urn);
-    }
+  for (const r of after) reachedBy.set(r.urn, r.urn);
+  for (const [now, olds] of aliasUrns(afterResources)) {
+    for (const old of olds) if (!reachedBy.has(old)) reachedBy.set(old, now);
   }
   const moved: Record<string, string> = {};
   const differences: string[] = [];
