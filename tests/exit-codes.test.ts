@@ -229,7 +229,7 @@ describe("guard and bench", () => {
     expect((await tool("bench-data.ts", ["--runs", "0"])).code).toBe(EXIT.usage);
     const r = await tool("bench-data.ts", ["--runs", "1"], NO_ENGINE);
     expect(r.stderr.trim().split("\n")).toEqual([
-      expect.stringMatching(/^bench:data: no Docker engine answers/),
+      expect.stringMatching(/^bench:data: missing: no Docker engine answers/),
     ]);
     expect(r.code).toBe(EXIT.environment);
   });
