@@ -239,3 +239,20 @@ describe("guard and bench", () => {
     expect(r.code).toBe(EXIT.usage);
   });
 });
+
+describe("docs/exit-codes.md", () => {
+  /** The `| `code` | `name` | ...` rows of the first table. */
+  const documented = (text: string): Array<[string, number]> =>
+    [...text.matchAll(/^\| `(\d+)`\s+\| `(\w+)`\s+\|/gm)].map((m) => [m[2], Number(m[1])]);
+  const doc = fs.readFileSync(path.join(ROOT, "docs", "exit-codes.md"), "utf8");
+
+  it("documents exactly the codes of scripts/lib/exit-codes.ts, and the signal codes", () => {
+    expect(documented(doc)).toEqual(Object.entries(EXIT));
+    expect(doc).toContain("`130` (SIGINT) or `143` (SIGTERM)");
+  });
+
+  it("its broken twin: a row missing from the table is noticed", () => {
+    const broken = doc.replace(/^\| `3`.*\n/m, "");
+    expect(documented(broken)).not.toEqual(Object.entries(EXIT));
+  });
+});
