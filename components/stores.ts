@@ -1,3 +1,5 @@
+import { LABELS } from "./contract";
+
 /*
  * Which stores each Panopticon service reads, derived from the service's own
  * environment: the facts below are read from upstream's code (rbownes/Argus), and
@@ -200,7 +202,7 @@ export function configToRead(store: Store): string {
  * written by the program, read by the guard, which names a store no service reads any
  * more after a change (the environment is secret in a preview; labels are not).
  */
-export const STORES_LABEL = "com.panopticon.stores";
+export const STORES_LABEL = LABELS.stores;
 
 /** The STORES_LABEL value of one service. */
 export function storesLabel(s: StoreService): string {

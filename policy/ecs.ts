@@ -1,4 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { RESOURCE_TYPES } from "../components/contract";
 import { isSecretEnvEntry } from "./secrets";
 
 /*
@@ -7,8 +8,8 @@ import { isSecretEnvEntry } from "./secrets";
  */
 
 export const ECS_T = {
-  taskDefinition: "aws:ecs/taskDefinition:TaskDefinition",
-  loadBalancer: "aws:lb/loadBalancer:LoadBalancer",
+  taskDefinition: RESOURCE_TYPES.ecsTaskDefinition,
+  loadBalancer: RESOURCE_TYPES.loadBalancer,
 } as const;
 
 type Json = Record<string, unknown>;

@@ -3,6 +3,7 @@ import type {
   ResourceValidationArgs,
   ResourceValidationPolicy,
 } from "@pulumi/policy";
+import { RESOURCE_TYPES } from "../components/contract";
 import { environmentConfigSchema, Environment, resolveEnvironment } from "./environment";
 import { markPlainSecrets, scriptHasSecretAssignment, unwrapPolicyProxy } from "./secrets";
 import { ecsPolicies } from "./ecs";
@@ -21,14 +22,15 @@ import { isStatefulType, STATEFUL_LABELS, StatefulType } from "./stateful";
 export const PACK_NAME = "panopticon-data-safety";
 
 export const T = {
-  rdsInstance: "aws:rds/instance:Instance",
-  efs: "aws:efs/fileSystem:FileSystem",
-  ebs: "aws:ebs/volume:Volume",
-  container: "docker:index/container:Container",
-  securityGroup: "aws:ec2/securityGroup:SecurityGroup",
+  rdsInstance: RESOURCE_TYPES.rdsInstance,
+  efs: RESOURCE_TYPES.efsFileSystem,
+  ebs: RESOURCE_TYPES.ebsVolume,
+  container: RESOURCE_TYPES.dockerContainer,
+  securityGroup: RESOURCE_TYPES.securityGroup,
+  // Not a type the program registers (it uses ingressRule): checked in case one is added.
   securityGroupRule: "aws:ec2/securityGroupRule:SecurityGroupRule",
-  ingressRule: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-  ec2Instance: "aws:ec2/instance:Instance",
+  ingressRule: RESOURCE_TYPES.ingressRule,
+  ec2Instance: RESOURCE_TYPES.ec2Instance,
 } as const;
 
 export const MIN_BACKUP_RETENTION_DAYS = 7;

@@ -1,3 +1,5 @@
+import { RESOURCE_TYPES } from "../components/contract";
+
 /**
  * The resource types that hold data in this project. The policy pack and the
  * preview guard (`npm run guard`) both read this one list, so a type added here
@@ -10,15 +12,15 @@
  * definitions, the cluster and the load balancer hold no data and are absent.
  */
 export const STATEFUL_TYPES = [
-  "docker:index/volume:Volume",
-  "aws:rds/instance:Instance",
-  "aws:efs/fileSystem:FileSystem",
-  "aws:ebs/volume:Volume",
-  "aws:kms/key:Key",
-  "aws:secretsmanager/secret:Secret",
-  "aws:secretsmanager/secretVersion:SecretVersion",
-  "aws:ecr/repository:Repository",
-  "aws:s3/bucket:Bucket",
+  RESOURCE_TYPES.dockerVolume,
+  RESOURCE_TYPES.rdsInstance,
+  RESOURCE_TYPES.efsFileSystem,
+  RESOURCE_TYPES.ebsVolume,
+  RESOURCE_TYPES.kmsKey,
+  RESOURCE_TYPES.secret,
+  RESOURCE_TYPES.secretVersion,
+  RESOURCE_TYPES.ecrRepository,
+  RESOURCE_TYPES.s3Bucket,
 ] as const;
 
 export type StatefulType = (typeof STATEFUL_TYPES)[number];
@@ -29,13 +31,13 @@ export function isStatefulType(type: string): type is StatefulType {
 
 /** What losing each stateful type means, for messages and the PR comment. */
 export const STATEFUL_LABELS: Record<StatefulType, string> = {
-  "docker:index/volume:Volume": "Docker volume",
-  "aws:rds/instance:Instance": "RDS instance",
-  "aws:efs/fileSystem:FileSystem": "EFS file system",
-  "aws:ebs/volume:Volume": "EBS volume",
-  "aws:kms/key:Key": "KMS key (data encrypted with it becomes unreadable)",
-  "aws:secretsmanager/secret:Secret": "Secrets Manager secret",
-  "aws:secretsmanager/secretVersion:SecretVersion": "secret value",
-  "aws:ecr/repository:Repository": "ECR repository (its images)",
-  "aws:s3/bucket:Bucket": "S3 bucket (access logs)",
+  [RESOURCE_TYPES.dockerVolume]: "Docker volume",
+  [RESOURCE_TYPES.rdsInstance]: "RDS instance",
+  [RESOURCE_TYPES.efsFileSystem]: "EFS file system",
+  [RESOURCE_TYPES.ebsVolume]: "EBS volume",
+  [RESOURCE_TYPES.kmsKey]: "KMS key (data encrypted with it becomes unreadable)",
+  [RESOURCE_TYPES.secret]: "Secrets Manager secret",
+  [RESOURCE_TYPES.secretVersion]: "secret value",
+  [RESOURCE_TYPES.ecrRepository]: "ECR repository (its images)",
+  [RESOURCE_TYPES.s3Bucket]: "S3 bucket (access logs)",
 };

@@ -1,9 +1,7 @@
-import { Command } from "commander";
 import * as path from "path";
 import { defaultBackupDir, runBackup } from "./lib/backup-core";
-import { log, run } from "./lib/cli";
+import { log, parseOptions, run, toolCommand } from "./lib/cli";
 import { checkStackName, loadStack, parseSeconds, UsageError } from "./lib/stack";
-import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run backup -- --stack dev [--out DIR] [--stop-writers]
@@ -11,10 +9,10 @@ import { EXIT } from "./lib/exit-codes";
  * manifest with sizes and sha256 written last. Works without the Pulumi CLI.
  */
 
-const program = new Command("backup")
-  .description(
-    "Back up the data of a local Panopticon stack (volumes or bind directories, pg_dump)",
-  )
+const program = toolCommand(
+  "backup",
+  "Back up the data of a local Panopticon stack (volumes or bind directories, pg_dump)",
+)
   .requiredOption("--stack <name>", "stack whose Pulumi.<stack>.yaml names the data")
   .option("--dir <path>", "project directory holding the stack files", process.cwd())
   .option("--out <path>", "backup directory to create (default: <dir>/backups/<stack>-<UTC time>)")
@@ -30,14 +28,10 @@ const program = new Command("backup")
     "--stop-timeout <seconds>",
     "graceful stop timeout (default: the stack's stopGraceSeconds)",
   )
-  .option("--jobs <n>", "data sets archived at once (default 2; 1 for a slow disk)")
-  .showHelpAfterError()
-  // Bad arguments exit 2, like every other input error of these tools.
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
+  .option("--jobs <n>", "data sets archived at once (default 2; 1 for a slow disk)");
 
 run("backup", async () => {
-  program.parse();
-  const opts = program.opts<{
+  const opts = parseOptions<{
     stack: string;
     dir: string;
     out?: string;
@@ -45,7 +39,7 @@ run("backup", async () => {
     stopWriters?: boolean;
     stopTimeout?: string;
     jobs?: string;
-  }>();
+  }>(program);
   if (opts.jobs !== undefined && !/^([1-9]|1[0-6])$/.test(opts.jobs)) {
     throw new UsageError(
       `--jobs = ${JSON.stringify(opts.jobs)}: expected a whole number from 1 to 16`,

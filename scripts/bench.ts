@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from "commander";
+import { InvalidArgumentError } from "commander";
 import * as os from "os";
 import {
   CACHE_MODES,
@@ -19,6 +19,7 @@ import {
 } from "./bench/project";
 import { formatImageCases, imageCases, OFFLINE_BUILD_SOURCE } from "./bench/images";
 import { mib, ms, renderTable, times } from "./bench/table";
+import { parseOptions, run, toolCommand } from "./lib/cli";
 import { EXIT } from "./lib/exit-codes";
 
 /*
@@ -118,9 +119,8 @@ interface Options {
   fixtureLayout?: FixtureLayout;
 }
 
-async function main(argv: string[]): Promise<void> {
-  const opts = new Command("bench")
-    .description("Program start time and registration scaling under Pulumi's mocks")
+function command() {
+  return toolCommand("bench", "Program start time and registration scaling under Pulumi's mocks")
     .option("--runs <n>", "runs per case; medians are reported", positiveInt("--runs", 50), 5)
     .option("--services <list>", "service counts for the scaling table", intList, [7, 50, 200])
     .option("--stacks <list>", "stacks to start (default: every Pulumi.<stack>.yaml)", nameList)
@@ -153,10 +153,11 @@ async function main(argv: string[]): Promise<void> {
     .option(
       "--no-project-defaults",
       "leave out Pulumi.yaml config defaults, which the CLI applies (only to diagnose a stack they break)",
-    )
-    .exitOverride()
-    .parse(argv)
-    .opts<Options>();
+    );
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions<Options>(command());
   if (opts.appSource !== undefined && opts.fixtureLayout !== undefined) {
     throw new BenchUsageError(
       "--app-source and --fixture-layout: expected one of them (a real checkout or a fixture), not both",
@@ -164,15 +165,20 @@ async function main(argv: string[]): Promise<void> {
   }
   const source = benchSource(opts.appSource, opts.fixtureLayout ?? "compose-era");
   try {
-    await bench(opts, source);
+    return await bench(opts, source);
   } finally {
     source.close();
   }
 }
 
-async function bench(opts: Options, source: BenchSource): Promise<void> {
-  const read = readProject(opts.dir);
-  const project = opts.projectDefaults ? read : { ...read, configDefaults: {} };
+type Project = ReturnType<typeof readProject>;
+
+/** The stacks to start and to scale, every name checked before minutes are spent. */
+function chooseStacks(
+  opts: Options,
+  project: Project,
+  source: BenchSource,
+): { stacks: string[]; scaleStacks: string[] } {
   const available = stackFiles(project.dir);
   const stacks = opts.stacks ?? available;
   for (const s of stacks) {
@@ -198,8 +204,28 @@ async function bench(opts: Options, source: BenchSource): Promise<void> {
       for (const n of opts.services) withServices(project, base, n);
     }
   }
-  const progress = (line: string) => process.stderr.write(`${line}\n`);
+  return { stacks, scaleStacks };
+}
 
+type Startup = Awaited<ReturnType<typeof measureStartup>>;
+type Scaling = { stack: string } & Awaited<ReturnType<typeof measureScaling>>;
+type Images = Awaited<ReturnType<typeof imageCases>>;
+
+interface Results {
+  readonly machine: { date: string; node: string; cpus: string; loadAverage: number[] };
+  readonly startup: Startup;
+  readonly ratios: Array<{ stack: string; ratio: number }>;
+  readonly scalings: Scaling[];
+  readonly typecheck?: ReturnType<typeof measureTypecheck>;
+  readonly images?: Images;
+}
+
+/** Every measurement the options ask for, in the order the report prints them. */
+async function measure(opts: Options, source: BenchSource): Promise<Results> {
+  const read = readProject(opts.dir);
+  const project = opts.projectDefaults ? read : { ...read, configDefaults: {} };
+  const { stacks, scaleStacks } = chooseStacks(opts, project, source);
+  const progress = (line: string) => process.stderr.write(`${line}\n`);
   progress(
     `stacks with panopticon:appSource build from: ${source.what}; stacks with neither a checkout nor a release run its release, as promote would leave them`,
   );
@@ -211,7 +237,7 @@ async function bench(opts: Options, source: BenchSource): Promise<void> {
     opts.cache,
     progress,
   );
-  const scalings: Array<{ stack: string } & Awaited<ReturnType<typeof measureScaling>>> = [];
+  const scalings: Scaling[] = [];
   for (const stack of opts.scaling ? scaleStacks : []) {
     const m = await measureScaling(
       project,
@@ -224,9 +250,8 @@ async function bench(opts: Options, source: BenchSource): Promise<void> {
     );
     scalings.push({ stack, ...m });
   }
-  const scaling = opts.scaling ? scalings : undefined;
   const typecheck = opts.typecheck ? measureTypecheck(project) : undefined;
-  if (opts.images && !available.includes(opts.imagesStack)) {
+  if (opts.images && !stackFiles(project.dir).includes(opts.imagesStack)) {
     throw new BenchUsageError(
       `--images-stack: ${JSON.stringify(opts.imagesStack)} has no Pulumi.${opts.imagesStack}.yaml`,
     );
@@ -241,7 +266,6 @@ async function bench(opts: Options, source: BenchSource): Promise<void> {
         progress,
       )
     : undefined;
-
   const ratios = stacks.map((stack) => {
     const p = startup.find((r) => r.stack === stack && r.way === "project")!;
     const d = startup.find((r) => r.stack === stack && r.way === "default")!;
@@ -256,38 +280,57 @@ async function bench(opts: Options, source: BenchSource): Promise<void> {
     cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown"}`,
     loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
   };
+  return { machine, startup, ratios, scalings, typecheck, images };
+}
 
-  if (startup.some((r) => r.error)) process.exitCode = EXIT.problem;
+/** Exit 1 when a program did not start; the report is printed either way. */
+async function bench(opts: Options, source: BenchSource): Promise<number> {
+  const r = await measure(opts, source);
+  const code = r.startup.some((x) => x.error) ? EXIT.problem : EXIT.ok;
   if (opts.json) {
     process.stdout.write(
       `${JSON.stringify(
         {
-          machine,
+          machine: r.machine,
           runs: opts.runs,
           cache: opts.cache,
           projectDefaults: opts.projectDefaults,
           appSource: source.what,
-          startup,
-          ratios,
-          scaling,
-          typecheck,
-          images,
+          startup: r.startup,
+          ratios: r.ratios,
+          scaling: opts.scaling ? r.scalings : undefined,
+          typecheck: r.typecheck,
+          images: r.images,
         },
         null,
         2,
       )}\n`,
     );
-    return;
+    return code;
   }
-
-  const out: string[] = [];
-  out.push(
-    `panopticon-infra bench — ${machine.date}, Node ${machine.node}, ${machine.cpus}, ` +
-      `load ${machine.loadAverage.join(" ")}; ${opts.runs} runs per case, medians; ts-node cache ${opts.cache}; ` +
+  const out = [
+    `panopticon-infra bench — ${r.machine.date}, Node ${r.machine.node}, ${r.machine.cpus}, ` +
+      `load ${r.machine.loadAverage.join(" ")}; ${opts.runs} runs per case, medians; ts-node cache ${opts.cache}; ` +
       `appSource: ${source.what}` +
       (opts.projectDefaults ? "" : "; WITHOUT Pulumi.yaml config defaults"),
-  );
-  out.push("");
+    "",
+    ...startupSection(r),
+    ...r.scalings.flatMap(scalingSection),
+  ];
+  if (r.typecheck) {
+    out.push("");
+    out.push(
+      `Type-check (tsc -p tsconfig.json --noEmit --noCheck false, as npm test runs it): ` +
+        `${ms(r.typecheck.ms)} ms${r.typecheck.ok ? "" : " (reported errors)"}`,
+    );
+  }
+  if (r.images) out.push("", ...formatImageCases(r.images));
+  process.stdout.write(`${out.join("\n")}\n`);
+  return code;
+}
+
+function startupSection(r: Results): string[] {
+  const out: string[] = [];
   out.push("Start: process start → every resource registered (Pulumi mocks, dry run)");
   out.push(
     renderTable(
@@ -301,90 +344,76 @@ async function bench(opts: Options, source: BenchSource): Promise<void> {
         "registrations",
         "peak RSS MiB",
       ],
-      startup.map((r) => [
-        r.stack,
-        r.way === "project" ? "project (Pulumi.yaml + tsconfig)" : "default (ts-node type-check)",
-        r.error ? "-" : String(r.transpileOnly),
-        r.error ? "FAILED" : ms(r.startMs),
-        r.error ? "-" : ms(r.minMs),
-        r.error ? "-" : ms(r.maxMs),
-        r.error ? "-" : r.registrations,
-        r.error ? "-" : mib(r.maxRssKb),
+      r.startup.map((x) => [
+        x.stack,
+        x.way === "project" ? "project (Pulumi.yaml + tsconfig)" : "default (ts-node type-check)",
+        x.error ? "-" : String(x.transpileOnly),
+        x.error ? "FAILED" : ms(x.startMs),
+        x.error ? "-" : ms(x.minMs),
+        x.error ? "-" : ms(x.maxMs),
+        x.error ? "-" : x.registrations,
+        x.error ? "-" : mib(x.maxRssKb),
       ]),
     ),
   );
   out.push("");
-  for (const r of startup.filter((x) => x.error)) {
-    out.push(`${r.stack} ${r.way}: the program did not start: ${firstLines(r.error ?? "", 3)}`);
+  for (const x of r.startup.filter((y) => y.error)) {
+    out.push(`${x.stack} ${x.way}: the program did not start: ${firstLines(x.error ?? "", 3)}`);
   }
-  for (const { stack, ratio } of ratios) {
+  for (const { stack, ratio } of r.ratios) {
     if (Number.isNaN(ratio)) continue;
     out.push(
       `${stack}: the project's way starts ${times(ratio)} faster than the default ` +
         `(target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? "met" : "NOT met"})`,
     );
   }
-  for (const scaling of scalings) {
-    out.push("");
+  return out;
+}
+
+function scalingSection(scaling: Scaling): string[] {
+  const out: string[] = [""];
+  out.push(
+    `Scaling (${scaling.stack} + generated app services, project's way): ` +
+      "program = entry point required → every registration finished; " +
+      "registration = first registration sent → last answered",
+  );
+  out.push(
+    renderTable(
+      [
+        "services",
+        "registrations",
+        "program ms",
+        "ms/service",
+        "registration ms",
+        "ms/service",
+        "peak RSS MiB",
+      ],
+      scaling.rows.map((x) => [
+        x.services,
+        x.registrations,
+        ms(x.programMs),
+        Number((x.programMs / x.services).toFixed(1)),
+        ms(x.registrationMs),
+        Number((x.registrationMs / x.services).toFixed(1)),
+        mib(x.maxRssKb),
+      ]),
+    ),
+  );
+  for (const [what, l] of [
+    ["program", scaling.program],
+    ["registration", scaling.registration],
+  ] as const) {
     out.push(
-      `Scaling (${scaling.stack} + generated app services, project's way): ` +
-        "program = entry point required → every registration finished; " +
-        "registration = first registration sent → last answered",
-    );
-    out.push(
-      renderTable(
-        [
-          "services",
-          "registrations",
-          "program ms",
-          "ms/service",
-          "registration ms",
-          "ms/service",
-          "peak RSS MiB",
-        ],
-        scaling.rows.map((r) => [
-          r.services,
-          r.registrations,
-          ms(r.programMs),
-          Number((r.programMs / r.services).toFixed(1)),
-          ms(r.registrationMs),
-          Number((r.registrationMs / r.services).toFixed(1)),
-          mib(r.maxRssKb),
-        ]),
-      ),
-    );
-    for (const [what, l] of [
-      ["program", scaling.program],
-      ["registration", scaling.registration],
-    ] as const) {
-      out.push(
-        `${what}: ${l.fit.slope.toFixed(1)} ms per added service + ${ms(l.fit.intercept)} ms; ` +
-          `marginal ms/service ${l.marginal.map((m) => m.toFixed(1)).join(" → ")}; ` +
-          `${l.linear ? "linear" : "SUPERLINEAR"} (${l.reason})`,
-      );
-    }
-  }
-  if (typecheck) {
-    out.push("");
-    out.push(
-      `Type-check (tsc -p tsconfig.json --noEmit --noCheck false, as npm test runs it): ` +
-        `${ms(typecheck.ms)} ms${typecheck.ok ? "" : " (reported errors)"}`,
+      `${what}: ${l.fit.slope.toFixed(1)} ms per added service + ${ms(l.fit.intercept)} ms; ` +
+        `marginal ms/service ${l.marginal.map((m) => m.toFixed(1)).join(" → ")}; ` +
+        `${l.linear ? "linear" : "SUPERLINEAR"} (${l.reason})`,
     );
   }
-  if (images) out.push("", ...formatImageCases(images));
-  process.stdout.write(`${out.join("\n")}\n`);
+  return out;
 }
 
 function firstLines(s: string, n: number): string {
   return s.split("\n").slice(0, n).join(" | ");
 }
 
-main(process.argv).catch((e: unknown) => {
-  const err = e as { code?: string; message?: string };
-  if (err.code === "commander.helpDisplayed" || err.code === "commander.version") {
-    process.exit(EXIT.ok);
-  }
-  if (err.code?.startsWith("commander.")) process.exit(EXIT.usage);
-  process.stderr.write(`bench: ${err.message ?? String(e)}\n`);
-  process.exit(e instanceof BenchUsageError ? EXIT.usage : EXIT.problem);
-});
+run("bench", main);

@@ -1,6 +1,5 @@
-import { Command } from "commander";
 import * as path from "path";
-import { log, run } from "./lib/cli";
+import { log, parseOptions, run, toolCommand } from "./lib/cli";
 import { runDoctor } from "./lib/doctor-core";
 import { checkStackName, loadStack } from "./lib/stack";
 import { EXIT } from "./lib/exit-codes";
@@ -17,20 +16,16 @@ import { EXIT } from "./lib/exit-codes";
  *   3 no Docker engine, or an AWS stack (scripts/lib/exit-codes.ts)
  */
 
-const program = new Command("doctor")
-  .description("Check that each service of a local stack sees its data")
+const program = toolCommand("doctor", "Check that each service of a local stack sees its data")
   .requiredOption("--stack <name>", "stack whose Pulumi.<stack>.yaml names the data")
   .option("--dir <path>", "project directory holding the stack files", process.cwd())
   .option(
     "--helper-image <image>",
     "image with sh used to look inside (default: the stack's initImage)",
-  )
-  .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
+  );
 
 run("doctor", async () => {
-  program.parse();
-  const opts = program.opts<{ stack: string; dir: string; helperImage?: string }>();
+  const opts = parseOptions<{ stack: string; dir: string; helperImage?: string }>(program);
   const settings = loadStack(checkStackName(opts.stack), path.resolve(opts.dir));
   const r = await runDoctor({ settings, helperImage: opts.helperImage ?? settings.initImage });
   for (const f of r.findings) {
@@ -45,6 +40,6 @@ run("doctor", async () => {
   );
   if (r.problems > 0) {
     log("doctor: fix the problems above before the next pulumi up");
-    process.exit(EXIT.problem);
+    return EXIT.problem;
   }
 });

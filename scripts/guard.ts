@@ -1,5 +1,7 @@
-import { Command, CommanderError, Option } from "commander";
-import { EXIT, GuardResult, runGuard } from "./guard/run";
+import { Option } from "commander";
+import { runGuard } from "./guard/run";
+import { CommandLineExit, finish, parseOptions, toolCommand, ToolResult } from "./lib/cli";
+import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run guard -- --preview FILE [--preview FILE ...] [--event-log FILE] [--markdown] [--allow URN ...]
@@ -14,10 +16,11 @@ import { EXIT, GuardResult, runGuard } from "./guard/run";
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-function main(argv: readonly string[]): GuardResult {
-  const program = new Command()
-    .name("npm run guard --")
-    .description("Tell which stateful resources a Pulumi preview or destroy would put at risk.")
+function main(argv: readonly string[]): ToolResult {
+  const program = toolCommand(
+    "npm run guard --",
+    "Tell which stateful resources a Pulumi preview or destroy would put at risk.",
+  )
     .addOption(
       new Option(
         "--preview <file>",
@@ -38,32 +41,24 @@ function main(argv: readonly string[]): GuardResult {
         "accept the risk to this resource deliberately (repeatable)",
       ).argParser(collect),
     )
-    .allowExcessArguments(false)
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .allowExcessArguments(false);
   try {
-    program.parse([...argv], { from: "user" });
+    return runGuard(parseOptions(program, argv));
   } catch (e) {
-    if (e instanceof CommanderError) {
-      const help = e.code === "commander.helpDisplayed" || e.code === "commander.version";
-      return { exitCode: help ? EXIT.safe : EXIT.badInput, stdout: "", stderr: "" };
-    }
+    if (e instanceof CommandLineExit) return { exitCode: e.exitCode, stdout: "", stderr: "" };
     throw e;
   }
-  return runGuard(program.opts());
 }
 
-let result: GuardResult;
+let result: ToolResult;
 try {
   result = main(process.argv.slice(2));
 } catch (e) {
   // A bug must not pass for a verdict: report it without exit code 0 or 1.
   result = {
-    exitCode: EXIT.badInput,
+    exitCode: EXIT.usage,
     stdout: "",
     stderr: `guard: internal error (no verdict): ${(e as Error).stack ?? String(e)}\n`,
   };
 }
-process.stdout.write(result.stdout);
-process.stderr.write(result.stderr);
-process.exitCode = result.exitCode;
+finish(result);

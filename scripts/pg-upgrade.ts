@@ -1,10 +1,8 @@
-import { Command } from "commander";
 import * as path from "path";
-import { log, run } from "./lib/cli";
+import { log, parseOptions, run, toolCommand } from "./lib/cli";
 import { runUpgrade } from "./lib/pg-upgrade-core";
 import { awsCliSnapshot, runRdsUpgrade } from "./lib/pg-upgrade-rds";
 import { checkStackName, loadStack, UsageError } from "./lib/stack";
-import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run pg-upgrade -- --stack dev --to 16 [--image IMAGE] [--dir DIR] [--headroom 2]
@@ -14,8 +12,10 @@ import { EXIT } from "./lib/exit-codes";
  *   exit 0 done   1 failed or refused (nothing changed)   2 bad input   3 no Docker engine
  */
 
-const program = new Command("pg-upgrade")
-  .description("Upgrade the Postgres major of a stack without touching the old data")
+const program = toolCommand(
+  "pg-upgrade",
+  "Upgrade the Postgres major of a stack without touching the old data",
+)
   .requiredOption("--stack <name>", "stack whose Pulumi.<stack>.yaml names the data")
   .requiredOption("--to <major>", "target Postgres major, e.g. 16")
   .option("--dir <path>", "project directory holding the stack files", process.cwd())
@@ -28,20 +28,17 @@ const program = new Command("pg-upgrade")
     "--headroom <factor>",
     "free space needed per disk, as a multiple of the data's size",
     "2",
-  )
-  .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
+  );
 
 run("pg-upgrade", async () => {
-  program.parse();
-  const o = program.opts<{
+  const o = parseOptions<{
     stack: string;
     to: string;
     dir: string;
     image?: string;
     helperImage?: string;
     headroom: string;
-  }>();
+  }>(program);
   if (!/^\d+$/.test(o.to) || Number(o.to) < 10 || Number(o.to) > 99) {
     throw new UsageError(`--to = ${JSON.stringify(o.to)}: expected a Postgres major such as 16`);
   }

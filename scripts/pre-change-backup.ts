@@ -1,14 +1,12 @@
-import { Command } from "commander";
 import * as fs from "fs";
 import * as path from "path";
 import { parsePreviewText } from "./guard/parse";
 import { InputError } from "./guard/types";
 import { dataSetPresent, defaultBackupDir, runBackup } from "./lib/backup-core";
-import { log, run } from "./lib/cli";
+import { log, parseOptions, run, toolCommand } from "./lib/cli";
 import { assertEngine } from "./lib/docker";
 import { imageChanges } from "./lib/pre-change";
 import { checkStackName, loadStack, UsageError } from "./lib/stack";
-import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run backup:before-change -- --stack dev --preview preview.json [--dir DIR] [--out DIR]
@@ -21,18 +19,20 @@ import { EXIT } from "./lib/exit-codes";
  *   exit 0 done (or nothing to do)   1 the backup failed: do not run up   2 bad input
  */
 
-const program = new Command("backup:before-change")
-  .description("Back up the data of services whose image a preview changes")
+const program = toolCommand(
+  "backup:before-change",
+  "Back up the data of services whose image a preview changes",
+)
   .requiredOption("--stack <name>", "stack whose Pulumi.<stack>.yaml names the data")
   .requiredOption("--preview <file>", "`pulumi preview --json` output or an --event-log file")
   .option("--dir <path>", "project directory holding the stack files", process.cwd())
-  .option("--out <path>", "backup directory (default: <dir>/backups/<stack>-<UTC time>-pre-change)")
-  .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
+  .option(
+    "--out <path>",
+    "backup directory (default: <dir>/backups/<stack>-<UTC time>-pre-change)",
+  );
 
 run("backup:before-change", async () => {
-  program.parse();
-  const o = program.opts<{ stack: string; preview: string; dir: string; out?: string }>();
+  const o = parseOptions<{ stack: string; preview: string; dir: string; out?: string }>(program);
   const stack = checkStackName(o.stack);
   const dir = path.resolve(o.dir);
   const settings = loadStack(stack, dir);

@@ -1,7 +1,7 @@
 import * as path from "path";
-import { Command, CommanderError, Option } from "commander";
+import { Option } from "commander";
+import { CommandLineExit, finish, parseOptions, toolCommand, ToolResult } from "./lib/cli";
 import { promote } from "./promote/run";
-import { EXIT } from "./promote/stack-file";
 
 /*
  * npm run promote -- --from dev --to prod [--write | --check] [--from-outputs FILE] [--dir <project>]
@@ -16,12 +16,11 @@ import { EXIT } from "./promote/stack-file";
  * arguments or stack files, 3 the Pulumi CLI is needed and missing.
  */
 
-function main(argv: readonly string[]): number {
-  const program = new Command()
-    .name("promote")
-    .description(
-      "Promote the release (images pinned by digest, app env, service layout) from one stack to another",
-    )
+function main(argv: readonly string[]): ToolResult {
+  const program = toolCommand(
+    "promote",
+    "Promote the release (images pinned by digest, app env, service layout) from one stack to another",
+  )
     .requiredOption("--from <stack>", "source stack, e.g. dev")
     .requiredOption("--to <stack>", "target stack, e.g. prod")
     .addOption(new Option("--write", "apply the change to Pulumi.<to>.yaml").conflicts("check"))
@@ -31,27 +30,21 @@ function main(argv: readonly string[]): number {
       "a saved `pulumi stack output --stack <from> --json`: images and release (instead of asking Pulumi)",
     )
     .option("--dir <path>", "directory holding the stack files", path.resolve(__dirname, ".."))
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .allowExcessArguments(false);
+  let o;
   try {
-    program.parse(argv, { from: "user" });
+    o = parseOptions<{
+      from: string;
+      to: string;
+      write?: boolean;
+      check?: boolean;
+      fromOutputs?: string;
+      dir: string;
+    }>(program, argv);
   } catch (e) {
-    if (e instanceof CommanderError) {
-      return e.code === "commander.helpDisplayed" || e.code === "commander.version"
-        ? EXIT.ok
-        : EXIT.badInput;
-    }
+    if (e instanceof CommandLineExit) return { exitCode: e.exitCode, stdout: "", stderr: "" };
     throw e;
   }
-  const o = program.opts<{
-    from: string;
-    to: string;
-    write?: boolean;
-    check?: boolean;
-    fromOutputs?: string;
-    dir: string;
-  }>();
   const result = promote({
     from: o.from,
     to: o.to,
@@ -60,9 +53,8 @@ function main(argv: readonly string[]): number {
     check: o.check,
     fromOutputs: o.fromOutputs,
   });
-  for (const line of result.stdout) process.stdout.write(line + "\n");
-  for (const line of result.stderr) process.stderr.write(line + "\n");
-  return result.exitCode;
+  const lines = (ls: readonly string[]) => ls.map((l) => `${l}\n`).join("");
+  return { exitCode: result.exitCode, stdout: lines(result.stdout), stderr: lines(result.stderr) };
 }
 
-process.exitCode = main(process.argv.slice(2));
+finish(main(process.argv.slice(2)));

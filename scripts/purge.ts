@@ -1,7 +1,6 @@
-import { Command } from "commander";
 import * as path from "path";
 import { defaultBackupDir } from "./lib/backup-core";
-import { log, run } from "./lib/cli";
+import { log, parseOptions, run, toolCommand } from "./lib/cli";
 import { runPurge } from "./lib/purge-core";
 import {
   checkStackName,
@@ -10,7 +9,6 @@ import {
   parseSeconds,
   RefusedError,
 } from "./lib/stack";
-import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run purge -- --stack dev --confirm dev [--no-backup] [--force]
@@ -19,8 +17,10 @@ import { EXIT } from "./lib/exit-codes";
  * again, and while containers still use the data (unless --force).
  */
 
-const program = new Command("purge")
-  .description("Delete the retained data of a local Panopticon stack (after a backup)")
+const program = toolCommand(
+  "purge",
+  "Delete the retained data of a local Panopticon stack (after a backup)",
+)
   .requiredOption("--stack <name>", "stack whose data is deleted")
   .option("--confirm <name>", "the stack name typed again")
   .option("--dir <path>", "project directory holding the stack files", process.cwd())
@@ -34,14 +34,10 @@ const program = new Command("purge")
   .option(
     "--stop-timeout <seconds>",
     "graceful stop timeout (default: the stack's stopGraceSeconds)",
-  )
-  .showHelpAfterError()
-  // Bad arguments exit 2, like every other input error of these tools.
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
+  );
 
 run("purge", async () => {
-  program.parse();
-  const opts = program.opts<{
+  const opts = parseOptions<{
     stack: string;
     confirm?: string;
     dir: string;
@@ -50,7 +46,7 @@ run("purge", async () => {
     force?: boolean;
     helperImage?: string;
     stopTimeout?: string;
-  }>();
+  }>(program);
   const stack = checkStackName(opts.stack);
   // Before reading the stack file: no config can make a prod-named stack purgeable.
   if (isProdStackName(stack)) {

@@ -1,9 +1,7 @@
-import { Command } from "commander";
 import * as path from "path";
-import { log, run } from "./lib/cli";
+import { log, parseOptions, run, toolCommand } from "./lib/cli";
 import { runRestore } from "./lib/restore-core";
 import { checkStackName, loadStack, parseSeconds, UsageError } from "./lib/stack";
-import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run restore -- --stack dev --from DIR [--force] [--stop-writers] [--only judge,pg_dump]
@@ -11,8 +9,10 @@ import { EXIT } from "./lib/exit-codes";
  * and stages the data before swapping it in, so a failure leaves the data as it was.
  */
 
-const program = new Command("restore")
-  .description("Restore a backup made by `npm run backup` into a local Panopticon stack")
+const program = toolCommand(
+  "restore",
+  "Restore a backup made by `npm run backup` into a local Panopticon stack",
+)
   .requiredOption("--stack <name>", "stack whose Pulumi.<stack>.yaml names the data")
   .requiredOption("--from <path>", "backup directory (holding manifest.json)")
   .option("--dir <path>", "project directory holding the stack files", process.cwd())
@@ -29,14 +29,10 @@ const program = new Command("restore")
   .option(
     "--stop-timeout <seconds>",
     "graceful stop timeout (default: the stack's stopGraceSeconds)",
-  )
-  .showHelpAfterError()
-  // Bad arguments exit 2, like every other input error of these tools.
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
+  );
 
 run("restore", async () => {
-  program.parse();
-  const opts = program.opts<{
+  const opts = parseOptions<{
     stack: string;
     from: string;
     dir: string;
@@ -45,7 +41,7 @@ run("restore", async () => {
     only?: string;
     helperImage?: string;
     stopTimeout?: string;
-  }>();
+  }>(program);
   const stack = checkStackName(opts.stack);
   if (opts.from.trim() === "") throw new UsageError('--from = "": expected a backup directory');
   const dir = path.resolve(opts.dir);

@@ -1,11 +1,9 @@
-import { Command } from "commander";
 import * as path from "path";
-import { run } from "./lib/cli";
+import { parseOptions, run, toolCommand } from "./lib/cli";
 import { assertEngine } from "./lib/docker";
 import { assertLocal, checkStackName, loadStack } from "./lib/stack";
 import { stackStatus } from "./lib/status";
 import { renderStatus } from "./lib/status-render";
-import { EXIT } from "./lib/exit-codes";
 
 /*
  * npm run status -- --stack dev [--json] [--dir <path>]
@@ -14,17 +12,13 @@ import { EXIT } from "./lib/exit-codes";
  * Reads only: docker inspect/df, the stack file, the backup manifests.
  */
 
-const program = new Command("status")
-  .description("Show a local Panopticon stack's services and data")
+const program = toolCommand("status", "Show a local Panopticon stack's services and data")
   .requiredOption("--stack <name>", "stack whose Pulumi.<stack>.yaml names the services and data")
   .option("--dir <path>", "project directory holding the stack files and backups/", process.cwd())
-  .option("--json", "machine-readable output (one JSON document on stdout)")
-  .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
+  .option("--json", "machine-readable output (one JSON document on stdout)");
 
 run("status", async () => {
-  program.parse();
-  const opts = program.opts<{ stack: string; dir: string; json?: boolean }>();
+  const opts = parseOptions<{ stack: string; dir: string; json?: boolean }>(program);
   const stack = checkStackName(opts.stack);
   const dir = path.resolve(opts.dir);
   const settings = loadStack(stack, dir);

@@ -9,7 +9,7 @@ import { APP_IMAGES_YAML, withAppImages } from "./support/app-images";
 import { volumeName } from "../components/config/naming";
 import { formatBytes, PARTIAL_SUFFIX, writeStreamed } from "../scripts/lib/archive";
 import { defaultBackupDir, parseLinkOwners, planArchives } from "../scripts/lib/backup-core";
-import { exitCodeOf } from "../scripts/lib/cli";
+import { exitCodeOf } from "../scripts/lib/exit-codes";
 import { ContainerInfo, containersUsing, helperRunArgs } from "../scripts/lib/docker";
 import {
   BackupInvalidError,

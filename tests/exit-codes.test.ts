@@ -229,7 +229,7 @@ describe("guard and bench", () => {
     expect((await tool("bench-data.ts", ["--runs", "0"])).code).toBe(EXIT.usage);
     const r = await tool("bench-data.ts", ["--runs", "1"], NO_ENGINE);
     expect(r.stderr.trim().split("\n")).toEqual([
-      expect.stringMatching(/^bench:data: no Docker engine answers/),
+      expect.stringMatching(/^bench:data: missing: no Docker engine answers/),
     ]);
     expect(r.code).toBe(EXIT.environment);
   });
@@ -237,5 +237,22 @@ describe("guard and bench", () => {
   it("bench: a bad option is exit 2", async () => {
     const r = await tool("bench.ts", ["--runs", "zero"]);
     expect(r.code).toBe(EXIT.usage);
+  });
+});
+
+describe("docs/exit-codes.md", () => {
+  /** The `| `code` | `name` | ...` rows of the first table. */
+  const documented = (text: string): Array<[string, number]> =>
+    [...text.matchAll(/^\| `(\d+)`\s+\| `(\w+)`\s+\|/gm)].map((m) => [m[2], Number(m[1])]);
+  const doc = fs.readFileSync(path.join(ROOT, "docs", "exit-codes.md"), "utf8");
+
+  it("documents exactly the codes of scripts/lib/exit-codes.ts, and the signal codes", () => {
+    expect(documented(doc)).toEqual(Object.entries(EXIT));
+    expect(doc).toContain("`130` (SIGINT) or `143` (SIGTERM)");
+  });
+
+  it("its broken twin: a row missing from the table is noticed", () => {
+    const broken = doc.replace(/^\| `3`.*\n/m, "");
+    expect(documented(broken)).not.toEqual(Object.entries(EXIT));
   });
 });

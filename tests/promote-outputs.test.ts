@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { promote } from "../scripts/promote/run";
 import { parseOutputs, refusal } from "../scripts/promote/outputs";
 import { fixtureCompose } from "../scripts/bench/fixture-checkout";
-import { EXIT, PromoteError } from "../scripts/promote/stack-file";
+import { UsageError } from "../scripts/lib/exit-codes";
 import { cliStackConfig, PROJECT_DIR, runProgram } from "./support/harness";
 
 /*
@@ -239,10 +239,7 @@ describe("where the outputs come from", () => {
       dir,
       write: true,
       readOutputs: () => {
-        throw new PromoteError(
-          EXIT.badInput,
-          "pulumi stack output --stack dev --json failed: no stack named dev",
-        );
+        throw new UsageError("pulumi stack output --stack dev --json failed: no stack named dev");
       },
     });
     expect(r.exitCode).toBe(2);

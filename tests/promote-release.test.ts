@@ -6,7 +6,8 @@ import { fixtureCompose } from "../scripts/bench/fixture-checkout";
 import { environmentChanges, unmetExpectations } from "../scripts/promote/invariant";
 import { formatPlan, planPromotion, StackView } from "../scripts/promote/plan";
 import { promote } from "../scripts/promote/run";
-import { EXIT, loadStackFile } from "../scripts/promote/stack-file";
+import { EXIT } from "../scripts/lib/exit-codes";
+import { loadStackFile } from "../scripts/promote/stack-file";
 import { applyChanges } from "../scripts/promote/yaml-edit";
 
 /*
@@ -122,7 +123,7 @@ describe("the release block in Pulumi.prod.yaml", () => {
       { images: DEV_IMAGES, release: release(COMPOSE_ERA, "compose-era") },
       { check: true },
     );
-    expect(r.exitCode).toBe(EXIT.differs);
+    expect(r.exitCode).toBe(EXIT.problem);
     expect(r.stdout).toContain("1 promotable value(s) differ");
     expect(prod()).toBe(PROD);
   });
@@ -210,7 +211,7 @@ describe("how the stack files are checked when a release is carried", () => {
     const bad = PROD.replace("instanceType: t3.large", "instanceType: big");
     fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), bad);
     const r = run({ images: DEV_IMAGES, release: release(COMPOSE_ERA, "compose-era") });
-    expect(r.exitCode).toBe(EXIT.refused);
+    expect(r.exitCode).toBe(EXIT.problem);
     expect(r.stderr[0]).toMatch(
       /Pulumi\.prod\.yaml \(after promotion\): .*\n.*panopticon:aws\.instanceType/,
     );
@@ -221,7 +222,7 @@ describe("how the stack files are checked when a release is carried", () => {
     const text = `${PROD.replace("instanceType: t3.large", "instanceType: big")}  panopticon:release: ${JSON.stringify(release(COMPOSE_ERA, "compose-era"))}\n`;
     fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), text);
     const r = run({ images: DEV_IMAGES, release: release(RELEASE_01, "compose-era") });
-    expect(r.exitCode).toBe(EXIT.badInput);
+    expect(r.exitCode).toBe(EXIT.usage);
     expect(r.stderr[0]).toMatch(/^promote: error: Pulumi\.prod\.yaml: Invalid configuration/);
   });
 });
@@ -229,7 +230,7 @@ describe("how the stack files are checked when a release is carried", () => {
 describe("promotion refuses a release it cannot vouch for, writing nothing", () => {
   it("a release built from a checkout with local changes (exit 1, one line)", () => {
     const r = run({ images: DEV_IMAGES, release: release(COMPOSE_ERA, "compose-era", true) });
-    expect(r.exitCode).toBe(EXIT.refused);
+    expect(r.exitCode).toBe(EXIT.problem);
     expect(r.stderr).toEqual([
       expect.stringMatching(
         /^promote: refused: release in .*: stack dev was deployed from a Panopticon checkout with local changes \(at e342b64f6.*\), and a checkout with local changes is not a release: commit them, deploy dev again, then promote$/,
@@ -241,7 +242,7 @@ describe("promotion refuses a release it cannot vouch for, writing nothing", () 
 
   it("outputs without a release: the program that deployed dev is older (exit 1)", () => {
     const r = run({ images: DEV_IMAGES, endpoints: {} });
-    expect(r.exitCode).toBe(EXIT.refused);
+    expect(r.exitCode).toBe(EXIT.problem);
     expect(r.stderr[0]).toMatch(/have no "release" .*deploy dev with this version of the program/);
     expect(prod()).toBe(PROD);
   });
@@ -264,7 +265,7 @@ describe("promotion refuses a release it cannot vouch for, writing nothing", () 
     ],
   ])("a release with %s (exit 2)", (_what, value, msg) => {
     const r = run({ images: DEV_IMAGES, release: value });
-    expect(r.exitCode).toBe(EXIT.badInput);
+    expect(r.exitCode).toBe(EXIT.usage);
     expect(r.stderr[0]).toMatch(msg);
     expect(prod()).toBe(PROD);
   });
@@ -275,7 +276,7 @@ describe("promotion refuses a release it cannot vouch for, writing nothing", () 
       `${PROD}  panopticon:release: {source: {commit: 1}}\n`,
     );
     const r = run({ images: DEV_IMAGES, release: release(COMPOSE_ERA, "compose-era") });
-    expect(r.exitCode).toBe(EXIT.badInput);
+    expect(r.exitCode).toBe(EXIT.usage);
     expect(r.stderr[0]).toMatch(
       /Pulumi\.prod\.yaml: panopticon:release: release\.source\.commit = 1/,
     );

@@ -4,7 +4,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { fixtureCompose } from "../scripts/bench/fixture-checkout";
 import { promote, PromoteOptions, writeAtomically } from "../scripts/promote/run";
-import { EXIT } from "../scripts/promote/stack-file";
+import { EXIT } from "../scripts/lib/exit-codes";
 
 /*
  * File-to-file promotion: the source is a stack without a checkout, so its file holds
@@ -216,7 +216,7 @@ describe("promote dev -> prod", () => {
     expect(run(same, { check: true }).exitCode).toBe(EXIT.ok);
     const dev = replaced(DEV, [digest("4"), digest("d")]);
     const differs = project({ "Pulumi.dev.yaml": dev, "Pulumi.prod.yaml": PROD });
-    expect(run(differs, { check: true }).exitCode).toBe(EXIT.differs);
+    expect(run(differs, { check: true }).exitCode).toBe(EXIT.problem);
     expect(read(differs)).toBe(PROD);
   });
 
@@ -252,7 +252,7 @@ describe("promote refuses, and writes nothing", () => {
     const dir = project({ "Pulumi.dev.yaml": dev, "Pulumi.prod.yaml": PROD });
     expectRefused(
       dir,
-      EXIT.refused,
+      EXIT.problem,
       'panopticon:services.judge-service.image = "ghcr.io/panopticon-ai/judge-service:1.2.0" in Pulumi.dev.yaml: expected an image pinned by digest',
     );
   });
@@ -262,7 +262,7 @@ describe("promote refuses, and writes nothing", () => {
     const dev = replaced(DEV, [`${tag}@${digest("4")}`, tag]);
     const prod = replaced(PROD, [`${tag}@${digest("4")}`, tag]);
     const dir = project({ "Pulumi.dev.yaml": dev, "Pulumi.prod.yaml": prod });
-    expectRefused(dir, EXIT.refused, "panopticon:services.model-registry.image");
+    expectRefused(dir, EXIT.problem, "panopticon:services.model-registry.image");
   });
 
   it("a tag-only postgres image when the target runs the postgres container", () => {
@@ -270,7 +270,7 @@ describe("promote refuses, and writes nothing", () => {
     const staging = DEV.replace(digest("1"), digest("5"));
     const dir = project({ "Pulumi.dev.yaml": DEV, "Pulumi.staging.yaml": staging });
     const r = promote({ from: "dev", to: "staging", dir, write: true });
-    expect(r.exitCode).toBe(EXIT.refused);
+    expect(r.exitCode).toBe(EXIT.problem);
     expect(r.stderr.join("\n")).toContain(
       'panopticon:services.postgres.image = "postgres:16.4-bookworm" in Pulumi.dev.yaml',
     );
@@ -290,28 +290,24 @@ describe("promote refuses, and writes nothing", () => {
 
   it("a missing source file", () => {
     const dir = project({ "Pulumi.prod.yaml": PROD });
-    expectRefused(dir, EXIT.badInput, "--from dev:", "Pulumi.dev.yaml: the file does not exist");
+    expectRefused(dir, EXIT.usage, "--from dev:", "Pulumi.dev.yaml: the file does not exist");
   });
 
   it("a source file that is not YAML", () => {
     const dir = project({ "Pulumi.dev.yaml": "config:\n  a: [1, 2\n", "Pulumi.prod.yaml": PROD });
-    expectRefused(dir, EXIT.badInput, "Pulumi.dev.yaml is not valid YAML");
+    expectRefused(dir, EXIT.usage, "Pulumi.dev.yaml is not valid YAML");
   });
 
   it("a source file that fails the settings schema", () => {
     const dev = replaced(DEV, ["panopticon:storageMode: volume", "panopticon:storageMode: nfs"]);
     const dir = project({ "Pulumi.dev.yaml": dev, "Pulumi.prod.yaml": PROD });
-    expectRefused(
-      dir,
-      EXIT.badInput,
-      'panopticon:storageMode = "nfs": expected "volume" or "bind"',
-    );
+    expectRefused(dir, EXIT.usage, 'panopticon:storageMode = "nfs": expected "volume" or "bind"');
   });
 
   it("the same stack on both sides", () => {
     const dir = project({ "Pulumi.dev.yaml": DEV });
     const r = promote({ from: "dev", to: "dev", dir, write: true });
-    expect(r.exitCode).toBe(EXIT.badInput);
+    expect(r.exitCode).toBe(EXIT.usage);
     expect(r.stderr[0]).toContain("expected two different stacks");
     expect(read(dir, "Pulumi.dev.yaml")).toBe(DEV);
   });
@@ -319,13 +315,13 @@ describe("promote refuses, and writes nothing", () => {
   it("two stack names that are one file (symlink)", () => {
     const dir = project({ "Pulumi.dev.yaml": DEV });
     fs.symlinkSync(path.join(dir, "Pulumi.dev.yaml"), path.join(dir, "Pulumi.prod.yaml"));
-    expectRefused(dir, EXIT.badInput, "are the same file");
+    expectRefused(dir, EXIT.usage, "are the same file");
   });
 
   it("a stack name that is a path", () => {
     const dir = project({ "Pulumi.dev.yaml": DEV, "Pulumi.prod.yaml": PROD });
     const r = promote({ from: "../dev", to: "prod", dir, write: true });
-    expect(r.exitCode).toBe(EXIT.badInput);
+    expect(r.exitCode).toBe(EXIT.usage);
     expect(r.stderr[0]).toContain('--from "../dev": expected a stack name');
   });
 
@@ -343,7 +339,7 @@ describe("promote refuses, and writes nothing", () => {
     const dir = project({ "Pulumi.dev.yaml": dev, "Pulumi.prod.yaml": prod });
     expectRefused(
       dir,
-      EXIT.refused,
+      EXIT.problem,
       "would change environment-only settings of Pulumi.prod.yaml",
       "config.panopticon:initImage:",
     );
@@ -363,7 +359,7 @@ describe("promote refuses, and writes nothing", () => {
     const dir = project({ "Pulumi.dev.yaml": dev, "Pulumi.prod.yaml": prod });
     expectRefused(
       dir,
-      EXIT.refused,
+      EXIT.problem,
       "did not produce the promoted values",
       'panopticon:services.model-registry.env = {"LOG_LEVEL":"debug"}, expected {"LOG_LEVEL":"info"}',
     );
@@ -378,7 +374,7 @@ describe("promote refuses, and writes nothing", () => {
     const dir = project({ "Pulumi.dev.yaml": dev, "Pulumi.prod.yaml": PROD });
     expectRefused(
       dir,
-      EXIT.refused,
+      EXIT.problem,
       "panopticon:services.notes: Pulumi.prod.yaml has no block for this service",
       'add "notes:"',
     );
@@ -387,7 +383,7 @@ describe("promote refuses, and writes nothing", () => {
   it("a target file that is invalid before the edit", () => {
     const prod = replaced(PROD, ["instanceType: t3.large", "instanceType: big"]);
     const dir = project({ "Pulumi.dev.yaml": DEV, "Pulumi.prod.yaml": prod });
-    expectRefused(dir, EXIT.badInput, "panopticon:aws.instanceType");
+    expectRefused(dir, EXIT.usage, "panopticon:aws.instanceType");
   });
 
   it("a file changed by someone else between read and write", () => {

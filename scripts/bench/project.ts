@@ -5,6 +5,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { DEFAULTS } from "../../components/config/settings";
 import { databaseServices, Release } from "../promote/release";
+import { UsageError } from "../lib/exit-codes";
 import { FixtureLayout, fixtureCompose, writeFixtureCheckout } from "./fixture-checkout";
 
 /*
@@ -13,10 +14,11 @@ import { FixtureLayout, fixtureCompose, writeFixtureCheckout } from "./fixture-c
  * started), the entry point, and the flat `PULUMI_CONFIG` map of a stack.
  */
 
-/** Bad input (arguments, project or stack files): nothing was started. */
 /** The services of the fixture checkout the bench builds (compose era, seven services). */
 const FIXTURE_SERVICES = Object.keys(fixtureCompose("compose-era").services);
-export class BenchUsageError extends Error {
+
+/** Bad input (arguments, project or stack files): nothing was started. Exit 2. */
+export class BenchUsageError extends UsageError {
   override name = "BenchUsageError";
 }
 

@@ -1,3 +1,4 @@
+import { RESOURCE_TYPES } from "../../components/contract";
 import { Classification, parseUrn, StepRecord, Verdict } from "./types";
 
 /*
@@ -7,8 +8,8 @@ import { Classification, parseUrn, StepRecord, Verdict } from "./types";
  * file system itself is untouched.
  */
 
-const ACCESS_POINT = "aws:efs/accessPoint:AccessPoint";
-const TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition";
+const ACCESS_POINT = RESOURCE_TYPES.efsAccessPoint;
+const TASK_DEFINITION = RESOURCE_TYPES.ecsTaskDefinition;
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const NO_OLD = new Set(["create", "import"]);
 const NO_NEW = new Set(["delete", "delete-replaced", "discard", "discard-replaced"]);

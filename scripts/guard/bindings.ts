@@ -1,5 +1,5 @@
 import { RDS_ALLOW_MAJOR_KEY } from "../../components/config/aws";
-import { STORES_LABEL } from "../../components/stores";
+import { LABELS, RESOURCE_TYPES } from "../../components/contract";
 import { ecsBindingVerdicts } from "./bindings-ecs";
 import { Classification, parseUrn, StateFlags, StepRecord, Verdict } from "./types";
 
@@ -11,24 +11,20 @@ import { Classification, parseUrn, StateFlags, StepRecord, Verdict } from "./typ
  * directory, and Postgres initialises a new cluster over it. A Postgres of
  * another major refuses the data it is still bound to.
  *
- * - docker containers labelled `com.panopticon.data-set`: their `mounts`
- *   (type, source, target) and `com.panopticon.postgres-major`;
+ * - docker containers labelled LABELS.dataSet: their `mounts` (type, source,
+ *   target) and LABELS.postgresMajor (components/contract.ts);
  * - prod: the EBS attachment (which volume the host gets) and the host's data
  *   mount (the device and mount path in the instance's first-boot script);
  * - RDS: a major `engineVersion` change without `allowMajorVersionUpgrade`.
  */
 
-export const DATA_SET_LABEL = "com.panopticon.data-set";
-export const SERVICE_LABEL = "com.panopticon.service";
-export const POSTGRES_MAJOR_LABEL = "com.panopticon.postgres-major";
-
 /** Pulumi's marker for a value only known during the update (sdk/go/common/resource/plugin: UnknownStringValue). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-const CONTAINER = "docker:index/container:Container";
-const ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment";
-const INSTANCE = "aws:ec2/instance:Instance";
-const RDS = "aws:rds/instance:Instance";
+const CONTAINER = RESOURCE_TYPES.dockerContainer;
+const ATTACHMENT = RESOURCE_TYPES.ebsAttachment;
+const INSTANCE = RESOURCE_TYPES.ec2Instance;
+const RDS = RESOURCE_TYPES.rdsInstance;
 
 /** Ops whose old state is the one running now / whose new state is the one that will run. */
 const NO_OLD = new Set(["create", "import"]);
@@ -66,7 +62,7 @@ export function bindingOf(urn: string, state: StateFlags | undefined): Binding |
   const inputs = state?.inputs;
   if (!isObj(inputs)) return undefined;
   const labels = labelsOf(inputs);
-  const dataSet = labels.get(DATA_SET_LABEL);
+  const dataSet = labels.get(LABELS.dataSet);
   if (dataSet === undefined) return undefined;
   const mounts = Array.isArray(inputs.mounts) ? inputs.mounts.filter(isObj) : [];
   const m = mounts[0];
@@ -74,11 +70,11 @@ export function bindingOf(urn: string, state: StateFlags | undefined): Binding |
     stack: parseUrn(urn)!.stack,
     urn,
     dataSet,
-    service: labels.get(SERVICE_LABEL) ?? parseUrn(urn)!.name,
+    service: labels.get(LABELS.service) ?? parseUrn(urn)!.name,
     type: m ? String(m.type ?? "?") : "none",
     source: m ? String(m.source ?? "") : "",
     target: m ? String(m.target ?? "") : "",
-    postgresMajor: labels.get(POSTGRES_MAJOR_LABEL),
+    postgresMajor: labels.get(LABELS.postgresMajor),
   };
 }
 
@@ -186,15 +182,15 @@ function containerVerdicts(steps: readonly StepRecord[]): Extra[] {
   return out;
 }
 
-/** The stores each container state says its service reads (the STORES_LABEL). */
+/** The stores each container state says its service reads (LABELS.stores). */
 function storesOfState(urn: string, state: StateFlags | undefined): Map<string, string> {
   const out = new Map<string, string>();
   const inputs = state?.inputs;
   if (!isObj(inputs)) return out;
   const labels = labelsOf(inputs);
-  const value = labels.get(STORES_LABEL);
+  const value = labels.get(LABELS.stores);
   if (value === undefined || value === "") return out;
-  const service = labels.get(SERVICE_LABEL) ?? parseUrn(urn)!.name;
+  const service = labels.get(LABELS.service) ?? parseUrn(urn)!.name;
   for (const store of value.split(";")) out.set(store, service);
   return out;
 }

@@ -1,3 +1,4 @@
+import { RESOURCE_TYPES } from "../../components/contract";
 import { STATEFUL_LABELS, StatefulType } from "../../policy/stateful";
 import { CLASSIFICATION_LABEL, dataAtRisk, Report, Verdict } from "./types";
 
@@ -11,11 +12,11 @@ export const COMMENT_MARKER = "<!-- panopticon-guard -->";
 
 /** Non-stateful types the guard reports on for their data bindings (scripts/guard/bindings.ts). */
 const BINDING_LABELS: Record<string, string> = {
-  "docker:index/container:Container": "container",
-  "aws:ec2/volumeAttachment:VolumeAttachment": "EBS attachment",
-  "aws:ec2/instance:Instance": "Docker host data mount",
-  "aws:efs/accessPoint:AccessPoint": "EFS access point",
-  "aws:ecs/taskDefinition:TaskDefinition": "ECS task definition",
+  [RESOURCE_TYPES.dockerContainer]: "container",
+  [RESOURCE_TYPES.ebsAttachment]: "EBS attachment",
+  [RESOURCE_TYPES.ec2Instance]: "Docker host data mount",
+  [RESOURCE_TYPES.efsAccessPoint]: "EFS access point",
+  [RESOURCE_TYPES.ecsTaskDefinition]: "ECS task definition",
 };
 
 const label = (type: string): string =>

@@ -3,10 +3,8 @@ import { classifyPreview, classifyState, validateAllow } from "./classify";
 import { mergePreviews, parsePreviewText, parseStateExport } from "./parse";
 import { renderMarkdown, renderText } from "./report";
 import { dataAtRisk, InputError, Report } from "./types";
-import { EXIT as CODES } from "../lib/exit-codes";
-
-/** The guard's names for the shared exit codes (scripts/lib/exit-codes.ts). */
-export const EXIT = { safe: CODES.ok, atRisk: CODES.problem, badInput: CODES.usage } as const;
+import type { ToolResult } from "../lib/cli";
+import { EXIT } from "../lib/exit-codes";
 
 export interface GuardOptions {
   /** `pulumi preview --json` outputs or event logs (the format is recognised). */
@@ -20,11 +18,8 @@ export interface GuardOptions {
   readonly allow?: readonly string[];
 }
 
-export interface GuardResult {
-  readonly exitCode: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+/** What to print and the exit code: 0 no data at risk, 1 data at risk, 2 unreadable input. */
+export type GuardResult = ToolResult;
 
 function readFile(file: string, flag: string): string {
   try {
@@ -62,13 +57,13 @@ export function runGuard(o: GuardOptions): GuardResult {
       report = classifyPreview(mergePreviews(inputs), allow);
     }
     return {
-      exitCode: dataAtRisk(report) ? EXIT.atRisk : EXIT.safe,
+      exitCode: dataAtRisk(report) ? EXIT.problem : EXIT.ok,
       stdout: o.markdown ? renderMarkdown(report) : renderText(report),
       stderr: "",
     };
   } catch (e) {
     if (e instanceof InputError) {
-      return { exitCode: EXIT.badInput, stdout: "", stderr: `guard: error: ${e.message}\n` };
+      return { exitCode: EXIT.usage, stdout: "", stderr: `guard: error: ${e.message}\n` };
     }
     throw e;
   }

@@ -1,5 +1,5 @@
 import { formatBytes, writeStreamed, WrittenFile } from "./archive";
-import type { Plan } from "./backup-core";
+import type { Plan } from "./backup-plan";
 import { archiveDirect } from "./direct-archive";
 import { DataMount, docker, helperRunArgs } from "./docker";
 import { parseLinkOwners, LINK_OWNERS_SCRIPT } from "./link-owners";

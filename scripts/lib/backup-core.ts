@@ -6,8 +6,6 @@ import {
   allContainers,
   assertEngine,
   ContainerInfo,
-  containersUsing,
-  DataMount,
   docker,
   psqlQuery,
   volumeExists,
@@ -20,9 +18,10 @@ import {
   MANIFEST_FILE,
   MANIFEST_FORMAT,
 } from "./manifest";
-import { assertLocal, describeMount, mountOf, UsageError } from "./stack";
+import { assertLocal, mountOf, UsageError } from "./stack";
 import { pushUndo } from "./undo";
-import { archiveOne, report } from "./archive-one";
+import { ArchivePlan, archiveOne, report } from "./archive-one";
+import { planArchives } from "./backup-plan";
 import { LINK_OWNERS_SCRIPT, parseLinkOwners } from "./link-owners";
 import { DEFAULT_JOBS, inParallel } from "./parallel";
 import { ProgressBoard } from "./progress";
@@ -54,61 +53,6 @@ export function defaultBackupDir(
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z");
   return path.join(projectDir, "backups", `${stack}-${stamp}${suffix}`);
-}
-
-/** What one data set needs, decided before anything is touched. */
-export type Plan =
-  | { readonly action: "skip"; readonly dataSet: DataSetSettings; readonly reason: string }
-  | {
-      readonly action: "archive";
-      readonly dataSet: DataSetSettings;
-      readonly mount: DataMount;
-      /** Running containers to stop around the archive. */
-      readonly stop: readonly ContainerInfo[];
-      readonly consistency: ArchiveEntry["consistency"];
-    };
-
-/**
- * Decides, per data set, whether to archive it and which writers to stop. Pure:
- * the facts about the engine come in as arguments.
- */
-export function planArchives(opts: {
-  readonly dataSets: readonly DataSetSettings[];
-  readonly present: ReadonlySet<string>;
-  readonly containers: readonly ContainerInfo[];
-  /** Data-set key of Postgres, when its dump is taken. */
-  readonly dumpedDataSet?: string;
-  readonly stopWriters: boolean;
-}): Plan[] {
-  return opts.dataSets.map((d): Plan => {
-    const mount = mountOf(d);
-    if (!opts.present.has(d.key)) {
-      return { action: "skip", dataSet: d, reason: `${describeMount(mount)} does not exist` };
-    }
-    const users = containersUsing(opts.containers, mount);
-    const running = users.filter((c) => c.running);
-    if (d.key === opts.dumpedDataSet && running.length > 0 && !opts.stopWriters) {
-      return {
-        action: "skip",
-        dataSet: d,
-        reason:
-          "Postgres is running: its logical dump (pg_dump) is the consistent copy; " +
-          "raw volume archive skipped (--stop-writers stops Postgres to archive the volume as well)",
-      };
-    }
-    return {
-      action: "archive",
-      dataSet: d,
-      mount,
-      stop: running,
-      consistency:
-        running.length > 0
-          ? "container-stopped"
-          : users.length > 0
-            ? "container-not-running"
-            : "no-container",
-    };
-  });
 }
 
 function prepareOutDir(outDir: string): boolean {
@@ -161,6 +105,147 @@ async function dumpPostgres(
 }
 
 export { LINK_OWNERS_SCRIPT, parseLinkOwners };
+export { planArchives } from "./backup-plan";
+export type { Plan } from "./backup-plan";
+
+/** The backup directory being written: the files in it, and how to take them away again. */
+interface Output {
+  readonly dir: string;
+  readonly written: string[];
+  readonly remove: () => void;
+}
+
+function openOutput(outDir: string): Output {
+  const created = prepareOutDir(outDir);
+  const written: string[] = [];
+  const remove = () => {
+    for (const f of written) fs.rmSync(path.join(outDir, f), { force: true });
+    for (const f of fs.existsSync(outDir) ? fs.readdirSync(outDir) : []) {
+      if (f.endsWith(PARTIAL_SUFFIX)) fs.rmSync(path.join(outDir, f), { force: true });
+    }
+    if (created && fs.existsSync(outDir) && fs.readdirSync(outDir).length === 0)
+      fs.rmdirSync(outDir);
+  };
+  return { dir: outDir, written, remove };
+}
+
+/** The pg_dump, when Postgres runs (else a line saying why there is none). */
+async function dumpStep(
+  settings: Settings,
+  out: Output,
+  byName: ReadonlyMap<string, ContainerInfo>,
+  log: (line: string) => void,
+  say: (line: string) => void,
+): Promise<{ dump?: DumpEntry; dumpedDataSet?: string }> {
+  const pg = settings.services.find((s) => s.kind === "postgres");
+  if (pg === undefined) return {};
+  if (byName.get(pg.containerName)?.running !== true) {
+    say(
+      `postgres: container ${pg.containerName} is not running: no dump; its files are consistent ` +
+        `as they stand (archived below when they exist)`,
+    );
+    return {};
+  }
+  const dump = await dumpPostgres(out.dir, settings, pg, log);
+  out.written.push(dump.file);
+  say(`postgres: logical dump with pg_dump from the running container ${pg.containerName}`);
+  return { dump, dumpedDataSet: pg.dataSet?.key };
+}
+
+function archivedHow(p: ArchivePlan, how: string): string {
+  return `${p.dataSet.key}: archived ${how} ${
+    p.consistency === "container-stopped"
+      ? `with ${p.stop.map((c) => c.name).join(", ")} stopped gracefully`
+      : p.consistency === "container-not-running"
+        ? "while its containers were stopped"
+        : "(no container uses it)"
+  }`;
+}
+
+/** One tar per data set that exists, its writers stopped around it, `jobs` at a time. */
+async function archiveStep(
+  o: BackupOptions,
+  out: Output,
+  containers: readonly ContainerInfo[],
+  dumpedDataSet: string | undefined,
+  say: (line: string) => void,
+): Promise<ArchiveEntry[]> {
+  const { settings, log } = o;
+  const present = new Set<string>();
+  // One docker call per data set, all at once: each costs a CLI start.
+  const found = await Promise.all(settings.dataSets.map((d) => dataSetPresent(d)));
+  settings.dataSets.forEach((d, i) => found[i] && present.add(d.key));
+  const plans = planArchives({
+    dataSets: settings.dataSets,
+    present,
+    containers,
+    dumpedDataSet,
+    stopWriters: o.stopWriters,
+  });
+  for (const p of plans) if (p.action === "skip") say(`${p.dataSet.key}: skipped: ${p.reason}`);
+  const archives = plans.filter((p): p is ArchivePlan => p.action === "archive");
+  const board = new ProgressBoard();
+  const results = await inParallel(archives, o.jobs ?? DEFAULT_JOBS, (p) =>
+    archiveOne(p, {
+      outDir: out.dir,
+      helperImage: o.helperImage,
+      stopTimeout: o.stopTimeout,
+      board,
+      // A log line never lands on top of the progress line.
+      log: (line) => {
+        board.clear();
+        log(line);
+      },
+    }),
+  );
+  return archives.map((p, i): ArchiveEntry => {
+    const { w, links, how } = results[i];
+    out.written.push(w.file);
+    say(archivedHow(p, how));
+    return {
+      kind: "archive",
+      dataSet: p.dataSet.key,
+      service: p.dataSet.service,
+      backend: p.mount.type,
+      source: p.mount.source,
+      file: w.file,
+      bytes: w.bytes,
+      sha256: w.sha256,
+      consistency: p.consistency,
+      ...(links.length > 0 ? { symlinkOwners: links } : {}),
+    };
+  });
+}
+
+function manifestOf(
+  o: BackupOptions,
+  run: { startedAt: Date; engineVersion: string; method: string[] },
+  byName: ReadonlyMap<string, ContainerInfo>,
+  entries: Entry[],
+): Manifest {
+  const { settings } = o;
+  return {
+    format: MANIFEST_FORMAT,
+    project: settings.project,
+    stack: settings.stack,
+    storageMode: settings.storageMode,
+    startedAt: run.startedAt.toISOString(),
+    completedAt: new Date().toISOString(),
+    helperImage: o.helperImage,
+    engineVersion: run.engineVersion,
+    method: run.method,
+    images: settings.services.map((s) => {
+      const c = byName.get(s.containerName);
+      return {
+        service: s.name,
+        configured: s.image ?? "(built from source)",
+        container: c?.image,
+        imageId: c?.imageId,
+      };
+    }),
+    entries,
+  };
+}
 
 /**
  * Backs up every local data set of the stack into `outDir`: one tar per data set,
@@ -178,97 +263,21 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
   const listing = allContainers().catch((e: unknown) => e as Error);
   const engineVersion = await assertEngine();
   const startedAt = new Date();
-  const outDir = path.resolve(o.outDir);
-  const created = prepareOutDir(outDir);
-  const written: string[] = [];
-  const removeOutput = () => {
-    for (const f of written) fs.rmSync(path.join(outDir, f), { force: true });
-    for (const f of fs.existsSync(outDir) ? fs.readdirSync(outDir) : []) {
-      if (f.endsWith(PARTIAL_SUFFIX)) fs.rmSync(path.join(outDir, f), { force: true });
-    }
-    if (created && fs.existsSync(outDir) && fs.readdirSync(outDir).length === 0)
-      fs.rmdirSync(outDir);
-  };
-  const undoOutput = pushUndo(`remove the incomplete backup in ${outDir}`, removeOutput);
+  const out = openOutput(path.resolve(o.outDir));
+  const undoOutput = pushUndo(`remove the incomplete backup in ${out.dir}`, out.remove);
   try {
-    const listed = await listing;
-    if (listed instanceof Error) throw listed;
-    const containers = listed;
+    const containers = await listing;
+    if (containers instanceof Error) throw containers;
     const byName = new Map(containers.map((c) => [c.name, c]));
     const method: string[] = [];
     const say = (line: string) => {
       method.push(line);
       log(line);
     };
-    log(`backup of stack ${settings.stack} (${settings.storageMode} mode) into ${outDir}`);
-
-    const entries: Entry[] = [];
-    const pg = settings.services.find((s) => s.kind === "postgres");
-    const pgRunning = pg !== undefined && byName.get(pg.containerName)?.running === true;
-    if (pg !== undefined && pgRunning) {
-      const dump = await dumpPostgres(outDir, settings, pg, log);
-      written.push(dump.file);
-      entries.push(dump);
-      say(`postgres: logical dump with pg_dump from the running container ${pg.containerName}`);
-    } else if (pg !== undefined) {
-      say(
-        `postgres: container ${pg.containerName} is not running: no dump; its files are consistent ` +
-          `as they stand (archived below when they exist)`,
-      );
-    }
-
-    const present = new Set<string>();
-    // One docker call per data set, all at once: each costs a CLI start.
-    const found = await Promise.all(settings.dataSets.map((d) => dataSetPresent(d)));
-    settings.dataSets.forEach((d, i) => found[i] && present.add(d.key));
-    const plans = planArchives({
-      dataSets: settings.dataSets,
-      present,
-      containers,
-      dumpedDataSet: pgRunning ? pg?.dataSet?.key : undefined,
-      stopWriters: o.stopWriters,
-    });
-    for (const p of plans) if (p.action === "skip") say(`${p.dataSet.key}: skipped: ${p.reason}`);
-    const archives = plans.filter((p) => p.action === "archive");
-    const board = new ProgressBoard();
-    const results = await inParallel(archives, o.jobs ?? DEFAULT_JOBS, (p) =>
-      archiveOne(p, {
-        outDir,
-        helperImage: o.helperImage,
-        stopTimeout: o.stopTimeout,
-        board,
-        // A log line never lands on top of the progress line.
-        log: (line) => {
-          board.clear();
-          log(line);
-        },
-      }),
-    );
-    archives.forEach((p, i) => {
-      const { w, links, how } = results[i];
-      written.push(w.file);
-      say(
-        `${p.dataSet.key}: archived ${how} ${
-          p.consistency === "container-stopped"
-            ? `with ${p.stop.map((c) => c.name).join(", ")} stopped gracefully`
-            : p.consistency === "container-not-running"
-              ? "while its containers were stopped"
-              : "(no container uses it)"
-        }`,
-      );
-      entries.push({
-        kind: "archive",
-        dataSet: p.dataSet.key,
-        service: p.dataSet.service,
-        backend: p.mount.type,
-        source: p.mount.source,
-        file: w.file,
-        bytes: w.bytes,
-        sha256: w.sha256,
-        consistency: p.consistency,
-        ...(links.length > 0 ? { symlinkOwners: links } : {}),
-      });
-    });
+    log(`backup of stack ${settings.stack} (${settings.storageMode} mode) into ${out.dir}`);
+    const { dump, dumpedDataSet } = await dumpStep(settings, out, byName, log, say);
+    const archives = await archiveStep(o, out, containers, dumpedDataSet, say);
+    const entries: Entry[] = [...(dump ? [dump] : []), ...archives];
     if (entries.length === 0) {
       throw new UsageError(
         `stack ${settings.stack}: no data found to back up (no volume or directory of ${settings.dataSets
@@ -276,40 +285,19 @@ export async function runBackup(o: BackupOptions): Promise<{ dir: string; manife
           .join(", ")} exists)`,
       );
     }
-
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      project: settings.project,
-      stack: settings.stack,
-      storageMode: settings.storageMode,
-      startedAt: startedAt.toISOString(),
-      completedAt: new Date().toISOString(),
-      helperImage: o.helperImage,
-      engineVersion,
-      method,
-      images: settings.services.map((s) => {
-        const c = byName.get(s.containerName);
-        return {
-          service: s.name,
-          configured: s.image ?? "(built from source)",
-          container: c?.image,
-          imageId: c?.imageId,
-        };
-      }),
-      entries,
-    };
+    const manifest = manifestOf(o, { startedAt, engineVersion, method }, byName, entries);
     // Written last: its presence is what marks the backup complete.
-    writeFileAtomic(path.join(outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    writeFileAtomic(path.join(out.dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     undoOutput();
     const total = entries.reduce((n, e) => n + e.bytes, 0);
     log(
       `backup complete: ${entries.length} file(s), ${formatBytes(total)} in ` +
-        `${((Date.now() - startedAt.getTime()) / 1000).toFixed(1)} s -> ${outDir}`,
+        `${((Date.now() - startedAt.getTime()) / 1000).toFixed(1)} s -> ${out.dir}`,
     );
-    return { dir: outDir, manifest };
+    return { dir: out.dir, manifest };
   } catch (e) {
     undoOutput();
-    removeOutput();
+    out.remove();
     throw e;
   }
 }

@@ -13,7 +13,7 @@ import {
   volumeExists,
 } from "./docker";
 import { inParallel } from "./parallel";
-import { countStores, judgeStores } from "./doctor-stores";
+import { countStores, Finding, judgeStores } from "./doctor-stores";
 import { storeServicesOf } from "./migrate/sources";
 import { storesRead } from "../../components/stores";
 import { assertLocal, describeMount, mountOf } from "./stack";
@@ -35,11 +35,7 @@ export interface Probe {
   readonly bytes: number;
 }
 
-export interface Finding {
-  readonly dataSet: string;
-  readonly ok: boolean;
-  readonly message: string;
-}
+export type { Finding };
 
 const PROBE_SCRIPT =
   "cd /data && { [ -f PG_VERSION ] && head -c 16 PG_VERSION || echo -; } && ls -A | wc -l && du -sk . | cut -f1";

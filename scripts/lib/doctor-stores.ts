@@ -12,7 +12,6 @@ import {
   storesRead,
 } from "../../components/stores";
 import { inspectContainer } from "./docker";
-import type { Finding } from "./doctor-core";
 import { countDocuments, listCollections, openChroma } from "./migrate/chroma";
 import { psql } from "./migrate/pg";
 import { copyChroma, pgTargetOf, storeServicesOf } from "./migrate/sources";
@@ -33,6 +32,13 @@ const KNOWN_TABLES = [
   "items_queries",
   "items_metrics",
 ];
+
+/** One line of the doctor's report (doctor-core.ts prints them). */
+export interface Finding {
+  readonly dataSet: string;
+  readonly ok: boolean;
+  readonly message: string;
+}
 
 export interface StoreCount {
   readonly store: Store;

@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { PARTIAL_SUFFIX } from "./archive";
+import { RefusedError } from "./exit-codes";
 
 /*
  * manifest.json is the last file a backup writes (atomically). Its presence is
@@ -81,13 +82,14 @@ export type ArchiveEntry = z.infer<typeof archiveEntry>;
 export type DumpEntry = z.infer<typeof dumpEntry>;
 export type Entry = Manifest["entries"][number];
 
-export class BackupInvalidError extends Error {
+/** A backup that cannot be restored: a refusal (exit 1), nothing was touched. */
+export class BackupInvalidError extends RefusedError {
+  override name = "BackupInvalidError";
   constructor(
     readonly dir: string,
     reason: string,
   ) {
     super(`backup ${dir} cannot be restored: ${reason}`);
-    this.name = "BackupInvalidError";
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { LABELS } from "../../components/contract";
 import { postgresMajorOf } from "../../components/config/services";
 import { ServiceSettings, Settings } from "../../components/config/settings";
 import { restoreDump } from "./pg-upgrade-restore";
@@ -85,7 +86,7 @@ async function placeExists(helper: string, m: DataMount): Promise<boolean> {
 
 async function createPlace(helper: string, m: DataMount, set: string): Promise<void> {
   if (m.type === "volume") {
-    await docker(["volume", "create", "--label", `com.panopticon.data-set=${set}`, m.source]);
+    await docker(["volume", "create", "--label", `${LABELS.dataSet}=${set}`, m.source]);
   } else {
     await docker(inParent(helper, m, false, 'mkdir "/data/$1" && chmod 0700 "/data/$1"'));
   }

@@ -1,7 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { ServiceSettings } from "../../components/config/settings";
-import type { UpgradeOptions } from "./pg-upgrade-core";
+import { ServiceSettings, Settings } from "../../components/config/settings";
 import { loadStack, mountOf } from "./stack";
 import { setScalars } from "./stack-edit";
 
@@ -11,9 +10,17 @@ import { setScalars } from "./stack-edit";
  * put back as it was if it does not name the new data.
  */
 
+/** What the switch needs of an upgrade's options (pg-upgrade-core.ts's UpgradeOptions). */
+export interface SwitchOptions {
+  readonly settings: Settings;
+  /** The project directory holding the stack file. */
+  readonly dir: string;
+  readonly log: (line: string) => void;
+}
+
 /** Rewrites the stack file to the new data (and image), checks the result, returns how to go back. */
 export async function pointStackAt(
-  o: UpgradeOptions,
+  o: SwitchOptions,
   pg: ServiceSettings,
   set: string,
   value: string,

@@ -1,8 +1,8 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import { OUTPUTS } from "../../components/contract";
 import { DIGEST, displayKey } from "./promotable";
-import { EXIT, PromoteError } from "./stack-file";
-import { PULUMI_CLI_MISSING } from "../lib/exit-codes";
+import { EnvironmentError, PULUMI_CLI_MISSING, UsageError } from "../lib/exit-codes";
 
 /*
  * Promotion of what ran: the images a deployed stack exports (`images`, service →
@@ -10,9 +10,6 @@ import { PULUMI_CLI_MISSING } from "../lib/exit-codes";
  * and its compose file), read from `pulumi stack output --stack <from> --json` or a
  * saved copy. Only a reference a registry can serve by digest is promotable.
  */
-
-/** The stack outputs promotion reads; the program exports them under these names. */
-export const OUTPUT = { images: "images", release: "release" } as const;
 
 /** What a deployed stack exported: its images, and its release (absent from older programs). */
 export interface DeployedOutputs {
@@ -36,36 +33,33 @@ export function describeSource(src: OutputSource): string {
 /**
  * Parses the JSON of `pulumi stack output --json` (all outputs: `images`, `release`
  * and the rest), or of `pulumi stack output images --json` alone (which carries no
- * release). Throws PromoteError(badInput) on any other shape, naming what was found.
+ * release). Throws a UsageError on any other shape, naming what was found.
  */
 export function parseOutputs(text: string, where: string): DeployedOutputs {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new PromoteError(
-      EXIT.badInput,
+    throw new UsageError(
       `${where}: not JSON (${(e as Error).message}): expected the output of pulumi stack output --json`,
     );
   }
   const isMap = (v: unknown): v is Record<string, unknown> =>
     v !== null && typeof v === "object" && !Array.isArray(v);
   let release: unknown;
-  if (isMap(data) && isMap(data[OUTPUT.images])) {
-    release = data[OUTPUT.release];
-    data = data[OUTPUT.images];
+  if (isMap(data) && isMap(data[OUTPUTS.images])) {
+    release = data[OUTPUTS.release];
+    data = data[OUTPUTS.images];
   }
   if (!isMap(data) || Object.keys(data).length === 0) {
-    throw new PromoteError(
-      EXIT.badInput,
+    throw new UsageError(
       `${where}: ${JSON.stringify(data)?.slice(0, 80)}: expected a map of service to image reference (the stack output "images")`,
     );
   }
   const out: Record<string, string> = {};
   for (const [svc, ref] of Object.entries(data)) {
     if (typeof ref !== "string") {
-      throw new PromoteError(
-        EXIT.badInput,
+      throw new UsageError(
         `${where}: images.${svc} = ${JSON.stringify(ref)}: expected an image reference string`,
       );
     }
@@ -82,8 +76,7 @@ export function readOutputs(src: OutputSource): DeployedOutputs {
       text = fs.readFileSync(src.file, "utf8");
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      throw new PromoteError(
-        EXIT.badInput,
+      throw new UsageError(
         `--from-outputs ${src.file}: ${err.code === "ENOENT" ? "the file does not exist" : `cannot be read (${err.code ?? err.message})`}: expected a saved copy of pulumi stack output --stack <from> --json`,
       );
     }
@@ -92,15 +85,13 @@ export function readOutputs(src: OutputSource): DeployedOutputs {
   const args = ["stack", "output", "--stack", src.stack, "--json"];
   const r = spawnSync("pulumi", args, { cwd: src.cwd, encoding: "utf8" });
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
-    throw new PromoteError(
-      EXIT.environment,
+    throw new EnvironmentError(
       `${PULUMI_CLI_MISSING}; it reads stack ${src.stack}'s deployed images (or pass --from-outputs FILE)`,
     );
   }
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : (r.stderr || r.stdout).trim();
-    throw new PromoteError(
-      EXIT.badInput,
+    throw new UsageError(
       `pulumi ${args.join(" ")} failed: ${why}: expected a deployed stack ${src.stack} (or pass --from-outputs FILE)`,
     );
   }

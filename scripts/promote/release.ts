@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "util";
 import { Document } from "yaml";
-import { PromoteError } from "./stack-file";
+import { toolError } from "../lib/exit-codes";
 
 /*
  * The release a deployed stack ran: the Panopticon commit it was built from and that
@@ -35,7 +35,7 @@ function isMap(v: unknown): v is Record<string, unknown> {
  */
 export function parseRelease(value: unknown, where: string, exitCode: 1 | 2 = 2): Release {
   const bad = (what: string, v: unknown, expected: string): never => {
-    throw new PromoteError(
+    throw toolError(
       exitCode,
       `${where}: ${what} = ${JSON.stringify(v)?.slice(0, 80)}: expected ${expected}`,
     );

@@ -2,30 +2,23 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { environmentChanges, unmetExpectations } from "./invariant";
-import {
-  DeployedOutputs,
-  describeSource,
-  OUTPUT,
-  OutputSource,
-  readOutputs,
-  refusal,
-} from "./outputs";
+import { DeployedOutputs, describeSource, OutputSource, readOutputs, refusal } from "./outputs";
 import { formatPlan, layoutOf, planPromotion, releaseOf, skipReason, StackView } from "./plan";
 import { PROMOTABLE } from "./promotable";
 import { PROJECT } from "../../components/config/naming";
+import { OUTPUTS } from "../../components/contract";
 import { parseRelease, Release, releaseRefusal } from "./release";
 import {
   checkStackName,
-  EXIT,
   loadStackFile,
   peekConfig,
   parseStackText,
   readStackText,
-  PromoteError,
   StackFile,
   stackFileName,
 } from "./stack-file";
 import { applyChanges, EditError } from "./yaml-edit";
+import { EnvironmentError, EXIT, RefusedError, ToolError, UsageError } from "../lib/exit-codes";
 
 export interface PromoteOptions {
   readonly from: string;
@@ -62,16 +55,15 @@ export function promote(opts: PromoteOptions): PromoteResult {
   try {
     return run(opts, stdout);
   } catch (e) {
-    if (e instanceof PromoteError && e.exitCode === EXIT.environment) {
+    if (e instanceof EnvironmentError) {
       // One line, as scripts/deploy.sh says it: what is missing and how to get it.
       return { exitCode: e.exitCode, stdout, stderr: [`promote: ${e.message}`], written: false };
     }
-    if (e instanceof PromoteError) {
-      const label = e.exitCode === EXIT.refused ? "refused" : "error";
+    if (e instanceof ToolError) {
       return {
         exitCode: e.exitCode,
         stdout,
-        stderr: [`promote: ${label}: ${e.message}`, "nothing was written"],
+        stderr: [`promote: ${e.kind}: ${e.message}`, "nothing was written"],
         written: false,
       };
     }
@@ -81,13 +73,12 @@ export function promote(opts: PromoteOptions): PromoteResult {
 
 function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
   if (opts.write && opts.check) {
-    throw new PromoteError(EXIT.badInput, "--write and --check: expected at most one of them");
+    throw new UsageError("--write and --check: expected at most one of them");
   }
   checkStackName("--from", opts.from);
   checkStackName("--to", opts.to);
   if (opts.from === opts.to) {
-    throw new PromoteError(
-      EXIT.badInput,
+    throw new UsageError(
       `--from ${opts.from} --to ${opts.to}: expected two different stacks (promotion copies one stack's release into another)`,
     );
   }
@@ -96,8 +87,7 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
   const from = readStackText(dir, opts.from, "--from").file;
   const to = readStackText(dir, opts.to, "--to").file;
   if (fs.realpathSync(from) === fs.realpathSync(to)) {
-    throw new PromoteError(
-      EXIT.badInput,
+    throw new UsageError(
       `${stackFileName(opts.from)} and ${stackFileName(opts.to)} are the same file: expected two different stacks`,
     );
   }
@@ -126,8 +116,7 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
   const count = plan.changes.length + (plan.release === undefined ? 0 : 1);
   stdout.push(...formatPlan(plan, source, target));
   if (plan.problems.length > 0) {
-    throw new PromoteError(
-      EXIT.refused,
+    throw new RefusedError(
       `${plan.problems.length} problem(s):\n` + plan.problems.map((p) => `  - ${p}`).join("\n"),
     );
   }
@@ -137,7 +126,7 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
   }
   if (opts.check) {
     stdout.push(`${count} promotable value(s) differ`);
-    return { exitCode: EXIT.differs, stdout, stderr: [], written: false };
+    return { exitCode: EXIT.problem, stdout, stderr: [], written: false };
   }
 
   const next = edited(target, plan);
@@ -170,14 +159,13 @@ function readDeployed(opts: PromoteOptions, dir: string, stdout: string[]): Depl
   const outputs = (opts.readOutputs ?? readOutputs)(src);
   const where = describeSource(src);
   if (outputs.release === undefined) {
-    throw new PromoteError(
-      EXIT.refused,
-      `${where} have no "${OUTPUT.release}" (the Panopticon commit and compose file ${opts.from} was deployed from; a program older than this promote does not export it): deploy ${opts.from} with this version of the program, then promote again`,
+    throw new RefusedError(
+      `${where} have no "${OUTPUTS.release}" (the Panopticon commit and compose file ${opts.from} was deployed from; a program older than this promote does not export it): deploy ${opts.from} with this version of the program, then promote again`,
     );
   }
-  const release = parseRelease(outputs.release, `${where}: ${OUTPUT.release}`);
+  const release = parseRelease(outputs.release, `${where}: ${OUTPUTS.release}`);
   const dirty = releaseRefusal(release, opts.from, where);
-  if (dirty !== undefined) throw new PromoteError(EXIT.refused, dirty);
+  if (dirty !== undefined) throw new RefusedError(dirty);
   stdout.push(`images and release from ${where}`);
   return { images: outputs.images, release, where };
 }
@@ -216,8 +204,7 @@ function releasedView(deployed: Deployed, source: StackFile, target: StackFile):
     services[name] = { ...(block && typeof block === "object" ? block : {}), image: ref };
   }
   if (problems.length > 0) {
-    throw new PromoteError(
-      EXIT.refused,
+    throw new RefusedError(
       `${problems.length} problem(s):\n` + problems.map((p) => `  - ${p}`).join("\n"),
     );
   }
@@ -235,7 +222,7 @@ function edited(target: StackFile, plan: ReturnType<typeof planPromotion>): stri
     });
   } catch (e) {
     if (e instanceof EditError) {
-      throw new PromoteError(EXIT.refused, `${target.fileName}: ${e.message}`);
+      throw new RefusedError(`${target.fileName}: ${e.message}`);
     }
     throw e;
   }
@@ -244,23 +231,21 @@ function edited(target: StackFile, plan: ReturnType<typeof planPromotion>): stri
     fileName: `${target.fileName} (after promotion)`,
     path: target.path,
     baseDir: path.dirname(target.path),
-    exitCode: EXIT.refused,
+    exitCode: EXIT.problem,
   });
   const envChanges = environmentChanges(target.doc.toJS(), after.doc.toJS(), {
     added: plan.newBlocks,
     removed: plan.removedBlocks,
   });
   if (envChanges.length > 0) {
-    throw new PromoteError(
-      EXIT.refused,
+    throw new RefusedError(
       `the edit would change environment-only settings of ${target.fileName}:\n` +
         envChanges.map((c) => `  - ${c}`).join("\n"),
     );
   }
   const unmet = unmetExpectations(plan, after.config);
   if (unmet.length > 0) {
-    throw new PromoteError(
-      EXIT.refused,
+    throw new RefusedError(
       `the edit of ${target.fileName} did not produce the promoted values:\n` +
         unmet.map((c) => `  - ${c}`).join("\n"),
     );
@@ -287,16 +272,13 @@ export function writeAtomically(file: string, text: string, expectedOld: string)
       fs.closeSync(fd);
     }
     if (fs.readFileSync(file, "utf8") !== expectedOld) {
-      throw new PromoteError(
-        EXIT.refused,
-        `${file} changed while promote was running; run it again`,
-      );
+      throw new RefusedError(`${file} changed while promote was running; run it again`);
     }
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    if (e instanceof PromoteError) throw e;
+    if (e instanceof ToolError) throw e;
     const err = e as NodeJS.ErrnoException;
-    throw new PromoteError(EXIT.badInput, `cannot write ${file}: ${err.code ?? err.message}`);
+    throw new UsageError(`cannot write ${file}: ${err.code ?? err.message}`);
   }
 }

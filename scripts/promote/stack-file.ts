@@ -7,42 +7,16 @@ import {
   rawFromStackFile,
   Settings,
 } from "../../components/config/settings";
-import { EXIT as CODES } from "../lib/exit-codes";
+import { EXIT, toolError, UsageError } from "../lib/exit-codes";
 import { PROMOTABLE } from "./promotable";
 import { parseRelease } from "./release";
-
-/** Exit codes of `npm run promote`: the shared table (scripts/lib/exit-codes.ts, README). */
-export const EXIT = {
-  /** Changes shown or written, or nothing to promote. */
-  ok: CODES.ok,
-  /** A safety rule refused the promotion; nothing was written. */
-  refused: CODES.problem,
-  /** Bad arguments or an unusable stack file; nothing was written. */
-  badInput: CODES.usage,
-  /** `--check` only: the target differs from the source in promotable settings (a problem found). */
-  differs: CODES.problem,
-  /** The Pulumi CLI is needed (the source's deployed outputs) and missing. */
-  environment: CODES.environment,
-} as const;
-
-/** An error that ends the command with a given exit code and a message for the user. */
-export class PromoteError extends Error {
-  constructor(
-    readonly exitCode: typeof EXIT.refused | typeof EXIT.badInput | typeof EXIT.environment,
-    message: string,
-  ) {
-    super(message);
-    this.name = "PromoteError";
-  }
-}
 
 /** Pulumi stack names: letters, digits, `-`, `_`, `.` (no paths). */
 const STACK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
 export function checkStackName(option: string, value: string): void {
   if (!STACK_NAME.test(value)) {
-    throw new PromoteError(
-      EXIT.badInput,
+    throw new UsageError(
       `${option} ${JSON.stringify(value)}: expected a stack name (letters, digits, - _ .), e.g. dev or prod`,
     );
   }
@@ -79,7 +53,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Parses stack-file text. Throws PromoteError(badInput) naming the file and
+ * Parses stack-file text. Throws a UsageError (or, with `where.exitCode` 1, a RefusedError) naming the file and
  * every YAML problem, or the config keys that fail the settings schema.
  *
  * `check.assume` holds config values used for the settings check only (never put in
@@ -93,10 +67,10 @@ export function parseStackText(
   where: { stack: string; fileName: string; path: string; baseDir: string; exitCode?: 1 | 2 },
   check: StackCheck = {},
 ): StackFile {
-  const code = where.exitCode ?? EXIT.badInput;
+  const code = where.exitCode ?? EXIT.usage;
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
-    throw new PromoteError(
+    throw toolError(
       code,
       `${where.fileName} is not valid YAML:\n` +
         doc.errors.map((e) => `  - ${e.message}`).join("\n"),
@@ -106,18 +80,18 @@ export function parseStackText(
   try {
     data = doc.toJS({ maxAliasCount: 1000 });
   } catch (e) {
-    throw new PromoteError(code, `${where.fileName} cannot be read: ${(e as Error).message}`);
+    throw toolError(code, `${where.fileName} cannot be read: ${(e as Error).message}`);
   }
   if (data === null || data === undefined) data = {};
   if (!isPlainObject(data)) {
-    throw new PromoteError(
+    throw toolError(
       code,
       `${where.fileName}: expected a mapping at the top level (config: ...), found ${JSON.stringify(data)}`,
     );
   }
   const config = data.config ?? {};
   if (!isPlainObject(config)) {
-    throw new PromoteError(
+    throw toolError(
       code,
       `${where.fileName}: config = ${JSON.stringify(config)}: expected a mapping of config keys`,
     );
@@ -137,7 +111,7 @@ export function parseStackText(
     });
   } catch (e) {
     if (e instanceof ConfigError) {
-      throw new PromoteError(code, `${where.fileName}: ${e.message}`);
+      throw toolError(code, `${where.fileName}: ${e.message}`);
     }
     throw e;
   }
@@ -156,7 +130,7 @@ export function readStackText(dir: string, stack: string, option: string) {
       err.code === "ENOENT"
         ? "the file does not exist (expected the committed stack file of that stack)"
         : `cannot be read (${err.code ?? err.message})`;
-    throw new PromoteError(EXIT.badInput, `${option} ${stack}: ${file}: ${why}`);
+    throw new UsageError(`${option} ${stack}: ${file}: ${why}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { LABELS } from "../../components/contract";
 import { plainStrings, RecordedResource } from "./harness";
 
 /*
@@ -129,7 +130,7 @@ export const dataWhereRead: Rule = (resources) =>
         );
       }
     }
-    if (labels.some((l) => l.label === "com.panopticon.data-set") && mounts.length === 0) {
+    if (labels.some((l) => l.label === LABELS.dataSet) && mounts.length === 0) {
       out.push(`${c.name}: labelled with a data set but mounts nothing`);
     }
     return out;
