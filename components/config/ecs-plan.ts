@@ -1,5 +1,4 @@
 import type { ServiceSettings } from "./settings";
-import { efsDataSetPath } from "./naming";
 import { EcsSettings, ScalingSettings } from "./ecs";
 import { fargateSize, FargateSize } from "../runtime/ecs/fargate";
 
@@ -51,8 +50,6 @@ export interface EcsFileData {
   readonly mountPath: string;
   readonly uid: number;
   readonly gid: number;
-  /** The data set's directory on the file system: the access point's root. */
-  readonly efsPath: string;
 }
 
 export interface EcsServicePlan {
@@ -135,7 +132,6 @@ const HEALTH_LIMITS: Record<string, [string, number, number]> = {
  * it). Returns the plan, or the problems found; never throws on bad config.
  */
 export function planEcs(
-  stack: string,
   services: readonly EcsServiceInput[],
   ecs: EcsSettings,
 ): { plan?: EcsPlan; problems: string[] } {
@@ -212,7 +208,6 @@ export function planEcs(
         mountPath: ds.mountPath,
         uid: ds.uid,
         gid: ds.gid,
-        efsPath: efsDataSetPath(stack, ds.key),
       };
     }
     const configured = ecs.autoscaling.services[s.name];

@@ -26,6 +26,7 @@ export const TYPES = {
   EcsRuntime: "panopticon:ecs:Runtime",
   EcsCluster: "panopticon:ecs:Cluster",
   EcsService: "panopticon:ecs:Service",
+  EcsTaskDefinition: "panopticon:ecs:TaskDefinition",
   EcsSecrets: "panopticon:ecs:Secrets",
   InternalAlb: "panopticon:ecs:InternalAlb",
 } as const;

@@ -529,7 +529,7 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
   }
   const ecs =
     r.aws?.ecs !== undefined && r.aws.runtime === "ecs"
-      ? planEcs(ctx.stack, services.map(ecsServiceInput), r.aws.ecs)
+      ? planEcs(services.map(ecsServiceInput), r.aws.ecs)
       : undefined;
   problems.push(...(ecs?.problems ?? []));
   if (problems.length > 0) throw new ConfigError(ctx.stack, problems);
