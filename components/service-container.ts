@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { TYPES } from "./config/naming";
 import { ServiceSettings } from "./config/settings";
 import { DataMount } from "./storage/types";
+import { LABELS } from "./contract";
 
 export interface ServiceContainerArgs {
   /** The resolved service: image, ports, env, stop signal, healthcheck. */
@@ -120,8 +121,8 @@ export class ServiceContainer extends pulumi.ComponentResource {
           ? [{ type: args.mount.type, source: args.mount.source, target: svc.dataSet!.mountPath }]
           : [],
         labels: Object.entries({
-          "com.panopticon.service": svc.name,
-          ...(svc.dataSet ? { "com.panopticon.data-set": svc.dataSet.key } : {}),
+          [LABELS.service]: svc.name,
+          ...(svc.dataSet ? { [LABELS.dataSet]: svc.dataSet.key } : {}),
           ...args.labels,
         })
           .sort(([a], [b]) => (a < b ? -1 : 1))

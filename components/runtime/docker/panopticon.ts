@@ -10,6 +10,7 @@ import { DataSetSettings, ServiceSettings, Settings } from "../../config/setting
 import { ServiceImage } from "../../image/service-image";
 import { DataVolumeOutput, ExternalDatabase, ImageRepository, postgresUrl } from "../shared";
 import { EngineImages } from "./builds";
+import { LABELS } from "../../contract";
 
 export interface PanopticonArgs {
   /** The validated stack settings (components/config/settings.ts). */
@@ -207,7 +208,7 @@ export class Panopticon extends pulumi.ComponentResource {
         labels:
           s.postgres.major === undefined
             ? {}
-            : { "com.panopticon.postgres-major": String(s.postgres.major) },
+            : { [LABELS.postgresMajor]: String(s.postgres.major) },
       },
       { parent: this, dependsOn: [this.network] },
     );
