@@ -122,18 +122,7 @@ export class AwsEnvironment extends pulumi.ComponentResource {
     );
     this.rds = this.createRds(name, client);
     this.images = this.createImages(name, client);
-    this.outputs = pulumi.output({
-      region: a.region,
-      runtime: args.target.kind,
-      rdsAddress: this.rds.address,
-      rdsIdentifier: rdsIdentifier(s.project, stack),
-      rdsFinalSnapshotIdentifier: this.rds.finalSnapshotIdentifier,
-      kmsKeyArn: this.key.arn,
-      ebsVolumeId: this.dataDisk?.volumeId,
-      efsFileSystemId: this.efs?.fileSystemId,
-      dataMountPath: a.dataMountPath,
-      imageRepositories: this.images?.repositoryUrls,
-    });
+    this.outputs = this.outputsOf();
     this.platform = {
       vpcId: this.network.vpcId,
       privateSubnetIds: this.network.privateSubnetIds,
@@ -144,6 +133,24 @@ export class AwsEnvironment extends pulumi.ComponentResource {
       outputs: this.outputs,
     };
     this.registerOutputs({ outputs: this.outputs });
+  }
+
+  /** What an operator needs of the shared pieces (ids for re-adoption). */
+  private outputsOf(): pulumi.Output<AwsEnvironmentOutputs> {
+    const s = this.settings;
+    const a = this.target.aws;
+    return pulumi.output({
+      region: a.region,
+      runtime: this.target.kind,
+      rdsAddress: this.rds.address,
+      rdsIdentifier: rdsIdentifier(s.project, s.stack),
+      rdsFinalSnapshotIdentifier: this.rds.finalSnapshotIdentifier,
+      kmsKeyArn: this.key.arn,
+      ebsVolumeId: this.dataDisk?.volumeId,
+      efsFileSystemId: this.efs?.fileSystemId,
+      dataMountPath: a.dataMountPath,
+      imageRepositories: this.images?.repositoryUrls,
+    });
   }
 
   /** The clients are the runtime's own (the Docker host) rather than ECS tasks. */
