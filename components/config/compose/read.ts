@@ -2,6 +2,7 @@ import type * as Yaml from "yaml";
 import { interpolate, Interpolated } from "./interpolate";
 import { composeSchema, RawService, serviceSchema, SUPPORTED_SERVICE_KEYS } from "./schema";
 import { durationSeconds, memoryMb, parsePort, parseVolume, Port, Volume } from "./units";
+import { SERVICE_NAME, SERVICE_NAME_HINT } from "../naming";
 
 /*
  * A checkout's docker-compose.yml, read and validated into typed services. What the
@@ -74,7 +75,6 @@ const UNSUPPORTED_HINTS: Readonly<Record<string, string>> = {
 };
 const TOP_LEVEL = new Set(["version", "name", "services", "volumes"]);
 const RESTARTS = new Set(["no", "always", "on-failure", "unless-stopped"]);
-const SERVICE_NAME = /^[a-z][a-z0-9-]{0,40}[a-z0-9]$/;
 
 /** Parses compose YAML text into a plain map; YAML errors are problems. */
 export function parseComposeText(text: string, origin: string, problems: string[]): unknown {
@@ -113,9 +113,7 @@ export function readCompose(map: unknown, origin: string, problems: string[]): C
   for (const [name, rawSvc] of Object.entries(top.data.services)) {
     const at = (key: string) => `${origin}: services.${name}.${key}`;
     if (!SERVICE_NAME.test(name)) {
-      problems.push(
-        `${origin}: services.${name}: expected a service name of lower case, digits and -`,
-      );
+      problems.push(`${origin}: services.${name}: ${SERVICE_NAME_HINT}`);
       continue;
     }
     const unknown = Object.keys(rawSvc).filter((k) => !SUPPORTED_SERVICE_KEYS.includes(k));
@@ -201,61 +199,49 @@ function envEntries(raw: RawService["environment"], at: string, problems: string
   return out;
 }
 
-function readService(
-  name: string,
-  raw: RawService,
+function readBuild(
+  raw: RawService["build"],
   at: (key: string) => string,
   problems: string[],
-): ComposeService | undefined {
-  const before = problems.length;
-  const build =
-    raw.build === undefined
-      ? undefined
-      : typeof raw.build === "string"
-        ? { context: raw.build, dockerfile: "Dockerfile", args: {} }
-        : {
-            context: raw.build.context ?? ".",
-            dockerfile: raw.build.dockerfile ?? "Dockerfile",
-            args: Object.fromEntries(
-              envEntries(raw.build.args, at("build.args"), problems).map((e) => [
-                e.key,
-                e.value.value,
-              ]),
-            ),
-          };
-  const image = raw.image === undefined ? undefined : plain(raw.image, at("image"), problems);
-  const ports = (raw.ports ?? []).flatMap((p, i) => {
-    const r = parsePort(typeof p === "object" ? p : String(p));
+): ComposeService["build"] {
+  if (raw === undefined) return undefined;
+  if (typeof raw === "string") return { context: raw, dockerfile: "Dockerfile", args: {} };
+  const args = envEntries(raw.args, at("build.args"), problems);
+  return {
+    context: raw.context ?? ".",
+    dockerfile: raw.dockerfile ?? "Dockerfile",
+    args: Object.fromEntries(args.map((e) => [e.key, e.value.value])),
+  };
+}
+
+/** Each item parsed on its own; one that fails is a problem naming its index. */
+function eachOf<I, T>(
+  items: readonly I[] | undefined,
+  parse: (item: I) => T | string,
+  at: (i: number) => string,
+  problems: string[],
+): T[] {
+  return (items ?? []).flatMap((item, i) => {
+    const r = parse(item);
     if (typeof r === "string") {
-      problems.push(`${at(`ports[${i}]`)} = ${JSON.stringify(p)}: ${r}`);
+      problems.push(`${at(i)} = ${JSON.stringify(item)}: ${r}`);
       return [];
     }
     return [r];
   });
-  const expose = (raw.expose ?? []).flatMap((p, i) => {
-    const n = Number(String(p).replace(/\/tcp$/, ""));
-    if (!Number.isInteger(n) || n < 1 || n > 65535) {
-      problems.push(`${at(`expose[${i}]`)} = ${JSON.stringify(p)}: expected one container port`);
-      return [];
-    }
-    return [n];
-  });
-  const volumes = (raw.volumes ?? []).flatMap((v, i) => {
-    const r = parseVolume(v);
-    if (typeof r === "string") {
-      problems.push(`${at(`volumes[${i}]`)} = ${JSON.stringify(v)}: ${r}`);
-      return [];
-    }
-    return [r];
-  });
-  const dependsOn = readDependsOn(raw.depends_on, at, problems);
-  const healthcheck = readHealthcheck(raw.healthcheck, at, problems);
-  if (raw.restart !== undefined && !RESTARTS.has(raw.restart)) {
-    problems.push(
-      `${at("restart")} = ${JSON.stringify(raw.restart)}: expected no, always, on-failure or unless-stopped`,
-    );
-  }
-  const lim = raw.deploy?.resources?.limits;
+}
+
+function exposedPort(p: string | number): number | string {
+  const n = Number(String(p).replace(/\/tcp$/, ""));
+  return Number.isInteger(n) && n >= 1 && n <= 65535 ? n : "expected one container port";
+}
+
+function readLimits(
+  raw: RawService["deploy"],
+  at: (key: string) => string,
+  problems: string[],
+): ComposeService["limits"] {
+  const lim = raw?.resources?.limits;
   const cpus = lim?.cpus === undefined ? undefined : Number(lim.cpus);
   if (cpus !== undefined && !(cpus > 0)) {
     problems.push(
@@ -268,6 +254,34 @@ function readService(
       `${at("deploy.resources.limits.memory")} = ${JSON.stringify(lim?.memory)}: ${memory}`,
     );
   }
+  return { cpus, memoryMb: typeof memory === "number" ? memory : undefined };
+}
+
+function readService(
+  name: string,
+  raw: RawService,
+  at: (key: string) => string,
+  problems: string[],
+): ComposeService | undefined {
+  const before = problems.length;
+  const build = readBuild(raw.build, at, problems);
+  const image = raw.image === undefined ? undefined : plain(raw.image, at("image"), problems);
+  const ports = eachOf(
+    raw.ports,
+    (p) => parsePort(typeof p === "object" ? p : String(p)),
+    (i) => at(`ports[${i}]`),
+    problems,
+  );
+  const expose = eachOf(raw.expose, exposedPort, (i) => at(`expose[${i}]`), problems);
+  const volumes = eachOf(raw.volumes, parseVolume, (i) => at(`volumes[${i}]`), problems);
+  const dependsOn = readDependsOn(raw.depends_on, at, problems);
+  const healthcheck = readHealthcheck(raw.healthcheck, at, problems);
+  if (raw.restart !== undefined && !RESTARTS.has(raw.restart)) {
+    problems.push(
+      `${at("restart")} = ${JSON.stringify(raw.restart)}: expected no, always, on-failure or unless-stopped`,
+    );
+  }
+  const limits = readLimits(raw.deploy, at, problems);
   if (typeof raw.command === "string") {
     problems.push(
       `${at("command")} = ${JSON.stringify(raw.command)}: write the command as a list (["prog", "arg"]); the program does not split strings as a shell would`,
@@ -285,7 +299,7 @@ function readService(
     dependsOn,
     healthcheck,
     restart: raw.restart as Restart | undefined,
-    limits: { cpus, memoryMb: memory as number | undefined },
+    limits,
     command: Array.isArray(raw.command) ? raw.command : undefined,
     stopSignal: raw.stop_signal,
   };
