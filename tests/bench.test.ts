@@ -174,7 +174,7 @@ describe("the project's start settings (what `pulumi up` does without any env va
     const out = transform(src, { transforms: ["imports", "typescript"] }).code;
     const line = (text: string, needle: string) =>
       text.split("\n").findIndex((l) => l.includes(needle));
-    for (const needle of ["export function parseSettings(", "ConfigError(ctx.stack"]) {
+    for (const needle of ["export function parseSettings(", "(ctx.stack, problems)"]) {
       const srcLine = line(src, needle);
       expect(srcLine).toBeGreaterThan(0);
       expect(line(out, needle.replace("export function ", "function "))).toBe(srcLine);
@@ -191,9 +191,7 @@ describe("the project's start settings (what `pulumi up` does without any env va
     }).outputText;
     const line = (text: string, needle: string) =>
       text.split("\n").findIndex((l) => l.includes(needle));
-    expect(line(out, "ConfigError(ctx.stack")).not.toBe(
-      line(src, "ConfigError(ctx.stack"),
-    );
+    expect(line(out, "ConfigError(ctx.stack")).not.toBe(line(src, "ConfigError(ctx.stack"));
   });
 
   it("isolatedModules: every file must compile on its own, as a per-file hook compiles it", () => {
