@@ -47,6 +47,7 @@ const INSTANCE = "arn:aws:rds:eu-west-1:123456789012:db:panopticon-prod-ecs-post
 function build(
   name: string,
   dataSets: import("../components/runtime/ecs/migrate-task").MigrationDataSet[],
+  withEfs = true,
 ) {
   return new task.MigrationTask(name, {
     stack: "prod-ecs",
@@ -70,10 +71,9 @@ function build(
       instanceIdentifier: "panopticon-prod-ecs-postgres",
       instanceArn: INSTANCE,
     },
-    fileSystem: {
-      id: "fs-1",
-      arn: "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-1",
-    },
+    fileSystem: withEfs
+      ? { id: "fs-1", arn: "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-1" }
+      : undefined,
     dataSets,
   });
 }
@@ -146,8 +146,16 @@ describe("the migration task", () => {
     ]);
   });
 
-  it("without data sets: no access point, no volume, no EFS grant", async () => {
-    const t = build("bare", []);
+  it("data sets but no file system: refused before anything is registered", () => {
+    const n = registered.length;
+    expect(() =>
+      build("nofs", [{ key: "query", efsPath: "/prod-ecs/query", uid: 0, gid: 0 }], false),
+    ).toThrow(/data sets query are on EFS but no file system was given/);
+    expect(registered.slice(n).filter((r) => r.name.startsWith("nofs-"))).toEqual([]);
+  });
+
+  it("without data sets (and without EFS): no access point, no volume, no EFS grant", async () => {
+    const t = build("bare", [], false);
     await settle(t.outputs);
     expect(of("bare-", "aws:efs/accessPoint:AccessPoint")).toEqual([]);
     const [td] = of("bare-", "aws:ecs/taskDefinition:TaskDefinition");

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { efsDataSetPath, physicalName, PROJECT } from "../../config/naming";
 import { Settings } from "../../config/settings";
-import { assumeRolePolicy, nameTag } from "../../aws/types";
+import { nameTag } from "../../aws/types";
 import { lifecyclePolicy } from "../../aws/image-repositories";
 import { ServiceImage } from "../../image/service-image";
 import { ProtectionPolicy, statefulOptions } from "../../protection";
@@ -13,6 +13,7 @@ import {
   MIGRATE_TASK_COMMAND,
   MIGRATE_TASK_ENV,
 } from "./migrate-task-contract";
+import { migrationRoles } from "./migrate-task-roles";
 import { jsonKey } from "./secrets";
 
 /** Type token of the one-off migration task. */
@@ -54,7 +55,8 @@ export interface MigrationTaskArgs {
     readonly instanceIdentifier: pulumi.Input<string>;
     readonly instanceArn: pulumi.Input<string>;
   };
-  readonly fileSystem: { readonly id: pulumi.Input<string>; readonly arn: pulumi.Input<string> };
+  /** The stack's EFS; required when there are data sets. */
+  readonly fileSystem?: { readonly id: pulumi.Input<string>; readonly arn: pulumi.Input<string> };
   /** @default none: the task then copies only the compose-era tables */
   readonly dataSets: readonly MigrationDataSet[];
 }
@@ -98,51 +100,14 @@ export class MigrationTask extends pulumi.ComponentResource {
     super(MIGRATION_TASK_TYPE, name, {}, opts);
     const child = { parent: this };
     const phys = physicalName(PROJECT, args.stack, "migrate-data");
-    const repo = new aws.ecr.Repository(
-      `${name}-repository`,
-      {
-        name: `${PROJECT}/${args.stack}/migrate-data`,
-        imageTagMutability: "IMMUTABLE",
-        imageScanningConfiguration: { scanOnPush: true },
-        encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: args.kmsKeyArn }],
-        forceDelete: false,
-        tags: nameTag(phys),
-      },
-      { ...child, ...statefulOptions(args.protection) },
-    );
-    new aws.ecr.LifecyclePolicy(
-      `${name}-repository-lifecycle`,
-      { repository: repo.name, policy: lifecyclePolicy(5) },
-      child,
-    );
-    const image = new ServiceImage(
-      `${name}-image`,
-      {
-        build: {
-          context: args.repoDir,
-          dockerfile: path.join(args.repoDir, MIGRATE_DOCKERFILE),
-          dockerfileInSource: MIGRATE_DOCKERFILE,
-          args: {},
-        },
-        destination: { push: repo.repositoryUrl },
-        protection: args.protection,
-      },
-      child,
-    );
-    const accessPoints = args.dataSets.map(
-      (d) =>
-        new aws.efs.AccessPoint(
-          `${name}-${d.key}-access-point`,
-          {
-            fileSystemId: args.fileSystem.id,
-            posixUser: { uid: d.uid, gid: d.gid },
-            // No creationInfo: a data set that is not there is not made, the mount fails.
-            rootDirectory: { path: d.efsPath },
-            tags: nameTag(`${phys}-${d.key}`),
-          },
-          child,
-        ),
-    );
+    const fs = args.fileSystem;
+    if (args.dataSets.length > 0 && fs === undefined) {
+      throw new Error(
+        `migration task: data sets ${args.dataSets.map((d) => d.key).join(", ")} are on EFS but no file system was given`,
+      );
+    }
+    const image = migrationImage(name, phys, args, child);
+    const accessPoints = args.dataSets.map((d) => readOnlyAccessPoint(name, phys, args, d, child));
     const logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,
       {
@@ -153,7 +118,20 @@ export class MigrationTask extends pulumi.ComponentResource {
       },
       child,
     );
-    const roles = migrationRoles(name, phys, args, accessPoints, child);
+    const roles = migrationRoles(
+      name,
+      phys,
+      {
+        partition: args.partition,
+        kmsKeyArn: args.kmsKeyArn,
+        secretArn: args.database.secretArn,
+        instanceArn: args.database.instanceArn,
+        instanceIdentifier: args.database.instanceIdentifier,
+        fileSystemArn: fs?.arn ?? "",
+        accessPointArns: accessPoints.map((a) => a.arn),
+      },
+      child,
+    );
     this.taskDefinition = new aws.ecs.TaskDefinition(
       `${name}-task-definition`,
       {
@@ -171,7 +149,7 @@ export class MigrationTask extends pulumi.ComponentResource {
         volumes: args.dataSets.map((d, i) => ({
           name: d.key,
           efsVolumeConfiguration: {
-            fileSystemId: args.fileSystem.id,
+            fileSystemId: fs!.id,
             transitEncryption: "ENABLED",
             authorizationConfig: { accessPointId: accessPoints[i].id, iam: "ENABLED" },
           },
@@ -227,91 +205,62 @@ function migrationContainer(
   };
 }
 
-/**
- * The execution role reads the database secret (and decrypts it); the task role
- * mounts the access points read-only (ClientMount, never ClientWrite) and takes and
- * watches the manual snapshot `<instance>-before-migrate-*` of the one instance.
- */
-function migrationRoles(
+/** The task's ECR repository (kept like the services') and the image built from this repository. */
+function migrationImage(
   name: string,
   phys: string,
   args: MigrationTaskArgs,
-  accessPoints: readonly aws.efs.AccessPoint[],
-  child: pulumi.CustomResourceOptions,
-): { execution: aws.iam.Role; task: aws.iam.Role } {
-  const trust = assumeRolePolicy("ecs-tasks.amazonaws.com");
-  const execution = new aws.iam.Role(
-    `${name}-execution`,
-    { name: `${phys}-execution`, assumeRolePolicy: trust },
+  child: pulumi.ComponentResourceOptions,
+): ServiceImage {
+  const repo = new aws.ecr.Repository(
+    `${name}-repository`,
+    {
+      name: `${PROJECT}/${args.stack}/migrate-data`,
+      imageTagMutability: "IMMUTABLE",
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: args.kmsKeyArn }],
+      forceDelete: false,
+      tags: nameTag(phys),
+    },
+    { ...child, ...statefulOptions(args.protection) },
+  );
+  new aws.ecr.LifecyclePolicy(
+    `${name}-repository-lifecycle`,
+    { repository: repo.name, policy: lifecyclePolicy(5) },
     child,
   );
-  new aws.iam.RolePolicyAttachment(
-    `${name}-execution-managed`,
+  return new ServiceImage(
+    `${name}-image`,
     {
-      role: execution.name,
-      policyArn: `arn:${args.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
+      build: {
+        context: args.repoDir,
+        dockerfile: path.join(args.repoDir, MIGRATE_DOCKERFILE),
+        dockerfileInSource: MIGRATE_DOCKERFILE,
+        args: {},
+      },
+      destination: { push: repo.repositoryUrl },
+      protection: args.protection,
     },
     child,
   );
-  new aws.iam.RolePolicy(
-    `${name}-execution-secret`,
+}
+
+/** Reads as the files' owner; no creationInfo, so a missing data set is not made: the mount fails. */
+function readOnlyAccessPoint(
+  name: string,
+  phys: string,
+  args: MigrationTaskArgs,
+  d: MigrationDataSet,
+  child: pulumi.ComponentResourceOptions,
+): aws.efs.AccessPoint {
+  return new aws.efs.AccessPoint(
+    `${name}-${d.key}-access-point`,
     {
-      role: execution.id,
-      policy: pulumi.jsonStringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Effect: "Allow",
-            Action: "secretsmanager:GetSecretValue",
-            Resource: args.database.secretArn,
-          },
-          { Effect: "Allow", Action: "kms:Decrypt", Resource: args.kmsKeyArn },
-        ],
-      }),
+      fileSystemId: args.fileSystem!.id,
+      posixUser: { uid: d.uid, gid: d.gid },
+      rootDirectory: { path: d.efsPath },
+      tags: nameTag(`${phys}-${d.key}`),
     },
     child,
   );
-  const task = new aws.iam.Role(
-    `${name}-task`,
-    { name: `${phys}-task`, assumeRolePolicy: trust },
-    child,
-  );
-  const snapshots = pulumi.interpolate`${pulumi
-    .output(args.database.instanceArn)
-    .apply((arn) =>
-      arn.replace(/:db:[^:]+$/, ":snapshot:"),
-    )}${args.database.instanceIdentifier}-before-migrate-*`;
-  new aws.iam.RolePolicy(
-    `${name}-task-policy`,
-    {
-      role: task.id,
-      policy: pulumi.jsonStringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Effect: "Allow",
-            Action: "rds:CreateDBSnapshot",
-            Resource: [args.database.instanceArn, snapshots],
-          },
-          { Effect: "Allow", Action: "rds:DescribeDBSnapshots", Resource: snapshots },
-          ...(accessPoints.length === 0
-            ? []
-            : [
-                {
-                  Effect: "Allow",
-                  Action: "elasticfilesystem:ClientMount",
-                  Resource: args.fileSystem.arn,
-                  Condition: {
-                    StringEquals: {
-                      "elasticfilesystem:AccessPointArn": accessPoints.map((a) => a.arn),
-                    },
-                  },
-                },
-              ]),
-        ],
-      }),
-    },
-    child,
-  );
-  return { execution, task };
 }
