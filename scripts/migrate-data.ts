@@ -7,9 +7,11 @@ import {
   DATABASE_URL_ENV,
   DEFAULT_PSQL_IMAGE,
   dockerHostOf,
-  refuseEcs,
 } from "./lib/migrate/aws";
-import { awsRunbook } from "./lib/migrate/aws-runbook";
+import { awsRunbook, migrationTaskOutputs } from "./lib/migrate/aws-runbook";
+import { runInTask } from "./lib/migrate/in-task";
+import { Report } from "./lib/migrate/report";
+import { UsageError } from "./lib/exit-codes";
 import { runMigrate } from "./lib/migrate/run";
 import { checkStackName, loadStack } from "./lib/stack";
 
@@ -17,6 +19,8 @@ import { checkStackName, loadStack } from "./lib/stack";
  * npm run migrate-data -- --stack dev [--dir DIR] [--report FILE] [--backup-dir DIR]
  * npm run migrate-data -- --stack prod [--psql-image IMG] [--psql-network NET] [--ebs-volume-id VOL]
  * npm run migrate-data -- --stack prod --print-aws-runbook
+ * npm run migrate-data -- --stack prod-ecs     (prints the one-off task's runbook)
+ * node /app/migrate-data.js --in-task           (inside that task)
  * Carries a compose-era deployment's stores into Panopticon 0.1's tables: backup
  * first, one transaction per source, idempotent by id, originals only read.
  * An AWS stack on the Docker host: the host's engine (panopticon:aws.dockerHost, else
@@ -25,14 +29,14 @@ import { checkStackName, loadStack } from "./lib/stack";
  *   1       a problem (damaged or failed source, unusable documents, failed check,
  *           failed backup or snapshot, Postgres not running or not reachable)
  *   2       bad arguments or stack file, PANOPTICON_DATABASE_URL missing: nothing changed
- *   3       environment missing (no Docker engine; an ECS stack, which has no Docker host)
+ *   3       environment missing (no Docker engine; in the task, a data set not mounted)
  */
 
 const program = new Command("migrate-data")
   .description(
     "Copy compose-era stores (tables, ChromaDB collections) into Panopticon 0.1's tables",
   )
-  .requiredOption("--stack <name>", "stack whose Pulumi.<stack>.yaml names the data")
+  .option("--stack <name>", "stack whose Pulumi.<stack>.yaml names the data")
   .option("--dir <path>", "project directory holding the stack files", process.cwd())
   .option(
     "--report <file>",
@@ -63,6 +67,10 @@ const program = new Command("migrate-data")
     "AWS stacks: the host's EBS data disk to snapshot (default: aws.adopt.ebsVolumeId, else the attached volume tagged panopticon-<stack>-data)",
   )
   .option(
+    "--in-task",
+    "inside the ECS one-off migration task: data sets under /migrate, RDS from DATABASE_URL (no --stack)",
+  )
+  .option(
     "--print-aws-runbook",
     "print the steps for an AWS stack (Docker host over SSM, ECS) and exit",
   )
@@ -72,7 +80,8 @@ const program = new Command("migrate-data")
 run("migrate-data", async () => {
   program.parse();
   const opts = program.opts<{
-    stack: string;
+    stack?: string;
+    inTask?: boolean;
     dir: string;
     report?: string;
     backupDir?: string;
@@ -83,15 +92,30 @@ run("migrate-data", async () => {
     psqlNetwork?: string;
     ebsVolumeId?: string;
   }>();
+  if (opts.inTask) {
+    if (opts.stack !== undefined)
+      throw new UsageError("--in-task takes no --stack: the task says which");
+    const r = await runInTask({ env: process.env, backup: awsCliBackup, log });
+    finish(r.report, "(the task log: the report follows)", r.exitCode);
+    process.stdout.write(`${JSON.stringify(r.report)}\n`);
+    if (r.exitCode !== 0) process.exit(r.exitCode);
+    return;
+  }
+  if (opts.stack === undefined)
+    throw new UsageError("required option '--stack <name>' not specified");
   const dir = path.resolve(opts.dir);
   const settings = loadStack(checkStackName(opts.stack), dir);
   if (opts.printAwsRunbook) {
     process.stdout.write(awsRunbook(settings));
     return;
   }
+  if (settings.aws?.runtime === "ecs") {
+    // No Docker host to run on: the copy runs in the stack's one-off task.
+    process.stdout.write(awsRunbook(settings, await migrationTaskOutputs(settings.stack, dir)));
+    return;
+  }
   let aws: Parameters<typeof runMigrate>[0]["aws"];
   if (settings.environment === "aws") {
-    refuseEcs(settings);
     const url = databaseUrl(process.env);
     const host = dockerHostOf(settings, process.env);
     // Every docker CLI this process starts reaches the host's engine, as `pulumi up` does.
@@ -115,13 +139,17 @@ run("migrate-data", async () => {
     aws,
     log,
   });
-  for (const n of r.report.notes) process.stdout.write(`note    ${n}\n`);
-  for (const p of r.report.problems) process.stdout.write(`PROBLEM ${p}\n`);
-  const n = r.report.sources.length;
-  process.stdout.write(
-    r.exitCode === 0
-      ? `migrate-data: stack ${settings.stack}: ${n} source(s) migrated and verified; report ${r.reportFile}\n`
-      : `migrate-data: stack ${settings.stack}: ${r.report.problems.length} problem(s); report ${r.reportFile}\n`,
-  );
+  finish(r.report, r.reportFile, r.exitCode);
   if (r.exitCode !== 0) process.exit(r.exitCode);
 });
+
+function finish(report: Report, reportFile: string, exitCode: 0 | 1): void {
+  for (const n of report.notes) process.stdout.write(`note    ${n}\n`);
+  for (const p of report.problems) process.stdout.write(`PROBLEM ${p}\n`);
+  const n = report.sources.length;
+  process.stdout.write(
+    exitCode === 0
+      ? `migrate-data: stack ${report.stack}: ${n} source(s) migrated and verified; report ${reportFile}\n`
+      : `migrate-data: stack ${report.stack}: ${report.problems.length} problem(s); report ${reportFile}\n`,
+  );
+}

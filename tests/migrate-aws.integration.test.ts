@@ -226,13 +226,32 @@ describe("refusals before anything is touched", () => {
     expect(itemsTables()).toBe("0");
   });
 
-  it("an ECS stack: exit 3, one line naming the runbook, even with a URL", async () => {
-    const r = await migrate(["--stack", ECS_STACK], { PANOPTICON_DATABASE_URL: DB_URL });
-    expect(r.code).toBe(3);
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toMatch(/runs on ECS .* Runbook: docs\/migration\.md, "AWS on ECS"/);
-    expect(r.stderr).toMatch(/--print-aws-runbook/);
-    expect(r.stderr).not.toContain(PASSWORD);
+  it("an ECS stack: prints the one-off task's runbook from the stack's outputs, touches nothing", async () => {
+    const fake = path.join(TMP, "fake-pulumi");
+    fs.writeFileSync(
+      fake,
+      `#!/bin/sh\n[ "$3" = migrationTask ] || exit 1\necho '${JSON.stringify({
+        cluster: `panopticon-${ECS_STACK}`,
+        taskDefinition: `panopticon-${ECS_STACK}-migrate-data`,
+        subnets: ["subnet-a"],
+        securityGroups: ["sg-data"],
+        logGroup: `/panopticon/${ECS_STACK}/migrate-data`,
+        container: "migrate-data",
+      })}'\n`,
+      { mode: 0o755 },
+    );
+    const r = await migrate(["--stack", ECS_STACK], {
+      PANOPTICON_DATABASE_URL: DB_URL,
+      PANOPTICON_PULUMI: fake,
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      `aws ecs run-task --region eu-west-1 --cluster panopticon-${ECS_STACK} --task-definition panopticon-${ECS_STACK}-migrate-data`,
+    );
+    expect(r.stdout).toContain("subnets=[subnet-a],securityGroups=[sg-data]");
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+    expect(awsCalls()).toEqual([]);
+    expect(itemsTables()).toBe("0");
   });
 
   it("RDS that does not accept the URL: exit 1 before any snapshot, the wrong password not shown", async () => {

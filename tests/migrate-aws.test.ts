@@ -89,8 +89,10 @@ describe("the Docker host and the runtime", () => {
     expect(() => dockerHostOf(bare, {})).toThrow(/DOCKER_HOST is not set/);
   });
 
-  it("refuses an ECS stack in one line naming the runbook; a Docker-host stack passes", () => {
-    expect(() => refuseEcs(ecs)).toThrow(/^stack "ecsx" runs on ECS [^\n]*"AWS on ECS"[^\n]*$/);
+  it("the Docker-host path refuses an ECS stack in one line naming the task's runbook; a Docker-host stack passes", () => {
+    expect(() => refuseEcs(ecs)).toThrow(
+      /^stack "ecsx" runs on ECS [^\n]*one-off task[^\n]*"AWS on ECS"[^\n]*$/,
+    );
     expect(() => refuseEcs(host)).not.toThrow();
   });
 });
@@ -139,10 +141,10 @@ describe("--print-aws-runbook", () => {
     expect(text).toMatch(/Not run against AWS/);
   });
 
-  it("ECS: says migrate-data refuses and what is left, with the RDS snapshot that exists", () => {
+  it("ECS without the task's outputs: how to turn the task on, never a Docker-host step", () => {
     const text = awsRunbook(ecs);
-    expect(text).toMatch(/no image this project builds carries migrate-data/);
-    expect(text).toContain("--db-instance-identifier panopticon-ecsx-postgres");
-    expect(text).not.toContain("npm run migrate-data -- --stack ecsx\n");
+    expect(text).toMatch(/runs as the stack's one-off task/);
+    expect(text).toContain("panopticon:aws.ecs.migrationTask true --stack ecsx");
+    expect(text).not.toContain("DOCKER_HOST");
   });
 });

@@ -104,6 +104,11 @@ export const ecsSchema = z
      * it holds the ChromaDB files until they are migrated and verified (docs/ecs.md).
      */
     keepHostDataDisk: z.boolean({ error: "expected true or false" }).default(false),
+    /**
+     * Register the one-off task that runs migrate-data inside the VPC (its image, ECR
+     * repository, read-only access points and task definition; docs/migration.md).
+     */
+    migrationTask: z.boolean({ error: "expected true or false" }).default(false),
     /** Image of the one-shot container that enables pgvector (needs psql). */
     psqlImage: z
       .string()

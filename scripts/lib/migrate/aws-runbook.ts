@@ -1,6 +1,12 @@
 import { rdsIdentifier } from "../../../components/config/aws";
 import { Settings } from "../../../components/config/settings";
 import { physicalName, PROJECT } from "../../../components/config/naming";
+import { spawnSync } from "child_process";
+import type { MigrationTaskOutputs } from "../../../components/runtime/ecs/migrate-task";
+import {
+  MIGRATE_CONTAINER,
+  MIGRATION_TASK_OUTPUT,
+} from "../../../components/runtime/ecs/migrate-task-contract";
 import { DATABASE_URL_ENV, DEFAULT_PSQL_IMAGE } from "./aws";
 
 /*
@@ -8,12 +14,14 @@ import { DATABASE_URL_ENV, DEFAULT_PSQL_IMAGE } from "./aws";
  * in. Printed, never run. On the Docker host (aws.runtime docker-host) migrate-data
  * itself does the work: psql in a helper container on the host reaches RDS by URL,
  * the ChromaDB files are read on the host's engine, and the RDS and EBS snapshots
- * come first (the AWS CLI). On ECS there is no Docker host and no image carrying the
- * tool, so migrate-data refuses (exit 3) and the runbook says what is left.
+ * come first (the AWS CLI). On ECS there is no Docker host: the copy runs in the
+ * stack's one-off task (components/runtime/ecs/migrate-task.ts), started with
+ * `aws ecs run-task`, with the cluster, task definition and network from the stack's
+ * `migrationTask` output.
  * docs/migration.md explains each step; none of this has been run against AWS.
  */
 
-export function awsRunbook(settings: Settings): string {
+export function awsRunbook(settings: Settings, task?: MigrationTaskOutputs): string {
   if (settings.environment !== "aws" || settings.aws === undefined) {
     return (
       `stack ${settings.stack} is a local stack: no AWS runbook. Migrate it with\n` +
@@ -62,18 +70,67 @@ export function awsRunbook(settings: Settings): string {
       ``,
     );
   } else {
-    lines.push(
-      `# ECS has no Docker host, and no image this project builds carries migrate-data, so there is no`,
-      `# one-off task that runs it: npm run migrate-data -- --stack ${s} refuses (exit 3).`,
-      `# What exists: the RDS snapshot, before anything is copied by other means:`,
-      `SNAP=${rds}-before-migrate-$(date -u +%Y%m%dt%H%M%Sz)`,
-      `aws rds create-db-snapshot ${region} --db-instance-identifier ${rds} --db-snapshot-identifier "$SNAP"`,
-      `aws rds wait db-snapshot-available ${region} --db-snapshot-identifier "$SNAP"`,
-      `# If the stack came from the Docker host with keepHostDataDisk, migrate there first: run migrate-data`,
-      `# on the Docker-host configuration (Pulumi.prod.yaml) before the move to ECS (docs/ecs.md).`,
-      `# docs/migration.md, "AWS on ECS", says what is left to build.`,
-      ``,
-    );
+    lines.push(...ecsRunbook(settings, rds, task));
   }
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The stack's `migrationTask` output (`pulumi stack output --json`), or undefined when
+ * Pulumi cannot say (not logged in, no such output: the task is not enabled).
+ */
+export function migrationTaskOutputs(
+  stack: string,
+  dir: string,
+  pulumi: string = process.env.PANOPTICON_PULUMI ?? "pulumi",
+): MigrationTaskOutputs | undefined {
+  const r = spawnSync(
+    pulumi,
+    ["stack", "output", MIGRATION_TASK_OUTPUT, "--json", "--stack", stack],
+    {
+      cwd: dir,
+      encoding: "utf8",
+    },
+  );
+  if (r.status !== 0) return undefined;
+  try {
+    const o = JSON.parse(r.stdout) as MigrationTaskOutputs;
+    return typeof o?.cluster === "string" && typeof o.taskDefinition === "string" ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function ecsRunbook(settings: Settings, rds: string, task?: MigrationTaskOutputs): string[] {
+  const s = settings.stack;
+  const region = `--region ${settings.aws!.region}`;
+  if (task === undefined) {
+    return [
+      `# ECS has no Docker host: migrate-data runs as the stack's one-off task, which this stack does not`,
+      `# have yet (no ${MIGRATION_TASK_OUTPUT} output). Turn it on, deploy, and run this command again:`,
+      `pulumi config set --path --type bool panopticon:aws.ecs.migrationTask true --stack ${s}`,
+      `pulumi up --stack ${s}`,
+      `npm run migrate-data -- --stack ${s}`,
+      ``,
+    ];
+  }
+  const net =
+    `awsvpcConfiguration={subnets=[${task.subnets.join(",")}],` +
+    `securityGroups=[${task.securityGroups.join(",")}],assignPublicIp=DISABLED}`;
+  return [
+    `# ECS has no Docker host: migrate-data runs as the one-off task ${task.taskDefinition}`,
+    `# (image built from this repository, data sets mounted read-only, RDS URL from the stack's secret).`,
+    `# Stop the services that still write ChromaDB files before you start it.`,
+    `# 1. Start it. It snapshots ${rds} first (${rds}-before-migrate-<UTC time>) and waits for it:`,
+    `TASK=$(aws ecs run-task ${region} --cluster ${task.cluster} --task-definition ${task.taskDefinition} \\`,
+    `  --launch-type FARGATE --network-configuration '${net}' \\`,
+    `  --query 'tasks[0].taskArn' --output text)`,
+    `# 2. Wait for it to stop, then read its exit code (0: every source migrated and verified):`,
+    `aws ecs wait tasks-stopped ${region} --cluster ${task.cluster} --tasks "$TASK"`,
+    `aws ecs describe-tasks ${region} --cluster ${task.cluster} --tasks "$TASK" \\`,
+    `  --query 'tasks[0].containers[?name==\`${MIGRATE_CONTAINER}\`].exitCode' --output text`,
+    `# 3. The report is the last line of its log:`,
+    `aws logs tail ${task.logGroup} ${region} --since 1h`,
+    ``,
+  ];
 }

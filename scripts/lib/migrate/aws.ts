@@ -9,7 +9,8 @@ import { pgEnvOf } from "./pg";
  * migrate-data on an AWS stack whose runtime is the Docker host: where the tool reaches
  * (the host's engine, RDS by URL) and the backup it starts with, an RDS snapshot and an
  * EBS snapshot of the host's data disk, both through one AWS function (the AWS CLI by
- * default) that tests replace. ECS has no Docker host: refused (exit 3).
+ * default) that tests replace. ECS has no Docker host: its copy runs in the one-off
+ * task (in-task.ts), and the Docker-host path refuses it (exit 3).
  */
 
 /** The variable the operator puts the RDS connection string in. */
@@ -18,13 +19,16 @@ export const DATABASE_URL_ENV = "PANOPTICON_DATABASE_URL";
 /** The psql image when the stack names none: the ECS pgvector init container's default. */
 export const DEFAULT_PSQL_IMAGE = "public.ecr.aws/docker/library/postgres:15-bookworm";
 
-/** Refuses an ECS stack (no Docker host to run on), in one line naming the runbook. */
+/**
+ * Refuses an ECS stack in the Docker-host path (there is no Docker host), in one line
+ * naming the way that works: the one-off task, whose runbook migrate-data prints.
+ */
 export function refuseEcs(settings: Settings): void {
   if (settings.aws?.runtime !== "ecs") return;
   throw new EnvironmentError(
-    `stack "${settings.stack}" runs on ECS (panopticon:aws.runtime ecs): there is no Docker host for migrate-data ` +
-      `and no image carries it for a one-off task; nothing was touched. Runbook: docs/migration.md, "AWS on ECS" ` +
-      `(npm run migrate-data -- --stack ${settings.stack} --print-aws-runbook)`,
+    `stack "${settings.stack}" runs on ECS (panopticon:aws.runtime ecs): there is no Docker host to migrate from; ` +
+      `the copy runs as the stack's one-off task, nothing was touched. Runbook: docs/migration.md, "AWS on ECS" ` +
+      `(npm run migrate-data -- --stack ${settings.stack} prints it)`,
   );
 }
 
@@ -96,6 +100,10 @@ function stamp(now: Date): string {
     .toLowerCase();
 }
 
+/** The manual snapshot taken before a migration: `<instance>-before-migrate-<UTC time>`. */
+export const beforeMigrateSnapshot = (identifier: string, now: Date) =>
+  `${identifier}-before-migrate-${stamp(now)}`.slice(0, 255);
+
 export function planAwsBackup(settings: Settings, now: Date, ebsVolumeId?: string): AwsBackupPlan {
   const a = settings.aws;
   if (a === undefined) throw new UsageError(`stack ${settings.stack} is not an AWS stack`);
@@ -106,7 +114,7 @@ export function planAwsBackup(settings: Settings, now: Date, ebsVolumeId?: strin
     region: a.region,
     rds: {
       identifier,
-      snapshotIdentifier: `${identifier}-before-migrate-${stamp(now)}`.slice(0, 255),
+      snapshotIdentifier: beforeMigrateSnapshot(identifier, now),
     },
     ebs:
       onEbs.length === 0

@@ -98,8 +98,10 @@ docs AS MATERIALIZED (
   WHERE x.operation IN (0, 2) AND n.id NOT IN (SELECT id FROM seg)
 )`;
 
+// `total` is the same for every row: SQLite computes an uncorrelated subquery once,
+// over the docs already materialised, so the count costs no second pass.
 const DOCS_SQL = (boolCol: boolean) => `${DOCS_CTE}
-SELECT d.id,
+SELECT d.id, (SELECT count(*) FROM docs) AS total,
   CASE WHEN d.rid IS NOT NULL THEN (SELECT json_group_object(m.key, CASE
       WHEN m.string_value IS NOT NULL THEN m.string_value
       WHEN m.int_value IS NOT NULL THEN m.int_value
@@ -135,22 +137,46 @@ export function splitMetadata(json: string | null | undefined): {
   return { document: typeof doc === "string" ? doc : undefined, metadata };
 }
 
-export function* documents(db: DatabaseSync, c: Collection): Generator<ChromaDocument> {
+/**
+ * The live documents of a collection and how many there are, in one pass over the
+ * store: the first row is read at once, since it carries the total.
+ */
+export function readDocuments(
+  db: DatabaseSync,
+  c: Collection,
+): { readonly total: number; readonly docs: Iterable<ChromaDocument> } {
   const boolCol = columns(db, "embedding_metadata").has("bool_value");
-  const it = query(db, DOCS_SQL(boolCol)).iterate({ cid: c.id }) as Iterable<{
-    id: string;
-    metadata: string | null;
-    vector: Uint8Array | null;
-    encoding: string | null;
-  }>;
-  for (const r of it) {
-    const { document, metadata } = splitMetadata(r.metadata);
-    yield {
-      id: String(r.id),
-      document,
-      metadata,
-      vector: r.vector ?? undefined,
-      encoding: r.encoding ?? undefined,
-    };
+  const it = (query(db, DOCS_SQL(boolCol)).iterate({ cid: c.id }) as Iterable<DocRow>)[
+    Symbol.iterator
+  ]();
+  const first = it.next();
+  if (first.done === true) return { total: 0, docs: [] };
+  function* docs(): Generator<ChromaDocument> {
+    yield documentOf(first.value as DocRow);
+    for (let r = it.next(); r.done !== true; r = it.next()) yield documentOf(r.value);
   }
+  return { total: Number(first.value.total), docs: docs() };
+}
+
+export function documents(db: DatabaseSync, c: Collection): Iterable<ChromaDocument> {
+  return readDocuments(db, c).docs;
+}
+
+interface DocRow {
+  id: string;
+  total: number;
+  metadata: string | null;
+  vector: Uint8Array | null;
+  encoding: string | null;
+}
+
+function documentOf(r: DocRow): ChromaDocument {
+  const { document, metadata } = splitMetadata(r.metadata);
+  return {
+    id: String(r.id),
+    document,
+    metadata,
+    vector: r.vector ?? undefined,
+    encoding: r.encoding ?? undefined,
+  };
 }

@@ -1,6 +1,6 @@
 import { createHash } from "crypto";
 import { Readable } from "stream";
-import { ChromaDocument, Collection, countDocuments, documents, openChroma } from "./chroma";
+import { ChromaDocument, Collection, openChroma, readDocuments } from "./chroma";
 import {
   timestampField,
   copyHeader,
@@ -23,9 +23,10 @@ import {
 
 /*
  * One ChromaDB collection into its 0.1 table, in one transaction: the documents
- * stream as binary COPY into a temporary table, then one INSERT ... ON CONFLICT (id)
- * DO NOTHING moves them. Into a table this transaction creates, nothing can conflict
- * (ids are unique per collection, checked here), so the rows go straight into it.
+ * stream as binary COPY into a temporary table whose trigger inserts each one into
+ * the target, ON CONFLICT (id) DO NOTHING, as it arrives. Into a table this
+ * transaction creates, nothing can conflict (ids are unique per collection, checked
+ * here), so the rows go straight into it.
  * The stream ends with a sentinel row; if the tool dies mid-stream psql sees an early
  * end of input, the sentinel is missing, and the transaction is rolled back instead
  * of committing a part.
@@ -58,7 +59,7 @@ export async function migrateCollection(
 ): Promise<SourceReport> {
   const started = Date.now();
   const db = openChroma(src.file);
-  const total = countDocuments(db, src.collection);
+  const { total, docs } = readDocuments(db, src.collection);
   const every = Math.max(1, Math.floor(total / SAMPLES));
   const counts = { read: 0, unusable: 0, withoutVector: 0, derivedIds: 0, staged: 0 };
   const seen = new Set<string>();
@@ -72,7 +73,7 @@ export async function migrateCollection(
   function* chunks(): Generator<Buffer> {
     let pending: Buffer[] = [copyHeader()];
     let size = 0;
-    for (const d of documents(db, src.collection)) {
+    for (const d of docs) {
       counts.read++;
       const mapped = chromaRow(src.target, d);
       const m =
@@ -140,17 +141,16 @@ export async function migrateCollection(
         `RAISE EXCEPTION 'the copy stream ended early: the transaction is rolled back'; END IF; END $$`,
       `DELETE FROM ${table} WHERE id = ${lit(SENTINEL)}`,
     ];
-    // Both print: rows sent, rows already there, rows inserted.
+    // Both print: rows received, rows already there, rows inserted.
     const load = exists
       ? [
           "SET temp_buffers = '256MB'",
-          `CREATE TEMP TABLE migrate_stage (${stageDef}) ON COMMIT DROP`,
+          ...forwardThroughStage(t, stageDef, cols),
           `COPY migrate_stage FROM STDIN (FORMAT binary)`,
           ...sentinelCheck("migrate_stage"),
+          `SELECT count(*) + (${INSERTED}) FROM migrate_stage`,
           `SELECT count(*) FROM migrate_stage`,
-          `SELECT count(*) FROM migrate_stage s JOIN ${t} USING (id)`,
-          `WITH ins AS (INSERT INTO ${t} (${targetCols}) SELECT ${targetCols} FROM migrate_stage ` +
-            `ON CONFLICT (id) DO NOTHING RETURNING 1) SELECT count(*) FROM ins`,
+          INSERTED,
         ]
       : [
           `COPY ${t} (${targetCols}) FROM STDIN (FORMAT binary)`,
@@ -203,6 +203,35 @@ export async function migrateCollection(
       error: (e as Error).message,
     };
   }
+}
+
+/** How many rows the forwarding trigger inserted (a temporary sequence counts them). */
+const INSERTED = `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM migrate_inserted`;
+
+/**
+ * Into a table that exists (and keeps its indexes): the stream goes into a temporary
+ * table whose trigger inserts each row into the target as it arrives, ON CONFLICT (id)
+ * DO NOTHING, and keeps only the rows already there. Postgres maintains the target's
+ * indexes while the tool is still reading ChromaDB, where staging everything first
+ * and inserting it afterwards did the two one after the other. The sentinel skips the
+ * trigger, so it never reaches the target.
+ */
+function forwardThroughStage(
+  target: TargetTable,
+  stageDef: string,
+  cols: readonly string[],
+): string[] {
+  const values = cols.map((c) => `NEW.${c}`).join(", ");
+  return [
+    `CREATE TEMP TABLE migrate_stage (${stageDef}) ON COMMIT DROP`,
+    `CREATE TEMP SEQUENCE migrate_inserted`,
+    `CREATE FUNCTION pg_temp.migrate_forward() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ` +
+      `INSERT INTO ${target} (${cols.join(", ")}) VALUES (${values}) ON CONFLICT (id) DO NOTHING; ` +
+      `IF FOUND THEN PERFORM nextval('pg_temp.migrate_inserted'); RETURN NULL; END IF; ` +
+      `RETURN NEW; END $$`,
+    `CREATE TRIGGER migrate_forward BEFORE INSERT ON migrate_stage FOR EACH ROW ` +
+      `WHEN (NEW.id <> ${lit(SENTINEL)}) EXECUTE FUNCTION pg_temp.migrate_forward()`,
+  ];
 }
 
 function sampleOf(id: string, d: ChromaDocument): Sample {

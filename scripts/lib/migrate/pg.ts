@@ -1,5 +1,7 @@
+import { spawn } from "child_process";
 import { randomBytes } from "crypto";
 import { Readable } from "stream";
+import { pipeline } from "stream/promises";
 import { docker, HELPER_LABEL } from "../docker";
 
 /*
@@ -35,7 +37,19 @@ export interface PgUrl {
   readonly label: string;
 }
 
-export type PgTarget = PgContainer | PgUrl;
+/**
+ * psql on this machine's PATH, reaching the database by URL: migrate-data inside the
+ * ECS one-off task, whose image carries psql, with the URL from the task's secret.
+ */
+export interface PgDirect {
+  readonly kind: "direct";
+  /** postgres://user:password@host:port/db: kept in memory, passed only through the environment. */
+  readonly url: string;
+  /** The URL without its password, for messages. */
+  readonly label: string;
+}
+
+export type PgTarget = PgContainer | PgUrl | PgDirect;
 
 /** The URL without its password (for logs and the report). */
 export function urlLabel(url: string): string {
@@ -46,7 +60,7 @@ export function urlLabel(url: string): string {
 
 /** Text with every form of the URL's password replaced by ***. */
 export function scrub(pg: PgTarget, text: string): string {
-  if (pg.kind !== "url") return text;
+  if (pg.kind !== "url" && pg.kind !== "direct") return text;
   const u = new URL(pg.url);
   let out = text.split(pg.url).join(pg.label);
   for (const secret of new Set([u.password, safeDecode(u.password)])) {
@@ -65,7 +79,11 @@ function safeDecode(s: string): string {
 
 /** A short name for messages: the container, or the URL without its password. */
 export const describePg = (pg: PgTarget) =>
-  pg.kind === "url" ? `${pg.label} (psql in a ${pg.image} helper)` : `container ${pg.container}`;
+  pg.kind === "url"
+    ? `${pg.label} (psql in a ${pg.image} helper)`
+    : pg.kind === "direct"
+      ? `${pg.label} (psql in this task)`
+      : `container ${pg.container}`;
 
 export class PsqlError extends Error {
   constructor(
@@ -96,6 +114,11 @@ export async function psql(
   const flags = ["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1"];
   if (o.transaction !== false) flags.push("-1");
   for (const c of commands) flags.push("-c", c);
+  if (pg.kind === "direct") {
+    const r = await localPsql(flags, pgEnvOf(pg.url), o.input);
+    if (r.code !== 0) throw new PsqlError(scrub(pg, r.stderr), r.code);
+    return r.stdout.split("\n").filter((l) => l !== "");
+  }
   if (pg.kind === "url") {
     const r = await docker([...urlRunArgs(pg, o.input !== undefined), ...flags], {
       input: o.input,
@@ -110,6 +133,32 @@ export async function psql(
   const r = await docker(args, { input: o.input, allowFail: true });
   if (r.code !== 0) throw new PsqlError(r.stderr, r.code);
   return r.stdout.split("\n").filter((l) => l !== "");
+}
+
+/** psql from PATH with libpq's variables in its environment (never the URL on its argv). */
+function localPsql(
+  flags: readonly string[],
+  env: Record<string, string>,
+  input?: Readable,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("psql", flags, {
+      env: { ...process.env, ...env },
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    let err = "";
+    child.stdout!.on("data", (b: Buffer) => out.push(b));
+    child.stderr!.on("data", (b: Buffer) => {
+      if (err.length < 64 * 1024) err += b.toString();
+    });
+    child.on("error", (e) => reject(new Error(`cannot run psql: ${e.message}`)));
+    // psql may exit early (an error): EPIPE then shows through its exit code.
+    if (input !== undefined) pipeline(input, child.stdin!).catch(() => undefined);
+    child.on("close", (code) =>
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: err }),
+    );
+  });
 }
 
 /**

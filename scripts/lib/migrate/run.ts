@@ -2,19 +2,16 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Settings } from "../../../components/config/settings";
-import { writeFileAtomic } from "../archive";
 import { defaultBackupDir } from "../backup-core";
 import { backupFirst } from "./backup-first";
 import { assertEngine, inspectContainer } from "../docker";
 import { EnvironmentError as MissingEnvironment, UsageError } from "../exit-codes";
 import { pushUndo } from "../undo";
-import { migrateCollection } from "./collection";
-import { problemsOf, Report, REPORT_FORMAT, SourceReport, summaryLine } from "./report";
+import { copyAll } from "./copy-all";
+import { Report } from "./report";
 import { chromaStores, collectionTarget, pgTargetOf, sourceTables } from "./sources";
 import { describePg, psql, PgTarget, urlLabel } from "./pg";
 import { AwsBackupFn, describeAwsBackup, planAwsBackup, refuseEcs } from "./aws";
-import { migrateTable } from "./table";
-import { TargetTable } from "./targets";
 
 /*
  * npm run migrate-data: backup first (the backup tool's own core; no backup, no
@@ -153,85 +150,22 @@ export async function runMigrate(o: MigrateOptions): Promise<MigrateResult> {
       });
     }
 
-    const sources: SourceReport[] = [];
-    for (const t of tables) {
-      log(`  table ${t}: copying inside Postgres`);
-      sources.push(await migrateTable(pg, t));
-      log(`  ${summaryLine(sources[sources.length - 1])}`);
-    }
-    for (const s of collections) {
-      const label = `collection ${s.collection.name} in data set ${s.dataSet}`;
-      let last = 0;
-      const r = await migrateCollection(
-        pg,
-        {
-          label,
-          file: s.file,
-          collection: s.collection,
-          target: collectionTarget(s.collection.name)!,
-        },
-        (done, total) => {
-          if (done === 0 || done === total || Date.now() - last >= 1000) {
-            last = Date.now();
-            log(`  ${label}: ${done}/${total} documents streamed`);
-          }
-        },
-      );
-      sources.push(r);
-      log(`  ${summaryLine(r)}`);
-    }
-
-    const notes: string[] = [];
-    for (const target of new Set(
-      sources.filter((s) => s.status === "migrated").map((s) => s.target as TargetTable),
-    )) {
-      const n = await repeatedTexts(pg, target);
-      if (n > 0) {
-        notes.push(
-          `${target}: ${n} text(s) stored more than once under different ids (the same item kept in two ` +
-            `compose-era stores, e.g. after upstream's own migrate_to_postgres.py, which gave new ids): all kept`,
-        );
-      }
-    }
-    for (const s of sources) {
-      if (s.withoutVector > 0) {
-        notes.push(
-          `${s.source}: ${s.withoutVector} row(s) copied with a NULL embedding (no vector in the store): 0.1's similarity search cannot find them`,
-        );
-      }
-    }
-    const report: Report = {
-      format: REPORT_FORMAT,
-      stack: settings.stack,
-      startedAt: startedAt.toISOString(),
-      completedAt: new Date().toISOString(),
-      backup,
-      sources,
-      problems: problemsOf(sources),
-      notes,
-    };
     const reportFile =
       o.reportFile ??
       defaultBackupDir(o.projectDir, settings.stack, startedAt, "-migrate-report.json");
-    fs.mkdirSync(path.dirname(reportFile), { recursive: true });
-    writeFileAtomic(reportFile, `${JSON.stringify(report, null, 2)}\n`);
+    const report = await copyAll({
+      pg,
+      stack: settings.stack,
+      startedAt,
+      backup,
+      tables,
+      collections,
+      reportFile,
+      log,
+    });
     return { report, reportFile, exitCode: report.problems.length > 0 ? 1 : 0 };
   } finally {
     dropTmp();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-/** How many texts of a 0.1 table appear under more than one id (with the same type). */
-async function repeatedTexts(pg: PgTarget, table: TargetTable): Promise<number> {
-  const [text, type] =
-    table === "llm_outputs" ? ["output_text", "model_id"] : ["item_text", "item_type"];
-  const [n] = await psql(
-    pg,
-    [
-      `SELECT count(*) FROM (SELECT 1 FROM ${table} GROUP BY ${text}, ${type} HAVING count(*) > 1) d`,
-    ],
-    { transaction: false },
-  );
-  return Number(n);
 }

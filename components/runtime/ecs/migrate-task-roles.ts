@@ -1,0 +1,108 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { assumeRolePolicy } from "../../aws/types";
+
+/*
+ * The two roles of the one-off migration task (migrate-task.ts), each limited to what
+ * migrate-data does in it: read one secret at start, then mount read-only and snapshot.
+ */
+
+export interface MigrationRolesArgs {
+  readonly partition: string;
+  readonly kmsKeyArn: pulumi.Input<string>;
+  /** The stack's database secret. */
+  readonly secretArn: pulumi.Input<string>;
+  readonly instanceArn: pulumi.Input<string>;
+  readonly instanceIdentifier: pulumi.Input<string>;
+  readonly fileSystemArn: pulumi.Input<string>;
+  /** The task's read-only access points: the only ones it may mount through. */
+  readonly accessPointArns: readonly pulumi.Input<string>[];
+}
+
+/**
+ * The execution role reads the database secret (and decrypts it); the task role
+ * mounts the access points read-only (ClientMount, never ClientWrite) and takes and
+ * watches the manual snapshot `<instance>-before-migrate-*` of the one instance.
+ */
+export function migrationRoles(
+  name: string,
+  phys: string,
+  args: MigrationRolesArgs,
+  child: pulumi.CustomResourceOptions,
+): { execution: aws.iam.Role; task: aws.iam.Role } {
+  const trust = assumeRolePolicy("ecs-tasks.amazonaws.com");
+  const execution = new aws.iam.Role(
+    `${name}-execution`,
+    { name: `${phys}-execution`, assumeRolePolicy: trust },
+    child,
+  );
+  new aws.iam.RolePolicyAttachment(
+    `${name}-execution-managed`,
+    {
+      role: execution.name,
+      policyArn: `arn:${args.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
+    },
+    child,
+  );
+  new aws.iam.RolePolicy(
+    `${name}-execution-secret`,
+    {
+      role: execution.id,
+      policy: pulumi.jsonStringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Action: "secretsmanager:GetSecretValue",
+            Resource: args.secretArn,
+          },
+          { Effect: "Allow", Action: "kms:Decrypt", Resource: args.kmsKeyArn },
+        ],
+      }),
+    },
+    child,
+  );
+  const task = new aws.iam.Role(
+    `${name}-task`,
+    { name: `${phys}-task`, assumeRolePolicy: trust },
+    child,
+  );
+  const snapshots = pulumi.interpolate`${pulumi
+    .output(args.instanceArn)
+    .apply((arn) =>
+      arn.replace(/:db:[^:]+$/, ":snapshot:"),
+    )}${args.instanceIdentifier}-before-migrate-*`;
+  new aws.iam.RolePolicy(
+    `${name}-task-policy`,
+    {
+      role: task.id,
+      policy: pulumi.jsonStringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Action: "rds:CreateDBSnapshot",
+            Resource: [args.instanceArn, snapshots],
+          },
+          { Effect: "Allow", Action: "rds:DescribeDBSnapshots", Resource: snapshots },
+          ...(args.accessPointArns.length === 0
+            ? []
+            : [
+                {
+                  Effect: "Allow",
+                  Action: "elasticfilesystem:ClientMount",
+                  Resource: args.fileSystemArn,
+                  Condition: {
+                    StringEquals: {
+                      "elasticfilesystem:AccessPointArn": args.accessPointArns,
+                    },
+                  },
+                },
+              ]),
+        ],
+      }),
+    },
+    child,
+  );
+  return { execution, task };
+}
