@@ -109,7 +109,7 @@ run("migrate-data", async () => {
     process.stdout.write(awsRunbook(settings));
     return;
   }
-  if (settings.aws?.runtime === "ecs") {
+  if (settings.target.kind === "ecs") {
     // No Docker host to run on: the copy runs in the stack's one-off task.
     process.stdout.write(awsRunbook(settings, await migrationTaskOutputs(settings.stack, dir)));
     return;

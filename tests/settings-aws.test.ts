@@ -1,7 +1,12 @@
 import * as fc from "fast-check";
 import { subnetCidrs } from "../components/aws/network";
 import { AWS_REGIONS } from "../components/config/aws-regions";
-import { parseSettings, rawFromStackFile, Settings } from "../components/config/settings";
+import {
+  awsSettingsOf,
+  parseSettings,
+  rawFromStackFile,
+  Settings,
+} from "../components/config/settings";
 import {
   architectureOf,
   awsSchema,
@@ -70,21 +75,21 @@ describe("Pulumi.prod.yaml", () => {
   });
 
   test("RDS: Multi-AZ, 14 days of backups, an engine major version", () => {
-    expect(s.aws?.rds).toMatchObject({
+    expect(awsSettingsOf(s)?.rds).toMatchObject({
       multiAz: true,
       backupRetentionDays: 14,
       engineVersion: "15",
       preferredBackupWindow: "03:00-04:00",
     });
-    expect(s.aws?.adminCidrs).toEqual([]);
-    expect(s.aws?.adopt).toEqual({});
+    expect(awsSettingsOf(s)?.adminCidrs).toEqual([]);
+    expect(awsSettingsOf(s)?.adopt).toEqual({});
   });
 });
 
 describe("defaults of a minimal aws block", () => {
   const s = withAws({});
   test("create a VPC, a key and an SSM-only host; RDS Multi-AZ with 14 days of backups", () => {
-    expect(s.aws).toMatchObject({
+    expect(awsSettingsOf(s)).toMatchObject({
       vpcCidr: "10.42.0.0/16",
       instanceType: "t3.large",
       adminCidrs: [],
@@ -94,8 +99,8 @@ describe("defaults of a minimal aws block", () => {
       rds: { multiAz: true, backupRetentionDays: 14 },
       adopt: {},
     });
-    expect(s.aws?.vpc).toBeUndefined();
-    expect(s.aws?.kmsKeyArn).toBeUndefined();
+    expect(awsSettingsOf(s)?.vpc).toBeUndefined();
+    expect(awsSettingsOf(s)?.kmsKeyArn).toBeUndefined();
   });
   test("ChromaDB on EBS by default (SQLite locking over NFS is risky)", () => {
     expect(DEFAULT_AWS_BACKENDS).toMatchObject({ judge: "ebs", query: "ebs", evaluation: "ebs" });

@@ -84,11 +84,6 @@ export interface Settings {
   readonly dataSets: readonly DataSetSettings[];
   /** Where the services run; one runtime each (index.ts picks it by `kind`). */
   readonly target: Target;
-  /**
-   * The same object as `target.aws` (undefined for a local stack), for the data tools
-   * that read it today; new code reads `target`.
-   */
-  readonly aws?: AwsSettings;
   /** Per service: built from panopticon:appSource or prebuilt (components/config/images.ts). */
   readonly images: ImageSettings;
   /** Deploy release 0.1 over compose-era data left unmigrated (components/unmigrated.ts). */
@@ -106,6 +101,11 @@ export type Target =
   | { readonly kind: "local" }
   | { readonly kind: "docker-host"; readonly aws: AwsSettings }
   | { readonly kind: "ecs"; readonly aws: AwsSettings; readonly ecs: EcsPlan };
+
+/** An AWS stack's settings (either AWS runtime); undefined for a local stack. */
+export function awsSettingsOf(settings: { readonly target: Target }): AwsSettings | undefined {
+  return settings.target.kind === "local" ? undefined : settings.target.aws;
+}
 
 /** The target of validated settings (the schema has refused every other combination). */
 export function targetOf(aws: AwsSettings | undefined, ecs: EcsPlan | undefined): Target {
@@ -263,7 +263,6 @@ export function parseSettings(raw: Record<string, unknown>, ctx: LoadContext): S
     services: resolved.services,
     dataSets: [...resolved.dataSets].sort((a, b) => (a.key < b.key ? -1 : 1)),
     target: targetOf(r.aws, ecs?.plan),
-    aws: r.aws,
     acknowledgeUnmigratedData: r.acknowledgeUnmigratedData ?? false,
     adoptComposeVolumes: r.adoptComposeVolumes ?? false,
     images: resolved.images,

@@ -1,6 +1,6 @@
 import { spawn } from "child_process";
 import { RDS_ALLOW_MAJOR_KEY, rdsIdentifier } from "../../components/config/aws";
-import { Settings } from "../../components/config/settings";
+import { awsSettingsOf, Settings } from "../../components/config/settings";
 import { majorOf } from "../guard/bindings";
 import { UsageError } from "./stack";
 
@@ -33,7 +33,7 @@ function snapshotId(identifier: string, to: number, now: Date): string {
 }
 
 export function planRdsUpgrade(settings: Settings, to: number, now: Date): RdsPlan {
-  const aws = settings.aws;
+  const aws = awsSettingsOf(settings);
   if (aws === undefined) throw new UsageError(`stack ${settings.stack} is not an AWS stack`);
   const from = aws.rds.engineVersion;
   const current = Number(majorOf(from));

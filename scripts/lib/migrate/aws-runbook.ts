@@ -1,5 +1,6 @@
 import { rdsIdentifier } from "../../../components/config/aws";
-import { Settings } from "../../../components/config/settings";
+import { awsSettingsOf, Settings } from "../../../components/config/settings";
+import type { AwsSettings } from "../../../components/config/aws";
 import { physicalName, PROJECT } from "../../../components/config/naming";
 import { spawnSync } from "child_process";
 import type { MigrationTaskOutputs } from "../../../components/runtime/ecs/migrate-task";
@@ -22,16 +23,15 @@ import { DATABASE_URL_ENV, DEFAULT_PSQL_IMAGE } from "./aws";
  */
 
 export function awsRunbook(settings: Settings, task?: MigrationTaskOutputs): string {
-  if (settings.environment !== "aws" || settings.aws === undefined) {
+  const a = awsSettingsOf(settings);
+  if (a === undefined) {
     return (
       `stack ${settings.stack} is a local stack: no AWS runbook. Migrate it with\n` +
       `  npm run doctor -- --stack ${settings.stack}\n` +
       `  npm run migrate-data -- --stack ${settings.stack}\n`
     );
   }
-  const a = settings.aws;
   const s = settings.stack;
-  const region = `--region ${a.region}`;
   const rds = a.adopt.rdsInstanceIdentifier ?? rdsIdentifier(settings.project, s);
   const host = a.dockerHost ?? "ssh://ec2-user@<host alias>";
   const lines = [
@@ -70,7 +70,7 @@ export function awsRunbook(settings: Settings, task?: MigrationTaskOutputs): str
       ``,
     );
   } else {
-    lines.push(...ecsRunbook(settings, rds, task));
+    lines.push(...ecsRunbook(settings, a, rds, task));
   }
   return `${lines.join("\n")}\n`;
 }
@@ -101,9 +101,14 @@ export function migrationTaskOutputs(
   }
 }
 
-function ecsRunbook(settings: Settings, rds: string, task?: MigrationTaskOutputs): string[] {
+function ecsRunbook(
+  settings: Settings,
+  a: AwsSettings,
+  rds: string,
+  task?: MigrationTaskOutputs,
+): string[] {
   const s = settings.stack;
-  const region = `--region ${settings.aws!.region}`;
+  const region = `--region ${a.region}`;
   if (task === undefined) {
     return [
       `# ECS has no Docker host: migrate-data runs as the stack's one-off task, which this stack does not`,

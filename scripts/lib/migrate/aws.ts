@@ -1,6 +1,6 @@
 import { spawn } from "child_process";
 import { rdsIdentifier } from "../../../components/config/aws";
-import { Settings } from "../../../components/config/settings";
+import { awsSettingsOf, Settings } from "../../../components/config/settings";
 import { physicalName, PROJECT } from "../../../components/config/naming";
 import { EnvironmentError, UsageError } from "../exit-codes";
 import { pgEnvOf } from "./pg";
@@ -24,7 +24,7 @@ export const DEFAULT_PSQL_IMAGE = "public.ecr.aws/docker/library/postgres:15-boo
  * naming the way that works: the one-off task, whose runbook migrate-data prints.
  */
 export function refuseEcs(settings: Settings): void {
-  if (settings.aws?.runtime !== "ecs") return;
+  if (settings.target.kind !== "ecs") return;
   throw new EnvironmentError(
     `stack "${settings.stack}" runs on ECS (panopticon:aws.runtime ecs): there is no Docker host to migrate from; ` +
       `the copy runs as the stack's one-off task, nothing was touched. Runbook: docs/migration.md, "AWS on ECS" ` +
@@ -60,7 +60,7 @@ export function dockerHostOf(
   settings: Settings,
   env: NodeJS.ProcessEnv,
 ): { host: string; from: string } {
-  const own = settings.aws?.dockerHost;
+  const own = awsSettingsOf(settings)?.dockerHost;
   if (own !== undefined) return { host: own, from: "panopticon:aws.dockerHost" };
   const e = env.DOCKER_HOST;
   if (e !== undefined && e !== "") return { host: e, from: "DOCKER_HOST" };
@@ -105,7 +105,7 @@ export const beforeMigrateSnapshot = (identifier: string, now: Date) =>
   `${identifier}-before-migrate-${stamp(now)}`.slice(0, 255);
 
 export function planAwsBackup(settings: Settings, now: Date, ebsVolumeId?: string): AwsBackupPlan {
-  const a = settings.aws;
+  const a = awsSettingsOf(settings);
   if (a === undefined) throw new UsageError(`stack ${settings.stack} is not an AWS stack`);
   const identifier =
     a.adopt.rdsInstanceIdentifier ?? rdsIdentifier(settings.project, settings.stack);
