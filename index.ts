@@ -32,3 +32,5 @@ export const release = {
 export const protection = app.protectionSummary;
 /** AWS stacks only: instance id (for SSM), RDS, KMS, EBS and EFS ids (for re-adoption). */
 export const aws = app.outputs;
+/** ECS stacks with aws.ecs.migrationTask: the one-off migrate-data task (docs/migration.md). */
+export const migrationTask = app.migrationTask;

@@ -64,4 +64,6 @@ export const OUTPUTS = {
   protection: "protection",
   /** AWS stacks only: the ids needed to re-adopt what was retained. */
   aws: "aws",
+  /** ECS stacks with aws.ecs.migrationTask: where `aws ecs run-task` runs migrate-data. */
+  migrationTask: "migrationTask",
 } as const;

@@ -62,6 +62,9 @@ export interface AwsPlatform {
   readonly dataKeyArn: pulumi.Input<string>;
   /** RDS Postgres: its address and master password (secret). */
   readonly database: {
+    /** The instance's identifier and ARN (the migration task snapshots it first). */
+    readonly identifier: pulumi.Input<string>;
+    readonly arn: pulumi.Input<string>;
     readonly host: pulumi.Input<string>;
     readonly port: pulumi.Input<number>;
     readonly password: pulumi.Input<string>;

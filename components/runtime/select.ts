@@ -7,7 +7,10 @@ import type { StackSecrets } from "../start";
 import { localRuntime } from "./local/runtime";
 import type { RuntimeOutputs } from "./shared";
 
-export type Runtime = RuntimeOutputs & { readonly outputs?: pulumi.Output<unknown> };
+export type Runtime = RuntimeOutputs & {
+  readonly outputs?: pulumi.Output<unknown>;
+  readonly migrationTask?: pulumi.Output<unknown>;
+};
 
 /**
  * One runtime per target (settings.target): the local Docker engine, the EC2 Docker

@@ -4,6 +4,7 @@
  * which variables the task gets. Kept free of Pulumi imports, so the tool in the task
  * image loads it without the Pulumi SDK.
  */
+import { OUTPUTS } from "../../contract";
 
 /** Each data set's access point is mounted read-only at `<MIGRATE_MOUNT_ROOT>/<data set>`. */
 export const MIGRATE_MOUNT_ROOT = "/migrate";
@@ -32,4 +33,4 @@ export const MIGRATE_TASK_BUNDLE = "/app/migrate-data.js";
 export const MIGRATE_TASK_COMMAND = ["node", MIGRATE_TASK_BUNDLE, "--in-task"] as const;
 
 /** The stack output holding the task's cluster, definition and network (MigrationTaskOutputs). */
-export const MIGRATION_TASK_OUTPUT = "migrationTask";
+export const MIGRATION_TASK_OUTPUT = OUTPUTS.migrationTask;

@@ -12,6 +12,8 @@ import { InternalAlb } from "./alb";
 import { EcsCluster } from "./cluster";
 import { EcsSecrets } from "./secrets";
 import { EcsService } from "./service";
+import { migrationDataSets, MigrationTask, MigrationTaskOutputs } from "./migrate-task";
+import * as path from "path";
 
 export type EcsTarget = Extract<Target, { kind: "ecs" }>;
 
@@ -44,6 +46,8 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
   public readonly protectionSummary: string;
   /** The `aws` stack output: RDS, KMS, EBS and EFS ids (for re-adoption). */
   public readonly outputs: pulumi.Output<AwsEnvironmentOutputs>;
+  /** With aws.ecs.migrationTask: where `aws ecs run-task` runs migrate-data (docs/migration.md). */
+  public readonly migrationTask?: pulumi.Output<MigrationTaskOutputs>;
 
   private readonly args: EcsRuntimeArgs;
 
@@ -80,6 +84,10 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
       }
     }
 
+    if (plan.settings.migrationTask) {
+      this.migrationTask = this.createMigrationTask(name, cluster, secrets).outputs;
+    }
+
     const dns = alb?.dnsName ?? pulumi.output("");
     this.endpoints = dns.apply((host) =>
       Object.fromEntries(
@@ -108,6 +116,38 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
       connectionString: this.connectionString,
       protectionSummary: this.protectionSummary,
     });
+  }
+
+  /** The one-off task that runs migrate-data against RDS and the EFS data sets. */
+  private createMigrationTask(name: string, cluster: EcsCluster, secrets: EcsSecrets) {
+    const { settings: s, target, platform } = this.args;
+    return new MigrationTask(
+      `${name}-migrate`,
+      {
+        stack: s.stack,
+        region: target.aws.region,
+        partition: partitionOf(target.aws.region),
+        protection: s.protection,
+        repoDir: path.resolve(__dirname, "..", "..", ".."),
+        clusterName: cluster.cluster.name,
+        subnetIds: platform.privateSubnetIds,
+        securityGroupIds:
+          platform.dataClientSecurityGroupId === undefined
+            ? []
+            : [platform.dataClientSecurityGroupId],
+        kmsKeyArn: platform.dataKeyArn,
+        logsKeyArn: cluster.logsKey.arn,
+        logRetentionDays: target.ecs.settings.logRetentionDays,
+        database: {
+          secretArn: secrets.databaseArn,
+          instanceIdentifier: platform.database.identifier,
+          instanceArn: platform.database.arn,
+        },
+        fileSystem: platform.fileSystem,
+        dataSets: platform.fileSystem ? migrationDataSets(s) : [],
+      },
+      { parent: this },
+    );
   }
 
   /** The configured API keys the services use, and the database's password and URL. */
