@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as dockerHostRuntime from "./components/runtime/docker-host/runtime";
 import type * as ecsRuntime from "./components/runtime/ecs/runtime";
+import type * as awsEnvironment from "./components/aws/environment";
 import { localRuntime } from "./components/runtime/local/runtime";
 import type { RuntimeOutputs } from "./components/runtime/shared";
 import { assertPgVersionMatches, dockerIsLocal } from "./components/pg-version";
@@ -72,8 +73,15 @@ function runtimeOf(target: Target): RuntimeOutputs & { readonly outputs?: pulumi
       return new m.DockerHostRuntime("panopticon", { settings, target, secrets, postgresPassword });
     }
     case "ecs": {
+      const e = require("./components/aws/environment") as typeof awsEnvironment;
       const m = require("./components/runtime/ecs/runtime") as typeof ecsRuntime;
-      return m.ecsRuntime("panopticon", { settings, target, postgresPassword, secretValues });
+      // The shared AWS pieces, then the services on what they give, with their provider.
+      const env = new e.AwsEnvironment("panopticon-aws", { settings, target, postgresPassword });
+      return new m.EcsRuntime(
+        "panopticon",
+        { settings, target, platform: env.platform, secretValues },
+        { providers: [env.provider] },
+      );
     }
   }
 }

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { kebab, physicalName, TYPES } from "./config/naming";
 import { ProtectionPolicy } from "./protection";
 import { DataSetSettings } from "./config/settings";
-import { efsVolume } from "./storage/nfs-volume";
+import { EfsLocation, efsVolume } from "./storage/nfs-volume";
 import { hostDir } from "./storage/host-dir";
 import { DataMount } from "./storage/types";
 import { namedVolume } from "./storage/volume";
@@ -16,8 +16,8 @@ export interface DataVolumeArgs {
   readonly stack: string;
   /** Image id that prepares host directories (bind, ebs) and EFS directories (efs). @default none */
   readonly initImageId?: pulumi.Input<string>;
-  /** NFS driver options for the efs backend (see components/storage/nfs-volume.ts). @default none */
-  readonly nfsDriverOpts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Where the data set's files live on EFS (efs backend only). @default none */
+  readonly efs?: EfsLocation;
 }
 
 /**
@@ -42,9 +42,9 @@ export class DataVolume extends pulumi.ComponentResource {
         this.mount = namedVolume(name, { dataSet: ds, protection: args.protection }, child);
         break;
       case "efs":
-        if (args.nfsDriverOpts === undefined || args.initImageId === undefined) {
+        if (args.efs === undefined || args.initImageId === undefined) {
           throw new Error(
-            `data set "${ds.key}": the efs backend needs NFS driver options and an init image`,
+            `data set "${ds.key}": the efs backend needs its EFS location and an init image`,
           );
         }
         this.mount = efsVolume(
@@ -52,7 +52,7 @@ export class DataVolume extends pulumi.ComponentResource {
           {
             dataSet: ds,
             protection: args.protection,
-            driverOpts: args.nfsDriverOpts,
+            location: args.efs,
             initImageId: args.initImageId,
             containerName: initName,
           },

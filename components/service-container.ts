@@ -69,25 +69,48 @@ export class ServiceContainer extends pulumi.ComponentResource {
     super(TYPES.ServiceContainer, name, {}, opts);
     const svc = args.service;
     const bindAddress = args.bindAddress ?? "127.0.0.1";
-    // keepLocally: destroying the stack must not delete images a restore may need.
-    // The container runs the image id, never a name, so it is replaced only when
-    // the bytes change (PITFALLS.md).
+    this.image = this.pullImage(name, args);
+    this.hostname = svc.name;
+    this.container = this.createContainer(name, args, bindAddress);
+    this.endpoint = pulumi.output(
+      svc.hostPort === false ? undefined : `${bindAddress}:${svc.hostPort}`,
+    );
+    this.registerOutputs({
+      container: this.container,
+      image: this.image,
+      endpoint: this.endpoint,
+      hostname: this.hostname,
+    });
+  }
+
+  /**
+   * keepLocally: destroying the stack must not delete images a restore may need. The
+   * container runs the image id, never a name, so it is replaced only when the bytes
+   * change (PITFALLS.md).
+   */
+  private pullImage(name: string, args: ServiceContainerArgs): docker.RemoteImage {
+    const svc = args.service;
     const image = args.image ?? { name: svc.image };
     if (image.name === undefined) {
       throw new Error(`service "${svc.name}" has no image (settings must refuse this first)`);
     }
-    this.image = new docker.RemoteImage(
+    return new docker.RemoteImage(
       `${name}-image`,
       { name: image.name, keepLocally: true, pullTriggers: args.image?.pullTriggers },
       { parent: this, provider: args.imageProvider },
     );
+  }
 
+  private createContainer(
+    name: string,
+    args: ServiceContainerArgs,
+    bindAddress: string,
+  ): docker.Container {
+    const svc = args.service;
     const env = pulumi
       .all([pulumi.output(args.extraEnv ?? {})])
       .apply(([extra]) => envLines({ ...Object.fromEntries(svc.env), ...extra }));
-
-    this.hostname = svc.name;
-    this.container = new docker.Container(
+    return new docker.Container(
       `${name}-container`,
       {
         name: svc.containerName,
@@ -120,13 +143,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
         mounts: args.mount
           ? [{ type: args.mount.type, source: args.mount.source, target: svc.dataSet!.mountPath }]
           : [],
-        labels: Object.entries({
-          [LABELS.service]: svc.name,
-          ...(svc.dataSet ? { [LABELS.dataSet]: svc.dataSet.key } : {}),
-          ...args.labels,
-        })
-          .sort(([a], [b]) => (a < b ? -1 : 1))
-          .map(([label, value]) => ({ label, value })),
+        labels: containerLabels(svc, args.labels),
       },
       {
         parent: this,
@@ -137,15 +154,19 @@ export class ServiceContainer extends pulumi.ComponentResource {
         replaceOnChanges: CONTAINER_REPLACE_ON_CHANGES,
       },
     );
-
-    this.endpoint = pulumi.output(
-      svc.hostPort === false ? undefined : `${bindAddress}:${svc.hostPort}`,
-    );
-    this.registerOutputs({
-      container: this.container,
-      image: this.image,
-      endpoint: this.endpoint,
-      hostname: this.hostname,
-    });
   }
+}
+
+/** The labels the guard and the data tools find a container by (LABELS), sorted. */
+function containerLabels(
+  svc: ServiceSettings,
+  extra: Record<string, string> = {},
+): { label: string; value: string }[] {
+  return Object.entries({
+    [LABELS.service]: svc.name,
+    ...(svc.dataSet ? { [LABELS.dataSet]: svc.dataSet.key } : {}),
+    ...extra,
+  })
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([label, value]) => ({ label, value }));
 }

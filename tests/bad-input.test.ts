@@ -386,6 +386,20 @@ const ROWS: Row[] = [
     message: "panopticon:services: dependsOn forms a cycle",
   },
   {
+    label: "a port the healthcheck does not probe",
+    bad: { services: { "main-app": { port: 9000 } } },
+    ok: {
+      services: {
+        "main-app": {
+          port: 9000,
+          healthcheck: { test: ["CMD", "curl", "-f", "http://localhost:9000/health"] },
+        },
+      },
+    },
+    message:
+      /panopticon:services\.main-app\.port = 9000: \S+'s healthcheck of main-app probes port 8000 .*: expected the port the healthcheck probes/,
+  },
+  {
     label: "a range of every address in a service's env",
     bad: { services: { "main-app": { env: { TRUSTED_NETWORKS: "0.0.0.0/0" } } } },
     ok: { services: { "main-app": { env: { TRUSTED_NETWORKS: "10.0.0.0/8" } } } },

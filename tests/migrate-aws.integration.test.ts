@@ -270,7 +270,9 @@ describe("ChromaDB on the Docker host", () => {
   it("an ebs directory the host does not have, or an efs volume it does not have, holds no store", async () => {
     const settings = loadStack(STACK, TMP);
     const gone = settings.dataSets.map((d) =>
-      d.key === "query" ? { ...d, hostPath: path.join(HOST_DATA, "absent", "query_storage") } : d,
+      d.key === "query" && d.hostPath !== undefined
+        ? { ...d, hostPath: path.join(HOST_DATA, "absent", "query_storage") }
+        : d,
     );
     const out = fs.mkdtempSync(path.join(TMP, "copy-"));
     const copy = (key: string) => copyChroma({ ...settings, dataSets: gone }, key, BUSYBOX, out);

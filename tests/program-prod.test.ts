@@ -5,7 +5,12 @@ import { hostUserData, nvmeDevicePath } from "../components/runtime/docker-host/
 import { subnetCidrs } from "../components/aws/network";
 import { SNAPSHOT_TAG } from "../components/aws/types";
 import { RDS_ADOPT_IGNORE_CHANGES } from "../components/aws/rds-postgres";
-import { EFS_MOUNT_OPTIONS, efsDataSetPath, nfsDriverOpts } from "../components/storage/nfs-volume";
+import {
+  EFS_MOUNT_OPTIONS,
+  efsDataSetPath,
+  efsDriverOpts,
+  efsLocation,
+} from "../components/storage/nfs-volume";
 import { scriptHasSecretAssignment } from "../policy/secrets";
 import { STATEFUL_TYPES } from "../policy/stateful";
 import {
@@ -941,8 +946,13 @@ describe("helpers", () => {
     expect(s).not.toMatch(/169\.254\.169\.254|TOKEN/);
   });
 
-  test("nfsDriverOpts: AWS's EFS options on an absolute path", async () => {
-    const o = nfsDriverOpts("fs-1.efs.eu-west-1.amazonaws.com", efsDataSetPath("prod", "models"));
+  test("efsDriverOpts: AWS's EFS options on the data set's directory", async () => {
+    const location = efsLocation(
+      "fs-1.efs.eu-west-1.amazonaws.com",
+      efsDataSetPath("prod", "models"),
+    );
+    expect(location).toEqual({ address: "fs-1.efs.eu-west-1.amazonaws.com", path: "/prod/models" });
+    const o = efsDriverOpts(location);
     expect(o.type).toBe("nfs");
     expect(o.device).toBe(":/prod/models");
     const opts = await new Promise<string>((r) =>
@@ -951,7 +961,8 @@ describe("helpers", () => {
     expect(opts).toBe(
       "addr=fs-1.efs.eu-west-1.amazonaws.com,nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport",
     );
-    expect(() => nfsDriverOpts("x", "prod/models")).toThrow(/must be absolute/);
+    // A relative directory is no EfsLocation: `efsLocation("x", "prod/models")` does not compile.
+    expect(efsDriverOpts({ address: "x", path: "/" }).device).toBe(":/");
   });
 
   test("subnetCidrs: consecutive /+4 blocks inside the VPC", () => {

@@ -149,7 +149,7 @@ describe("ECS planning helpers", () => {
       problems,
     );
     expect(problems).toEqual([
-      "panopticon:services: start order has a cycle (a -> b -> a): expected depends_on without cycles",
+      "panopticon:services: dependsOn forms a cycle a -> b -> a: expected a start order (depends_on without cycles)",
     ]);
   });
 });

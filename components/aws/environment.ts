@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { TYPES, physicalName } from "../config/naming";
 import { postgresPassword } from "../postgres-password";
-import { Settings, Target } from "../config/settings";
+import { Settings } from "../config/settings";
 import { partitionOf, rdsIdentifier } from "../config/aws";
 import { EbsDataDisk } from "./data-disk";
 import { EfsStorage } from "./efs-storage";
@@ -12,28 +12,13 @@ import { AwsNetwork } from "./network";
 import { RdsPostgres } from "./rds-postgres";
 import { EbsSnapshotPolicy } from "./snapshots";
 import { ALL_OUTBOUND, SNAPSHOT_TAG } from "./types";
-
-/** The two runtimes that run on AWS. */
-export type AwsTarget = Exclude<Target, { kind: "local" }>;
-
-/** What a runtime may build on before the data services exist. */
-export interface AwsFoundation {
-  /** The environment itself (the parent the shared pieces keep). */
-  readonly environment: pulumi.Resource;
-  readonly provider: aws.Provider;
-  readonly network: AwsNetwork;
-  readonly key: DataKey;
-  /** The host's data disk, when the stack keeps one. */
-  readonly dataDisk?: EbsDataDisk;
-}
-
-/** Who uses RDS and EFS (and pulls the stack's images). */
-export interface DataClient {
-  /** The security group RDS and EFS admit. */
-  readonly securityGroupId: pulumi.Input<string>;
-  /** The role granted pull access to the image repositories. @default none */
-  readonly pullRoleName?: pulumi.Input<string>;
-}
+import type {
+  AwsEnvironmentOutputs,
+  AwsFoundation,
+  AwsPlatform,
+  AwsTarget,
+  DataClient,
+} from "./platform";
 
 export interface AwsEnvironmentArgs {
   /** Validated settings of an `environment: aws` stack. */
@@ -48,22 +33,6 @@ export interface AwsEnvironmentArgs {
    * ECS tasks wear
    */
   readonly dataClient?: (foundation: AwsFoundation) => DataClient;
-}
-
-/** The shared part of the `aws` stack output (the runtime adds its own fields). */
-export interface AwsEnvironmentOutputs {
-  readonly region: string;
-  readonly runtime: AwsTarget["kind"];
-  readonly rdsAddress: string;
-  readonly rdsIdentifier: string;
-  readonly rdsFinalSnapshotIdentifier: string;
-  readonly kmsKeyArn: string;
-  /** The host's data disk: docker-host runtime, or ECS with keepHostDataDisk. */
-  readonly ebsVolumeId: string | undefined;
-  readonly efsFileSystemId: string | undefined;
-  readonly dataMountPath: string;
-  /** Service → ECR repository URL (a dev stack's panopticon:registry may push here). */
-  readonly imageRepositories: Record<string, string> | undefined;
 }
 
 /**
@@ -91,6 +60,8 @@ export class AwsEnvironment extends pulumi.ComponentResource {
   public readonly images?: ImageRepositories;
   /** Stack outputs an operator needs (ids for re-adoption). */
   public readonly outputs: pulumi.Output<AwsEnvironmentOutputs>;
+  /** What the runtime on top uses of all this, as values (the ECS runtime's `platform`). */
+  public readonly platform: AwsPlatform;
 
   private readonly settings: Settings;
   private readonly target: AwsTarget;
@@ -151,11 +122,28 @@ export class AwsEnvironment extends pulumi.ComponentResource {
     );
     this.rds = this.createRds(name, client);
     this.images = this.createImages(name, client);
-    this.outputs = pulumi.output({
+    this.outputs = this.outputsOf();
+    this.platform = {
+      vpcId: this.network.vpcId,
+      privateSubnetIds: this.network.privateSubnetIds,
+      dataKeyArn: this.key.arn,
+      database: { host: this.rds.address, port: this.rds.port, password: this.postgresPassword },
+      fileSystem: this.efs && { id: this.efs.fileSystemId, arn: this.efs.fileSystem.arn },
+      dataClientSecurityGroupId: this.dataClientSecurityGroup?.id,
+      outputs: this.outputs,
+    };
+    this.registerOutputs({ outputs: this.outputs });
+  }
+
+  /** What an operator needs of the shared pieces (ids for re-adoption). */
+  private outputsOf(): pulumi.Output<AwsEnvironmentOutputs> {
+    const s = this.settings;
+    const a = this.target.aws;
+    return pulumi.output({
       region: a.region,
-      runtime: args.target.kind,
+      runtime: this.target.kind,
       rdsAddress: this.rds.address,
-      rdsIdentifier: rdsIdentifier(s.project, stack),
+      rdsIdentifier: rdsIdentifier(s.project, s.stack),
       rdsFinalSnapshotIdentifier: this.rds.finalSnapshotIdentifier,
       kmsKeyArn: this.key.arn,
       ebsVolumeId: this.dataDisk?.volumeId,
@@ -163,7 +151,6 @@ export class AwsEnvironment extends pulumi.ComponentResource {
       dataMountPath: a.dataMountPath,
       imageRepositories: this.images?.repositoryUrls,
     });
-    this.registerOutputs({ outputs: this.outputs });
   }
 
   /** The clients are the runtime's own (the Docker host) rather than ECS tasks. */
@@ -244,11 +231,10 @@ export class AwsEnvironment extends pulumi.ComponentResource {
         vpcId: this.network.vpcId,
         subnetIds: this.network.privateSubnetIds,
         clientSecurityGroupId: client.securityGroupId,
-        clientDescription: this.onHost ? undefined : "NFS from the ECS tasks",
+        clients: this.onHost ? "docker-host" : "ecs-tasks",
         kmsKeyArn: this.key.arn,
         transitionToIa: t.aws.efs.transitionToIa,
         adoptFileSystemId: t.aws.adopt.efsFileSystemId,
-        requireTlsAndIam: !this.onHost,
         partition: partitionOf(t.aws.region),
       },
       this.child,

@@ -51,111 +51,14 @@ export class AwsNetwork extends pulumi.ComponentResource {
 
   constructor(name: string, args: AwsNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPES.AwsNetwork, name, {}, opts);
-    const child = { parent: this };
-    const phys = (...parts: string[]) => physicalName(PROJECT, args.stack, ...parts);
-
-    if (args.existing) {
-      this.created = false;
-      this.vpcId = pulumi.output(args.existing.id);
-      this.privateSubnetIds = args.existing.privateSubnetIds.map((id) => pulumi.output(id));
-      this.hostSubnetId = this.privateSubnetIds[0];
-      this.hostAvailabilityZone = aws.ec2.getSubnetOutput(
-        { id: args.existing.privateSubnetIds[0] },
-        child,
-      ).availabilityZone;
-    } else {
-      this.created = true;
-      const zones = aws.getAvailabilityZonesOutput({ state: "available" }, child).names;
-      const cidrs = subnetCidrs(args.vpcCidr, 3);
-      const vpc = new aws.ec2.Vpc(
-        `${name}-vpc`,
-        {
-          cidrBlock: args.vpcCidr,
-          // EFS mounts by its DNS name, which needs both.
-          enableDnsSupport: true,
-          enableDnsHostnames: true,
-          tags: nameTag(phys("vpc")),
-        },
-        child,
-      );
-      const privateSubnets = [0, 1].map(
-        (i) =>
-          new aws.ec2.Subnet(
-            `${name}-private-${i}`,
-            {
-              vpcId: vpc.id,
-              cidrBlock: cidrs[i],
-              availabilityZone: zones[i],
-              mapPublicIpOnLaunch: false,
-              tags: nameTag(phys("private", String(i))),
-            },
-            child,
-          ),
-      );
-      // The NAT gateway needs a public subnet and an internet gateway; they carry
-      // only the NAT's outbound traffic and its replies.
-      const igw = new aws.ec2.InternetGateway(
-        `${name}-igw`,
-        { vpcId: vpc.id, tags: nameTag(phys("igw")) },
-        child,
-      );
-      const publicSubnet = new aws.ec2.Subnet(
-        `${name}-public`,
-        {
-          vpcId: vpc.id,
-          cidrBlock: cidrs[2],
-          availabilityZone: zones[0],
-          mapPublicIpOnLaunch: false,
-          tags: nameTag(phys("public")),
-        },
-        child,
-      );
-      const publicRoutes = new aws.ec2.RouteTable(
-        `${name}-public-routes`,
-        {
-          vpcId: vpc.id,
-          routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
-          tags: nameTag(phys("public")),
-        },
-        child,
-      );
-      new aws.ec2.RouteTableAssociation(
-        `${name}-public-routes`,
-        { subnetId: publicSubnet.id, routeTableId: publicRoutes.id },
-        child,
-      );
-      const natIp = new aws.ec2.Eip(
-        `${name}-nat-ip`,
-        { domain: "vpc", tags: nameTag(phys("nat")) },
-        child,
-      );
-      const nat = new aws.ec2.NatGateway(
-        `${name}-nat`,
-        { allocationId: natIp.id, subnetId: publicSubnet.id, tags: nameTag(phys("nat")) },
-        { ...child, dependsOn: [igw] },
-      );
-      const privateRoutes = new aws.ec2.RouteTable(
-        `${name}-private-routes`,
-        {
-          vpcId: vpc.id,
-          routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.id }],
-          tags: nameTag(phys("private")),
-        },
-        child,
-      );
-      privateSubnets.forEach(
-        (s, i) =>
-          new aws.ec2.RouteTableAssociation(
-            `${name}-private-routes-${i}`,
-            { subnetId: s.id, routeTableId: privateRoutes.id },
-            child,
-          ),
-      );
-      this.vpcId = vpc.id;
-      this.privateSubnetIds = privateSubnets.map((s) => s.id);
-      this.hostSubnetId = privateSubnets[0].id;
-      this.hostAvailabilityZone = privateSubnets[0].availabilityZone;
-    }
+    this.created = args.existing === undefined;
+    const where = args.existing
+      ? this.useExisting(args.existing)
+      : this.createVpc(name, args.stack, args.vpcCidr);
+    this.vpcId = where.vpcId;
+    this.privateSubnetIds = where.privateSubnetIds;
+    this.hostSubnetId = where.privateSubnetIds[0];
+    this.hostAvailabilityZone = where.hostAvailabilityZone;
     this.registerOutputs({
       vpcId: this.vpcId,
       privateSubnetIds: this.privateSubnetIds,
@@ -163,4 +66,133 @@ export class AwsNetwork extends pulumi.ComponentResource {
       hostAvailabilityZone: this.hostAvailabilityZone,
     });
   }
+
+  /** The configured VPC and subnets; the host goes into the first subnet's zone. */
+  private useExisting(existing: NonNullable<AwsNetworkArgs["existing"]>): Placement {
+    return {
+      vpcId: pulumi.output(existing.id),
+      privateSubnetIds: existing.privateSubnetIds.map((id) => pulumi.output(id)),
+      hostAvailabilityZone: aws.ec2.getSubnetOutput(
+        { id: existing.privateSubnetIds[0] },
+        { parent: this },
+      ).availabilityZone,
+    };
+  }
+
+  /** A VPC with two private subnets in two zones, reaching out through one NAT gateway. */
+  private createVpc(name: string, stack: string, vpcCidr: string): Placement {
+    const child = { parent: this };
+    const phys = (...parts: string[]) => physicalName(PROJECT, stack, ...parts);
+    const zones = aws.getAvailabilityZonesOutput({ state: "available" }, child).names;
+    const cidrs = subnetCidrs(vpcCidr, 3);
+    const vpc = new aws.ec2.Vpc(
+      `${name}-vpc`,
+      {
+        cidrBlock: vpcCidr,
+        // EFS mounts by its DNS name, which needs both.
+        enableDnsSupport: true,
+        enableDnsHostnames: true,
+        tags: nameTag(phys("vpc")),
+      },
+      child,
+    );
+    const privateSubnets = [0, 1].map(
+      (i) =>
+        new aws.ec2.Subnet(
+          `${name}-private-${i}`,
+          {
+            vpcId: vpc.id,
+            cidrBlock: cidrs[i],
+            availabilityZone: zones[i],
+            mapPublicIpOnLaunch: false,
+            tags: nameTag(phys("private", String(i))),
+          },
+          child,
+        ),
+    );
+    const nat = this.createNat(name, phys, vpc, cidrs[2], zones[0]);
+    const privateRoutes = new aws.ec2.RouteTable(
+      `${name}-private-routes`,
+      {
+        vpcId: vpc.id,
+        routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.id }],
+        tags: nameTag(phys("private")),
+      },
+      child,
+    );
+    privateSubnets.forEach(
+      (s, i) =>
+        new aws.ec2.RouteTableAssociation(
+          `${name}-private-routes-${i}`,
+          { subnetId: s.id, routeTableId: privateRoutes.id },
+          child,
+        ),
+    );
+    return {
+      vpcId: vpc.id,
+      privateSubnetIds: privateSubnets.map((s) => s.id),
+      hostAvailabilityZone: privateSubnets[0].availabilityZone,
+    };
+  }
+
+  /**
+   * The NAT gateway needs a public subnet and an internet gateway; they carry only the
+   * NAT's outbound traffic and its replies.
+   */
+  private createNat(
+    name: string,
+    phys: (...parts: string[]) => string,
+    vpc: aws.ec2.Vpc,
+    cidr: string,
+    zone: pulumi.Input<string>,
+  ): aws.ec2.NatGateway {
+    const child = { parent: this };
+    const igw = new aws.ec2.InternetGateway(
+      `${name}-igw`,
+      { vpcId: vpc.id, tags: nameTag(phys("igw")) },
+      child,
+    );
+    const publicSubnet = new aws.ec2.Subnet(
+      `${name}-public`,
+      {
+        vpcId: vpc.id,
+        cidrBlock: cidr,
+        availabilityZone: zone,
+        mapPublicIpOnLaunch: false,
+        tags: nameTag(phys("public")),
+      },
+      child,
+    );
+    const publicRoutes = new aws.ec2.RouteTable(
+      `${name}-public-routes`,
+      {
+        vpcId: vpc.id,
+        routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
+        tags: nameTag(phys("public")),
+      },
+      child,
+    );
+    new aws.ec2.RouteTableAssociation(
+      `${name}-public-routes`,
+      { subnetId: publicSubnet.id, routeTableId: publicRoutes.id },
+      child,
+    );
+    const natIp = new aws.ec2.Eip(
+      `${name}-nat-ip`,
+      { domain: "vpc", tags: nameTag(phys("nat")) },
+      child,
+    );
+    return new aws.ec2.NatGateway(
+      `${name}-nat`,
+      { allocationId: natIp.id, subnetId: publicSubnet.id, tags: nameTag(phys("nat")) },
+      { ...child, dependsOn: [igw] },
+    );
+  }
+}
+
+/** Where the network puts things. */
+interface Placement {
+  readonly vpcId: pulumi.Output<string>;
+  readonly privateSubnetIds: pulumi.Output<string>[];
+  readonly hostAvailabilityZone: pulumi.Output<string>;
 }

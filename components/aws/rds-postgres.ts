@@ -74,15 +74,36 @@ export class RdsPostgres extends pulumi.ComponentResource {
 
   constructor(name: string, args: RdsPostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPES.RdsPostgres, name, {}, opts);
-    const child = { parent: this };
-    const p = args.protection;
     if (args.backupRetentionDays < 7) {
       throw new Error(
         `RDS ${args.identifier}: backupRetentionDays = ${args.backupRetentionDays}: expected at least 7`,
       );
     }
+    const network = this.createNetworkAccess(name, args);
+    // Stable for the life of the stack, and kept with the instance it names.
+    const suffix = new random.RandomId(
+      `${name}-final-snapshot-suffix`,
+      { byteLength: 4, keepers: { identifier: args.identifier } },
+      { parent: this, ...statefulOptions(args.protection) },
+    );
+    this.finalSnapshotIdentifier = pulumi.interpolate`${args.identifier}-final-${suffix.hex}`;
+    this.instance = this.createInstance(name, args, network);
+    this.address = this.instance.address;
+    this.port = this.instance.port;
+    this.registerOutputs({
+      address: this.address,
+      port: this.port,
+      finalSnapshotIdentifier: this.finalSnapshotIdentifier,
+    });
+  }
 
-    const sg = new aws.ec2.SecurityGroup(
+  /** The group that admits 5432 from the client only, and the subnets the instance may use. */
+  private createNetworkAccess(
+    name: string,
+    args: RdsPostgresArgs,
+  ): { securityGroup: aws.ec2.SecurityGroup; subnetGroup: aws.rds.SubnetGroup } {
+    const child = { parent: this };
+    const securityGroup = new aws.ec2.SecurityGroup(
       `${name}-sg`,
       {
         name: args.identifier,
@@ -106,14 +127,15 @@ export class RdsPostgres extends pulumi.ComponentResource {
       { name: args.identifier, subnetIds: args.subnetIds, tags: { Name: args.identifier } },
       child,
     );
-    // Stable for the life of the stack, and kept with the instance it names.
-    const suffix = new random.RandomId(
-      `${name}-final-snapshot-suffix`,
-      { byteLength: 4, keepers: { identifier: args.identifier } },
-      { ...child, ...statefulOptions(p) },
-    );
-    this.finalSnapshotIdentifier = pulumi.interpolate`${args.identifier}-final-${suffix.hex}`;
+    return { securityGroup, subnetGroup };
+  }
 
+  private createInstance(
+    name: string,
+    args: RdsPostgresArgs,
+    network: { securityGroup: aws.ec2.SecurityGroup; subnetGroup: aws.rds.SubnetGroup },
+  ): aws.rds.Instance {
+    const p = args.protection;
     const adopting = args.adoptIdentifier !== undefined;
     const pinnedMinor = /^\d+\.\d+$/.test(args.engineVersion);
     const ignoreChanges = [
@@ -122,7 +144,7 @@ export class RdsPostgres extends pulumi.ComponentResource {
       // plan a downgrade, which RDS refuses. A major-only version never drifts.
       ...(pinnedMinor ? ["engineVersion"] : []),
     ];
-    this.instance = new aws.rds.Instance(
+    return new aws.rds.Instance(
       `${name}-instance`,
       {
         identifier: args.identifier,
@@ -140,8 +162,8 @@ export class RdsPostgres extends pulumi.ComponentResource {
         username: args.username,
         password: pulumi.secret(args.password),
         port: 5432,
-        dbSubnetGroupName: subnetGroup.name,
-        vpcSecurityGroupIds: [sg.id],
+        dbSubnetGroupName: network.subnetGroup.name,
+        vpcSecurityGroupIds: [network.securityGroup.id],
         publiclyAccessible: false,
         multiAz: args.multiAz,
         backupRetentionPeriod: args.backupRetentionDays,
@@ -156,19 +178,11 @@ export class RdsPostgres extends pulumi.ComponentResource {
         tags: { Name: args.identifier },
       },
       {
-        ...child,
+        parent: this,
         ...statefulOptions(p),
         import: args.adoptIdentifier,
         ignoreChanges: ignoreChanges.length > 0 ? ignoreChanges : undefined,
       },
     );
-
-    this.address = this.instance.address;
-    this.port = this.instance.port;
-    this.registerOutputs({
-      address: this.address,
-      port: this.port,
-      finalSnapshotIdentifier: this.finalSnapshotIdentifier,
-    });
   }
 }

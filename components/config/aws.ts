@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { physicalName } from "./naming";
+import { DEFAULT_DATA_MOUNT_PATH, physicalName } from "./naming";
 import { ecsSchema, RUNTIMES } from "./ecs";
 import { AWS_REGIONS } from "./aws-regions";
 import { didYouMean } from "./suggest";
@@ -98,7 +98,7 @@ export const awsSchema = z
     dataMountPath: z
       .string()
       .regex(/^\/[A-Za-z0-9/_-]+$/, "expected an absolute path on the host")
-      .default("/mnt/panopticon-data"),
+      .default(DEFAULT_DATA_MOUNT_PATH),
     storage: z
       .record(z.string(), z.enum(["efs", "ebs"], { error: 'expected "efs" or "ebs"' }))
       .default({}),

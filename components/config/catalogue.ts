@@ -1,5 +1,8 @@
 import type { ComposeFile, ComposeService, Restart, Volume } from "./compose/read";
 import { composeVolumeName } from "./naming";
+import { readEnv } from "./catalogue-env";
+
+export { isSecretVariable, secretConfigKey } from "./catalogue-env";
 
 /*
  * The service catalogue: the checkout's own docker-compose.yml (components/config/compose/),
@@ -92,15 +95,6 @@ export interface Catalogue {
 export const POSTGRES_DATA_PATH = "/var/lib/postgresql/data";
 /** The official Postgres image's user; its entrypoint chowns a fresh data directory to it. */
 const POSTGRES_UID = 999;
-/** The connection settings the program injects itself, with the stack's one password. */
-const DATABASE_VARS = new Set([
-  "POSTGRES_HOST",
-  "POSTGRES_PORT",
-  "POSTGRES_USER",
-  "POSTGRES_PASSWORD",
-  "POSTGRES_DB",
-  "DATABASE_URL",
-]);
 /**
  * The compose era's storage services, by mount path (PANOPTICON.md, "Environment each
  * service reads"). Compose sets no persist variable: the code defaults each to exactly
@@ -130,20 +124,8 @@ const COMPOSE_ERA_STORES: Readonly<
   },
 };
 const PERSIST_VAR = /_PERSIST_DIRECTORY$/;
-const URL_VALUE = /^https?:\/\/([a-z][a-z0-9-]*):(\d+)\/?$/;
 /** compose-era defaults the program keeps when compose says nothing. */
 const DEFAULT_LIMITS = { cpus: 0.5, memoryMb: 512 };
-
-/** API_KEY and every *_API_KEY: never plain config, never promoted. */
-export function isSecretVariable(name: string): boolean {
-  return name === "API_KEY" || /^[A-Z][A-Z0-9_]*_API_KEY$/.test(name);
-}
-
-/** The stack config key a secret variable is read from: OPENAI_API_KEY → openaiApiKey. */
-export function secretConfigKey(variable: string): string {
-  const [first, ...rest] = variable.toLowerCase().split("_");
-  return first + rest.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join("");
-}
 
 /** Data-set key of a mount: `./data/query_storage` and volume `query_data` are both `query`. */
 function dataSetKey(v: Volume): string {
@@ -205,45 +187,6 @@ function createdNames(svc: ComposeService): { user?: string; name?: string } {
     return e && e.value.unresolved.length === 0 ? e.value.value : undefined;
   };
   return { user: literal("POSTGRES_USER"), name: literal("POSTGRES_DB") };
-}
-
-function readEnv(svc: ComposeService, names: ReadonlySet<string>, at: string, problems: string[]) {
-  const env: Record<string, string> = {};
-  const urls: Record<string, string> = {};
-  const secrets: string[] = [];
-  const unsetEnv: string[] = [];
-  let database = false;
-  for (const e of svc.environment) {
-    if (isSecretVariable(e.key)) {
-      if (!e.value.bare) {
-        problems.push(
-          `${at}.environment.${e.key}: compose gives it a value; secrets come from stack config: write ${e.key}=\${${e.key}} and run \`pulumi config set --secret ${secretConfigKey(e.key)} <value>\``,
-        );
-      }
-      secrets.push(e.key);
-      continue;
-    }
-    if (DATABASE_VARS.has(e.key)) {
-      database = true; // replaced by the stack's connection settings and password
-      continue;
-    }
-    const url = URL_VALUE.exec(e.value.value);
-    if (url && names.has(url[1]) && e.value.unresolved.length === 0) {
-      urls[e.key] = url[1];
-      continue;
-    }
-    if (e.value.unresolved.length > 0) {
-      if (!e.value.bare) {
-        problems.push(
-          `${at}.environment.${e.key} = ${JSON.stringify(e.raw)}: \${${e.value.unresolved[0]}} has no default and the program reads no shell or .env: give it a default or set services.${svc.name}.env.${e.key}`,
-        );
-      }
-      unsetEnv.push(e.key);
-      continue;
-    }
-    env[e.key] = e.value.value;
-  }
-  return { env, urls, secrets, unsetEnv, database };
 }
 
 function readService(

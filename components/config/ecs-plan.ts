@@ -1,6 +1,6 @@
-import type { ServiceSettings } from "./settings";
-import { efsDataSetPath } from "./naming";
+import type { ServiceSettings } from "./stack-services";
 import { EcsSettings, ScalingSettings } from "./ecs";
+import { cycleProblem, Dependant, startOrder } from "./start-order";
 import { fargateSize, FargateSize } from "../runtime/ecs/fargate";
 
 /*
@@ -51,8 +51,6 @@ export interface EcsFileData {
   readonly mountPath: string;
   readonly uid: number;
   readonly gid: number;
-  /** The data set's directory on the file system: the access point's root. */
-  readonly efsPath: string;
 }
 
 export interface EcsServicePlan {
@@ -88,28 +86,10 @@ export interface EcsPlan {
 }
 
 /** Names in start order (dependencies first, then by name); a cycle is a problem. */
-export function topologicalOrder(
-  services: readonly { name: string; dependsOn: readonly string[] }[],
-  problems: string[],
-): string[] {
-  const byName = new Map(services.map((s) => [s.name, s]));
-  const order: string[] = [];
-  const state = new Map<string, "visiting" | "done">();
-  const visit = (name: string, path: string[]) => {
-    if (state.get(name) === "done") return;
-    if (state.get(name) === "visiting") {
-      problems.push(
-        `panopticon:services: start order has a cycle (${[...path, name].join(" -> ")}): expected depends_on without cycles`,
-      );
-      return;
-    }
-    state.set(name, "visiting");
-    for (const d of byName.get(name)?.dependsOn ?? []) visit(d, [...path, name]);
-    state.set(name, "done");
-    order.push(name);
-  };
-  [...byName.keys()].sort().forEach((n) => visit(n, []));
-  return order;
+export function topologicalOrder(services: readonly Dependant[], problems: string[]): string[] {
+  const { order, cycle } = startOrder(services);
+  if (cycle) problems.push(cycleProblem(cycle));
+  return [...order];
 }
 
 /** Hard memory limit of the one-shot container that enables pgvector. */
@@ -130,26 +110,14 @@ const HEALTH_LIMITS: Record<string, [string, number, number]> = {
   startPeriodSeconds: ["startPeriod", 0, 300],
 };
 
-/**
- * Resolves the ECS deployment of `services` (postgres is not among them: RDS replaces
- * it). Returns the plan, or the problems found; never throws on bad config.
- */
-export function planEcs(
-  stack: string,
-  services: readonly EcsServiceInput[],
-  ecs: EcsSettings,
-): { plan?: EcsPlan; problems: string[] } {
-  const problems: string[] = [];
-  const names = new Set(services.map((s) => s.name));
+/** Services the `aws.ecs` rules name must exist; two listeners cannot share a port. */
+function ruleProblems(ecs: EcsSettings, names: ReadonlySet<string>, problems: string[]): void {
   const known = [...names].sort().join(", ");
   const unknown = (key: string, name: string) => {
     if (!names.has(name)) {
       problems.push(`${KEY}.${key} = ${show(name)}: no such service (known: ${known})`);
-      return true;
     }
-    return false;
   };
-
   for (const [target, callers] of Object.entries(ecs.allow)) {
     unknown(`allow.${target}`, target);
     callers.forEach((c, i) => unknown(`allow.${target}[${i}]`, c));
@@ -166,88 +134,129 @@ export function planEcs(
       );
     }
   }
+}
 
-  const callersOf = new Map<string, Set<string>>();
+/** Per service, who may call it: the services whose URL variables name it, and `aws.ecs.allow`. */
+function callersOf(
+  services: readonly EcsServiceInput[],
+  ecs: EcsSettings,
+  names: ReadonlySet<string>,
+): Map<string, Set<string>> {
+  const callers = new Map<string, Set<string>>();
+  const add = (target: string, caller: string) => {
+    if (!callers.has(target)) callers.set(target, new Set());
+    callers.get(target)!.add(caller);
+  };
   for (const s of services) {
-    for (const target of s.connectsTo) {
-      if (!names.has(target)) continue; // postgres: reached through RDS's own rule
-      if (!callersOf.has(target)) callersOf.set(target, new Set());
-      callersOf.get(target)!.add(s.name);
+    // postgres is not among `names`: it is reached through RDS's own rule.
+    s.connectsTo.filter((t) => names.has(t)).forEach((t) => add(t, s.name));
+  }
+  for (const [target, allowed] of Object.entries(ecs.allow)) {
+    if (!callers.has(target)) callers.set(target, new Set());
+    allowed.filter((c) => names.has(c)).forEach((c) => add(target, c));
+  }
+  return callers;
+}
+
+/** What ECS itself refuses in a service: an image not pinned by digest, health timings out of range. */
+function serviceProblems(s: EcsServiceInput, problems: string[]): void {
+  const svcKey = `panopticon:services.${s.name}`;
+  if (s.image === undefined || !DIGEST.test(s.image)) {
+    problems.push(
+      `${svcKey}.image = ${s.image === undefined ? "(missing)" : show(s.image)}: the ECS runtime runs images by digest: expected <repository>@sha256:<64 hex digits>`,
+    );
+  }
+  for (const [field, [ecsName, min, max]] of Object.entries(HEALTH_LIMITS)) {
+    const v = s.healthcheck[field as keyof EcsServiceInput["healthcheck"]] as number;
+    if (!(v >= min && v <= max)) {
+      problems.push(
+        `${svcKey}.healthcheck.${field} = ${show(v)}: ECS health check ${ecsName} must be between ${min} and ${max}`,
+      );
     }
   }
-  for (const [target, callers] of Object.entries(ecs.allow)) {
-    if (!callersOf.has(target)) callersOf.set(target, new Set());
-    callers.filter((c) => names.has(c)).forEach((c) => callersOf.get(target)!.add(c));
-  }
+}
 
+/**
+ * The service's files on EFS, if it keeps any: a service with a data set keeps files
+ * unless its storage type moves it to Postgres. On Fargate only EFS persists them, and
+ * a service on files is a single writer.
+ */
+function fileDataOf(
+  s: EcsServiceInput,
+  ecs: EcsSettings,
+  problems: string[],
+): EcsFileData | undefined {
+  const hasStorageType = s.env.some(([k]) => STORAGE_TYPE.test(k));
+  const ds = s.dataSet;
+  if (ds === undefined || (hasStorageType && ecs.storageType !== "chroma")) return undefined;
+  if (ds.backend !== "efs") {
+    problems.push(
+      `panopticon:aws.storage.${ds.key} = ${show(ds.backend)}: ${s.name} keeps files, and on Fargate only EFS persists them: expected "efs"`,
+    );
+  }
+  const configured = ecs.autoscaling.services[s.name];
+  if (configured !== undefined && configured.max > 1) {
+    problems.push(
+      `${KEY}.autoscaling.services.${s.name}.max = ${configured.max}: ${s.name} writes files on EFS (data set ${ds.key}) and must run as one task: expected max 1, or remove the entry`,
+    );
+  }
+  const { key, mountPath, uid, gid } = ds;
+  return { key, mountPath, uid, gid };
+}
+
+/** The Fargate task size that holds the service (and the pgvector initialiser beside it). */
+function taskSize(s: EcsServiceInput, problems: string[]): FargateSize | undefined {
+  try {
+    // The pgvector initialiser shares the task's memory with the service.
+    const base = fargateSize(
+      s.limits.cpus,
+      s.limits.memoryMb + (s.database ? PGVECTOR_INIT_MEMORY_MB : 0),
+    );
+    return { ...base, memoryMb: s.limits.memoryMb };
+  } catch (e) {
+    problems.push(
+      `panopticon:services.${s.name}.limits = ${show(s.limits)}: ${(e as Error).message}`,
+    );
+    return undefined;
+  }
+}
+
+/**
+ * Resolves the ECS deployment of `services` (postgres is not among them: RDS replaces
+ * it). Returns the plan, or the problems found; never throws on bad config.
+ */
+export function planEcs(
+  services: readonly EcsServiceInput[],
+  ecs: EcsSettings,
+): { plan?: EcsPlan; problems: string[] } {
+  const problems: string[] = [];
+  const names = new Set(services.map((s) => s.name));
+  ruleProblems(ecs, names, problems);
+  const callers = callersOf(services, ecs, names);
   const planned: EcsServicePlan[] = [];
   for (const s of [...services].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const svcKey = `panopticon:services.${s.name}`;
-    if (s.image === undefined || !DIGEST.test(s.image)) {
-      problems.push(
-        `${svcKey}.image = ${s.image === undefined ? "(missing)" : show(s.image)}: the ECS runtime runs images by digest: expected <repository>@sha256:<64 hex digits>`,
-      );
-    }
-    for (const [field, [ecsName, min, max]] of Object.entries(HEALTH_LIMITS)) {
-      const v = s.healthcheck[field as keyof EcsServiceInput["healthcheck"]] as number;
-      if (!(v >= min && v <= max)) {
-        problems.push(
-          `${svcKey}.healthcheck.${field} = ${show(v)}: ECS health check ${ecsName} must be between ${min} and ${max}`,
-        );
-      }
-    }
-    const hasStorageType = s.env.some(([k]) => STORAGE_TYPE.test(k));
-    const env = s.env.map(([k, v]) => [k, STORAGE_TYPE.test(k) ? ecs.storageType : v] as const);
-    const onFiles = s.dataSet !== undefined && (!hasStorageType || ecs.storageType === "chroma");
-    let fileData: EcsFileData | undefined;
-    if (onFiles && s.dataSet !== undefined) {
-      const ds = s.dataSet;
-      if (ds.backend !== "efs") {
-        problems.push(
-          `panopticon:aws.storage.${ds.key} = ${show(ds.backend)}: ${s.name} keeps files, and on Fargate only EFS persists them: expected "efs"`,
-        );
-      }
-      fileData = {
-        key: ds.key,
-        mountPath: ds.mountPath,
-        uid: ds.uid,
-        gid: ds.gid,
-        efsPath: efsDataSetPath(stack, ds.key),
-      };
-    }
-    const configured = ecs.autoscaling.services[s.name];
-    if (fileData !== undefined && configured !== undefined && configured.max > 1) {
-      problems.push(
-        `${KEY}.autoscaling.services.${s.name}.max = ${configured.max}: ${s.name} writes files on EFS (data set ${fileData.key}) and must run as one task: expected max 1, or remove the entry`,
-      );
-    }
-    let size: FargateSize;
-    try {
-      // The pgvector initialiser shares the task's memory with the service.
-      const base = fargateSize(
-        s.limits.cpus,
-        s.limits.memoryMb + (s.database ? PGVECTOR_INIT_MEMORY_MB : 0),
-      );
-      size = { ...base, memoryMb: s.limits.memoryMb };
-    } catch (e) {
-      problems.push(`${svcKey}.limits = ${show(s.limits)}: ${(e as Error).message}`);
-      continue;
-    }
+    serviceProblems(s, problems);
+    const fileData = fileDataOf(s, ecs, problems);
+    const size = taskSize(s, problems);
+    if (size === undefined) continue;
     planned.push({
       name: s.name,
       image: s.image ?? "",
       port: s.port,
-      env,
+      env: s.env.map(([k, v]) => [k, STORAGE_TYPE.test(k) ? ecs.storageType : v] as const),
       secretEnv: [...s.secretEnv].sort(),
       database: s.database,
       dependsOn: s.dependsOn.filter((d) => names.has(d)),
-      callers: [...(callersOf.get(s.name) ?? [])].sort(),
+      callers: [...(callers.get(s.name) ?? [])].sort(),
       healthcheck: s.healthcheck,
       command: s.command,
       size,
       listenerPort: ecs.loadBalanced[s.name],
       fileData,
-      scaling: fileData === undefined ? (configured ?? ecs.autoscaling.default) : undefined,
+      scaling:
+        fileData === undefined
+          ? (ecs.autoscaling.services[s.name] ?? ecs.autoscaling.default)
+          : undefined,
     });
   }
   const startOrder = topologicalOrder(planned, problems);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SERVICE_NAME, SERVICE_NAME_HINT } from "./naming";
 
 /*
  * The `panopticon:aws.ecs` block: settings of the ECS (Fargate) runtime, read only
@@ -15,8 +16,6 @@ export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
   3653,
 ] as const;
-
-const SERVICE_NAME = /^[a-z][a-z0-9-]{0,40}[a-z0-9]$/;
 
 const scalingSchema = z
   .object({
@@ -54,9 +53,7 @@ const cidr = z
     message: "must not open the load balancer to every address (/0); it is internal only",
   });
 
-const serviceName = z
-  .string()
-  .regex(SERVICE_NAME, "expected a service name: lower case, digits and -");
+const serviceName = z.string().regex(SERVICE_NAME, SERVICE_NAME_HINT);
 
 export const ecsSchema = z
   .object({

@@ -1,5 +1,13 @@
 import * as path from "path";
 
+/**
+ * A service name: a DNS label, since the other services reach it by this host name
+ * (`http://<name>:<port>`). Compose's reader, `panopticon:services` and `aws.ecs` use it.
+ */
+export const SERVICE_NAME = /^[a-z][a-z0-9-]{0,40}[a-z0-9]$/;
+/** What SERVICE_NAME asks for, in a problem's words. */
+export const SERVICE_NAME_HINT = "expected a service name: lower case letters, digits and -";
+
 /** The Pulumi project name; also the first segment of every physical name. */
 export const PROJECT = "panopticon";
 
@@ -26,6 +34,7 @@ export const TYPES = {
   EcsRuntime: "panopticon:ecs:Runtime",
   EcsCluster: "panopticon:ecs:Cluster",
   EcsService: "panopticon:ecs:Service",
+  EcsTaskDefinition: "panopticon:ecs:TaskDefinition",
   EcsSecrets: "panopticon:ecs:Secrets",
   InternalAlb: "panopticon:ecs:InternalAlb",
 } as const;
@@ -72,6 +81,14 @@ export function bindPath(baseDir: string, dataDir: string, bindDir: string): str
 }
 
 /** The directory of one data set on the stack's file system, e.g. `/prod/model_registry`. */
-export function efsDataSetPath(stack: string, dataSet: string): string {
+export function efsDataSetPath(stack: string, dataSet: string): `/${string}` {
   return `/${stack}/${dataSet}`;
+}
+
+/** Where the Docker host mounts its EBS data disk unless `aws.dataMountPath` says otherwise. */
+export const DEFAULT_DATA_MOUNT_PATH = "/mnt/panopticon-data";
+
+/** The directory of one data set on the EBS disk, e.g. `/mnt/panopticon-data/prod/judge_service`. */
+export function ebsDataSetPath(mountPath: string, stack: string, bindDir: string): string {
+  return `${mountPath}/${stack}/${bindDir}`;
 }

@@ -1,5 +1,5 @@
 import * as path from "path";
-import { PROJECT } from "./naming";
+import { DEFAULT_DATA_MOUNT_PATH, PROJECT } from "./naming";
 
 /*
  * Values that validate as types but would do damage: host directories the program
@@ -133,7 +133,7 @@ export function safetyProblems(raw: unknown, s: SafetyInput): string[] {
   const mountWhy = s.dataMountPath === undefined ? undefined : systemDirectory(s.dataMountPath);
   if (mountWhy !== undefined) {
     problems.push(
-      `${PROJECT}:aws.dataMountPath = ${show(s.dataMountPath)}: ${mountWhy}: expected a directory of its own on the host, e.g. /mnt/panopticon-data`,
+      `${PROJECT}:aws.dataMountPath = ${show(s.dataMountPath)}: ${mountWhy}: expected a directory of its own on the host, e.g. ${DEFAULT_DATA_MOUNT_PATH}`,
     );
   }
   for (const key of NON_EMPTY_SECRETS.filter((k) => s.emptySecrets.includes(k))) {

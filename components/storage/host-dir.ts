@@ -1,11 +1,12 @@
 import * as docker from "@pulumi/docker";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { DataSetSettings } from "../config/settings";
+import type { BindDataSet, EbsDataSet } from "../config/data-sets";
 import { DataMount } from "./types";
 
 export interface HostDirArgs {
-  readonly dataSet: DataSetSettings;
+  /** A data set of a host-directory backend: it carries the directory. */
+  readonly dataSet: BindDataSet | EbsDataSet;
   /** Image id of the small image that prepares the directory (see `initImage`). */
   readonly initImageId: pulumi.Input<string>;
   /** Stack-scoped name of the one-shot initialiser container. */
@@ -51,11 +52,6 @@ export function hostDir(
   opts: pulumi.CustomResourceOptions,
 ): DataMount {
   const hostPath = args.dataSet.hostPath;
-  if (hostPath === undefined) {
-    throw new Error(
-      `data set "${args.dataSet.key}" has no host path (backend ${args.dataSet.backend})`,
-    );
-  }
   const parent = path.posix.dirname(hostPath);
   const inside = `/host/${path.posix.basename(hostPath)}`;
   const init = new docker.Container(

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ProtectionPolicy } from "../protection";
-import { DataSetSettings } from "../config/settings";
+import type { EfsDataSet } from "../config/data-sets";
 import { hostDirScript, ONE_SHOT } from "./host-dir";
 import { DataMount } from "./types";
 import { namedVolume } from "./volume";
@@ -17,30 +17,47 @@ export const EFS_MOUNT_OPTIONS =
 // Kept in naming.ts, which settings (and so every data tool) can load without the Pulumi SDK.
 export { efsDataSetPath } from "../config/naming";
 
+/** Where one data set's files live on EFS. */
+export type EfsLocation = {
+  /**
+   * The file system's DNS name: Docker resolves it at every mount (to the mount target
+   * in the host's zone), so a volume created once keeps working after the mount targets
+   * are re-created with new IPs, which a fixed IP would not.
+   */
+  readonly address: pulumi.Input<string>;
+  /** The data set's directory on the file system (efsDataSetPath), or `/` for its root. */
+  readonly path: `/${string}`;
+};
+
+/** The EFS location of one data set: `efsLocation(efs.dnsName, efsDataSetPath(stack, key))`. */
+export function efsLocation(address: pulumi.Input<string>, path: `/${string}`): EfsLocation {
+  return { address, path };
+}
+
 /**
- * Options of Docker's `local` driver that mount `path` of an EFS file system over
- * NFS. `address` is the file system's DNS name: Docker resolves it at every mount
- * (to the mount target in the host's zone), so a volume created once keeps working
- * after the mount targets are re-created with new IPs, which a fixed IP would not.
- * The local driver cannot do EFS TLS (that needs efs-utils and a bind mount).
+ * The name the producers of an EFS location knew it by, when it was the encoded driver
+ * options; the same function as efsLocation.
+ * @deprecated use efsLocation
  */
-export function nfsDriverOpts(
-  address: pulumi.Input<string>,
-  path: string,
-): Record<string, pulumi.Input<string>> {
-  if (!path.startsWith("/")) throw new Error(`NFS path ${JSON.stringify(path)} must be absolute`);
+export const nfsDriverOpts = efsLocation;
+
+/**
+ * Options of Docker's `local` driver that mount an EFS location over NFS. The local
+ * driver cannot do EFS TLS (that needs efs-utils and a bind mount).
+ */
+export function efsDriverOpts(location: EfsLocation): Record<string, pulumi.Input<string>> {
   return {
     type: "nfs",
-    device: `:${path}`,
-    o: pulumi.interpolate`addr=${address},${EFS_MOUNT_OPTIONS}`,
+    device: `:${location.path}`,
+    o: pulumi.interpolate`addr=${location.address},${EFS_MOUNT_OPTIONS}`,
   };
 }
 
 export interface EfsVolumeArgs {
-  readonly dataSet: DataSetSettings;
+  readonly dataSet: EfsDataSet;
   readonly protection: ProtectionPolicy;
-  /** The data set's NFS options (`nfsDriverOpts(address, efsDataSetPath(...))`). */
-  readonly driverOpts: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Where the data set's files live on EFS. */
+  readonly location: EfsLocation;
   /** Image id of the small image that creates the data set's directory. */
   readonly initImageId: pulumi.Input<string>;
   /** Stack-scoped name of the one-shot initialiser container. */
@@ -60,28 +77,23 @@ export function efsVolume(
   args: EfsVolumeArgs,
   opts: pulumi.CustomResourceOptions,
 ): DataMount {
-  const { dataSet } = args;
-  const rootOpts = pulumi.output(args.driverOpts).apply((o) => {
-    if (o.type !== "nfs" || !o.device?.startsWith(":/")) {
-      throw new Error(
-        `data set "${dataSet.key}": efs driver options need type=nfs and device=":/<path>", got ${JSON.stringify(o)}`,
-      );
-    }
-    return { ...o, device: ":/" };
-  });
-  const subdir = pulumi.output(args.driverOpts).apply((o) => `/efs${o.device.slice(1)}`);
+  const { dataSet, location } = args;
+  const script = hostDirScript(`/efs${location.path}`, dataSet.uid, dataSet.gid);
   const init = new docker.Container(
     `${name}-efs-init`,
     {
       name: args.containerName,
       image: args.initImageId,
-      command: subdir.apply((d) => ["sh", "-c", hostDirScript(d, dataSet.uid, dataSet.gid)]),
+      command: ["sh", "-c", script],
       // An anonymous volume: removing it never touches the files on the NFS server.
       mounts: [
         {
           type: "volume",
           target: "/efs",
-          volumeOptions: { driverName: "local", driverOptions: rootOpts },
+          volumeOptions: {
+            driverName: "local",
+            driverOptions: efsDriverOpts({ ...location, path: "/" }),
+          },
         },
       ],
       // dockerd mounts the volume from the host's network; the container needs none.
@@ -91,7 +103,7 @@ export function efsVolume(
   );
   const volume = namedVolume(
     name,
-    { dataSet, protection: args.protection, driverOpts: args.driverOpts },
+    { dataSet, protection: args.protection, driverOpts: efsDriverOpts(location) },
     opts,
   );
   return { ...volume, readyResources: [init, ...volume.readyResources] };

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DataSetSettings } from "../config/settings";
+import type { EfsDataSet, VolumeDataSet } from "../config/data-sets";
 import { ProtectionPolicy, statefulOptions } from "../protection";
 import { DataMount } from "./types";
 
@@ -13,7 +13,8 @@ import { DataMount } from "./types";
 export const VOLUME_IGNORE_CHANGES = ["labels", "driverOpts"];
 
 export interface NamedVolumeArgs {
-  readonly dataSet: DataSetSettings;
+  /** A data set of a volume backend: it carries the volume's name. */
+  readonly dataSet: VolumeDataSet | EfsDataSet;
   readonly protection: ProtectionPolicy;
   /** Docker volume driver; `local` for plain volumes and NFS (EFS) volumes. @default "local" */
   readonly driver?: string;
@@ -32,16 +33,10 @@ export function namedVolume(
   args: NamedVolumeArgs,
   opts: pulumi.CustomResourceOptions,
 ): DataMount {
-  const volumeName = args.dataSet.volumeName;
-  if (volumeName === undefined) {
-    throw new Error(
-      `data set "${args.dataSet.key}" has no volume name (backend ${args.dataSet.backend})`,
-    );
-  }
   const volume = new docker.Volume(
     `${name}-volume`,
     {
-      name: volumeName,
+      name: args.dataSet.volumeName,
       driver: args.driver ?? "local",
       driverOpts: args.driverOpts,
       labels: Object.entries(args.labels ?? {})

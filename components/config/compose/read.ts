@@ -1,64 +1,19 @@
 import type * as Yaml from "yaml";
-import { interpolate, Interpolated } from "./interpolate";
-import { composeSchema, RawService, serviceSchema, SUPPORTED_SERVICE_KEYS } from "./schema";
-import { durationSeconds, memoryMb, parsePort, parseVolume, Port, Volume } from "./units";
+import { composeSchema, serviceSchema, SUPPORTED_SERVICE_KEYS } from "./schema";
+import { readService } from "./service";
+import type { ComposeFile, ComposeService } from "./types";
+import { SERVICE_NAME, SERVICE_NAME_HINT } from "../naming";
 
 /*
- * A checkout's docker-compose.yml, read and validated into typed services. What the
+ * A checkout's docker-compose.yml, read and validated into typed services
+ * (components/config/compose/service.ts reads each one). What the
  * program cannot translate faithfully is a problem naming the service, the key and
  * what to do; the policy on top (components/config/catalogue.ts) decides what the values
  * mean for data, secrets and the database.
  */
 
-export type { Port, Volume };
-
-export interface EnvEntry {
-  readonly key: string;
-  /** As written in compose, before interpolation. */
-  readonly raw: string;
-  readonly value: Interpolated;
-}
-
-export interface ComposeHealthcheck {
-  readonly test: readonly string[];
-  readonly intervalSeconds?: number;
-  readonly timeoutSeconds?: number;
-  readonly retries?: number;
-  readonly startPeriodSeconds?: number;
-}
-
-export type Restart = "no" | "always" | "on-failure" | "unless-stopped";
-
-export interface ComposeService {
-  readonly name: string;
-  readonly image?: string;
-  readonly build?: {
-    readonly context: string;
-    readonly dockerfile: string;
-    readonly args: Readonly<Record<string, string>>;
-  };
-  readonly ports: readonly Port[];
-  readonly expose: readonly number[];
-  readonly volumes: readonly Volume[];
-  readonly environment: readonly EnvEntry[];
-  readonly dependsOn: ReadonlyArray<{
-    readonly service: string;
-    readonly condition: "service_started" | "service_healthy";
-  }>;
-  readonly healthcheck?: ComposeHealthcheck;
-  readonly restart?: Restart;
-  readonly limits: { readonly cpus?: number; readonly memoryMb?: number };
-  readonly command?: readonly string[];
-  readonly stopSignal?: string;
-}
-
-export interface ComposeFile {
-  /** Where it was read from, for messages (`../Argus/docker-compose.yml`, `panopticon:release.compose`). */
-  readonly origin: string;
-  readonly services: readonly ComposeService[];
-  /** Top-level `volumes:`: name → the external name when `external: true`. */
-  readonly volumes: Readonly<Record<string, { readonly external?: string }>>;
-}
+export type { Port, Volume } from "./units";
+export type { ComposeFile, ComposeHealthcheck, ComposeService, EnvEntry, Restart } from "./types";
 
 /** Keys the program refuses by name, with why; every other unknown key gets the generic hint. */
 const UNSUPPORTED_HINTS: Readonly<Record<string, string>> = {
@@ -73,8 +28,6 @@ const UNSUPPORTED_HINTS: Readonly<Record<string, string>> = {
   stop_grace_period: "set panopticon:stopGraceSeconds",
 };
 const TOP_LEVEL = new Set(["version", "name", "services", "volumes"]);
-const RESTARTS = new Set(["no", "always", "on-failure", "unless-stopped"]);
-const SERVICE_NAME = /^[a-z][a-z0-9-]{0,40}[a-z0-9]$/;
 
 /** Parses compose YAML text into a plain map; YAML errors are problems. */
 export function parseComposeText(text: string, origin: string, problems: string[]): unknown {
@@ -113,9 +66,7 @@ export function readCompose(map: unknown, origin: string, problems: string[]): C
   for (const [name, rawSvc] of Object.entries(top.data.services)) {
     const at = (key: string) => `${origin}: services.${name}.${key}`;
     if (!SERVICE_NAME.test(name)) {
-      problems.push(
-        `${origin}: services.${name}: expected a service name of lower case, digits and -`,
-      );
+      problems.push(`${origin}: services.${name}: ${SERVICE_NAME_HINT}`);
       continue;
     }
     const unknown = Object.keys(rawSvc).filter((k) => !SUPPORTED_SERVICE_KEYS.includes(k));
@@ -159,195 +110,4 @@ function shapeHint(path: ReadonlyArray<PropertyKey>): string {
     build: "expected a context path or {context, dockerfile, args}",
   };
   return hints[key] ?? "has an unexpected type";
-}
-
-/** Interpolates one scalar field; an unresolved variable there is a problem. */
-function plain(value: string, at: string, problems: string[]): string | undefined {
-  try {
-    const r = interpolate(value);
-    if (r.unresolved.length > 0) {
-      problems.push(
-        `${at} = ${JSON.stringify(value)}: \${${r.unresolved[0]}} has no default here; the program reads no shell or .env: write the value, or give a default (\${${r.unresolved[0]}:-value})`,
-      );
-      return undefined;
-    }
-    return r.value;
-  } catch (e) {
-    problems.push(`${at}: ${(e as Error).message}`);
-    return undefined;
-  }
-}
-
-function envEntries(raw: RawService["environment"], at: string, problems: string[]): EnvEntry[] {
-  const pairs: Array<[string, string]> = Array.isArray(raw)
-    ? raw.map((line) => {
-        const eq = line.indexOf("=");
-        // `- KEY` alone passes the shell's value: the same as `KEY=${KEY}`.
-        return eq < 0
-          ? [line.trim(), `\${${line.trim()}}`]
-          : [line.slice(0, eq).trim(), line.slice(eq + 1)];
-      })
-    : Object.entries(raw ?? {}).map(([k, v]) => [k, v === null ? `\${${k}}` : String(v)]);
-  const out: EnvEntry[] = [];
-  for (const [key, value] of pairs) {
-    try {
-      // Compose keeps a value's surrounding spaces except at the end of a list line.
-      const rawValue = Array.isArray(raw) ? value.trimEnd() : value;
-      out.push({ key, raw: rawValue, value: interpolate(rawValue) });
-    } catch (e) {
-      problems.push(`${at}.${key}: ${(e as Error).message}`);
-    }
-  }
-  return out;
-}
-
-function readService(
-  name: string,
-  raw: RawService,
-  at: (key: string) => string,
-  problems: string[],
-): ComposeService | undefined {
-  const before = problems.length;
-  const build =
-    raw.build === undefined
-      ? undefined
-      : typeof raw.build === "string"
-        ? { context: raw.build, dockerfile: "Dockerfile", args: {} }
-        : {
-            context: raw.build.context ?? ".",
-            dockerfile: raw.build.dockerfile ?? "Dockerfile",
-            args: Object.fromEntries(
-              envEntries(raw.build.args, at("build.args"), problems).map((e) => [
-                e.key,
-                e.value.value,
-              ]),
-            ),
-          };
-  const image = raw.image === undefined ? undefined : plain(raw.image, at("image"), problems);
-  const ports = (raw.ports ?? []).flatMap((p, i) => {
-    const r = parsePort(typeof p === "object" ? p : String(p));
-    if (typeof r === "string") {
-      problems.push(`${at(`ports[${i}]`)} = ${JSON.stringify(p)}: ${r}`);
-      return [];
-    }
-    return [r];
-  });
-  const expose = (raw.expose ?? []).flatMap((p, i) => {
-    const n = Number(String(p).replace(/\/tcp$/, ""));
-    if (!Number.isInteger(n) || n < 1 || n > 65535) {
-      problems.push(`${at(`expose[${i}]`)} = ${JSON.stringify(p)}: expected one container port`);
-      return [];
-    }
-    return [n];
-  });
-  const volumes = (raw.volumes ?? []).flatMap((v, i) => {
-    const r = parseVolume(v);
-    if (typeof r === "string") {
-      problems.push(`${at(`volumes[${i}]`)} = ${JSON.stringify(v)}: ${r}`);
-      return [];
-    }
-    return [r];
-  });
-  const dependsOn = readDependsOn(raw.depends_on, at, problems);
-  const healthcheck = readHealthcheck(raw.healthcheck, at, problems);
-  if (raw.restart !== undefined && !RESTARTS.has(raw.restart)) {
-    problems.push(
-      `${at("restart")} = ${JSON.stringify(raw.restart)}: expected no, always, on-failure or unless-stopped`,
-    );
-  }
-  const lim = raw.deploy?.resources?.limits;
-  const cpus = lim?.cpus === undefined ? undefined : Number(lim.cpus);
-  if (cpus !== undefined && !(cpus > 0)) {
-    problems.push(
-      `${at("deploy.resources.limits.cpus")} = ${JSON.stringify(lim?.cpus)}: expected a positive number of CPUs`,
-    );
-  }
-  const memory = lim?.memory === undefined ? undefined : memoryMb(lim.memory);
-  if (typeof memory === "string") {
-    problems.push(
-      `${at("deploy.resources.limits.memory")} = ${JSON.stringify(lim?.memory)}: ${memory}`,
-    );
-  }
-  if (typeof raw.command === "string") {
-    problems.push(
-      `${at("command")} = ${JSON.stringify(raw.command)}: write the command as a list (["prog", "arg"]); the program does not split strings as a shell would`,
-    );
-  }
-  if (problems.length > before) return undefined;
-  return {
-    name,
-    image,
-    build,
-    ports,
-    expose,
-    volumes,
-    environment: envEntries(raw.environment, at("environment"), problems),
-    dependsOn,
-    healthcheck,
-    restart: raw.restart as Restart | undefined,
-    limits: { cpus, memoryMb: memory as number | undefined },
-    command: Array.isArray(raw.command) ? raw.command : undefined,
-    stopSignal: raw.stop_signal,
-  };
-}
-
-function readDependsOn(
-  raw: RawService["depends_on"],
-  at: (key: string) => string,
-  problems: string[],
-): ComposeService["dependsOn"] {
-  if (raw === undefined) return [];
-  if (Array.isArray(raw)) return raw.map((service) => ({ service, condition: "service_started" }));
-  return Object.entries(raw).flatMap(([service, d]) => {
-    const condition = d.condition ?? "service_started";
-    if (condition !== "service_started" && condition !== "service_healthy") {
-      problems.push(
-        `${at(`depends_on.${service}.condition`)} = ${JSON.stringify(condition)}: expected service_started or service_healthy (the program runs no one-off services)`,
-      );
-      return [];
-    }
-    if (d.required === false) {
-      problems.push(
-        `${at(`depends_on.${service}.required`)} = false: every dependency is required here; remove the line`,
-      );
-      return [];
-    }
-    return [{ service, condition }];
-  });
-}
-
-function readHealthcheck(
-  raw: RawService["healthcheck"],
-  at: (key: string) => string,
-  problems: string[],
-): ComposeHealthcheck | undefined {
-  if (raw === undefined) return undefined;
-  if (raw.disable) {
-    problems.push(
-      `${at("healthcheck.disable")} = true: every service needs a healthcheck here (dependants wait on it)`,
-    );
-    return undefined;
-  }
-  const test = typeof raw.test === "string" ? ["CMD-SHELL", raw.test] : raw.test;
-  if (test === undefined || test.length === 0 || test[0] === "NONE") {
-    problems.push(
-      `${at("healthcheck.test")} = ${JSON.stringify(raw.test)}: expected a command, e.g. ["CMD", "curl", "-f", "http://localhost:8000/health"]`,
-    );
-    return undefined;
-  }
-  const secs = (k: "interval" | "timeout" | "start_period") => {
-    const v = raw[k];
-    if (v === undefined) return undefined;
-    const s = durationSeconds(v);
-    if (typeof s === "string")
-      problems.push(`${at(`healthcheck.${k}`)} = ${JSON.stringify(v)}: ${s}`);
-    return typeof s === "number" ? s : undefined;
-  };
-  return {
-    test,
-    intervalSeconds: secs("interval"),
-    timeoutSeconds: secs("timeout"),
-    retries: raw.retries,
-    startPeriodSeconds: secs("start_period"),
-  };
 }

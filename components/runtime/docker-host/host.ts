@@ -91,15 +91,41 @@ export class DockerHost extends pulumi.ComponentResource {
   public readonly instanceId: pulumi.Output<string>;
   public readonly privateIp: pulumi.Output<string>;
 
+  private readonly phys: string;
+
   constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPES.DockerHost, name, {}, opts);
-    const child = { parent: this };
-    const phys = physicalName(PROJECT, args.stack, "docker-host");
+    this.phys = physicalName(PROJECT, args.stack, "docker-host");
+    this.securityGroup = this.createSecurityGroup(name, args);
+    const identity = this.createIdentity(name, args);
+    this.role = identity.role;
+    this.instance = this.createInstance(name, args, identity);
+    this.attachment = new aws.ec2.VolumeAttachment(
+      `${name}-data`,
+      {
+        instanceId: this.instance.id,
+        volumeId: args.dataVolumeId,
+        // Ignored by Nitro (the disk appears as /dev/nvmeXn1); the script finds it by id.
+        deviceName: "/dev/sdf",
+        stopInstanceBeforeDetaching: true,
+      },
+      { parent: this },
+    );
+    this.instanceId = this.instance.id;
+    this.privateIp = this.instance.privateIp;
+    this.registerOutputs({
+      instanceId: this.instanceId,
+      privateIp: this.privateIp,
+      securityGroupId: this.securityGroup.id,
+    });
+  }
 
-    this.securityGroup = new aws.ec2.SecurityGroup(
+  /** SSH from the admin ranges only (none: SSM only); everything out. */
+  private createSecurityGroup(name: string, args: DockerHostArgs): aws.ec2.SecurityGroup {
+    return new aws.ec2.SecurityGroup(
       `${name}-sg`,
       {
-        name: phys,
+        name: this.phys,
         description: "Panopticon Docker host: SSM, SSH from admin ranges only",
         vpcId: args.vpcId,
         ingress: args.adminCidrs.map((cidr) => ({
@@ -119,19 +145,20 @@ export class DockerHost extends pulumi.ComponentResource {
             cidrBlocks: ["0.0.0.0/0"],
           },
         ],
-        tags: nameTag(phys),
+        tags: nameTag(this.phys),
       },
+      { parent: this },
+    );
+  }
+
+  /** The instance's role (managed through SSM) and the profile that hands it over. */
+  private createIdentity(name: string, args: DockerHostArgs): HostIdentity {
+    const child = { parent: this };
+    const role = new aws.iam.Role(
+      `${name}-role`,
+      { name: this.phys, assumeRolePolicy: assumeRolePolicy("ec2.amazonaws.com") },
       child,
     );
-
-    const role = (this.role = new aws.iam.Role(
-      `${name}-role`,
-      {
-        name: phys,
-        assumeRolePolicy: assumeRolePolicy("ec2.amazonaws.com"),
-      },
-      child,
-    ));
     const ssm = new aws.iam.RolePolicyAttachment(
       `${name}-ssm`,
       {
@@ -142,10 +169,13 @@ export class DockerHost extends pulumi.ComponentResource {
     );
     const profile = new aws.iam.InstanceProfile(
       `${name}-profile`,
-      { name: phys, role: role.name },
+      { name: this.phys, role: role.name },
       child,
     );
+    return { role, ssm, profile };
+  }
 
+  private createInstance(name: string, args: DockerHostArgs, id: HostIdentity): aws.ec2.Instance {
     const ami =
       args.amiId ??
       aws.ec2.getAmiOutput(
@@ -158,10 +188,9 @@ export class DockerHost extends pulumi.ComponentResource {
             { name: "virtualization-type", values: ["hvm"] },
           ],
         },
-        child,
+        { parent: this },
       ).id;
-
-    this.instance = new aws.ec2.Instance(
+    return new aws.ec2.Instance(
       `${name}-instance`,
       {
         ami,
@@ -173,7 +202,7 @@ export class DockerHost extends pulumi.ComponentResource {
         // a host that runs every service needs to show a CPU or memory spike as it happens,
         // not as a five-minute average. Changes in place, no restart.
         monitoring: true,
-        iamInstanceProfile: profile.name,
+        iamInstanceProfile: id.profile.name,
         keyName: args.sshKeyName,
         metadataOptions: {
           httpTokens: "required",
@@ -189,39 +218,27 @@ export class DockerHost extends pulumi.ComponentResource {
         },
         userData: pulumi
           .output(args.dataVolumeId)
-          .apply((id) => hostUserData(id, args.dataMountPath)),
+          .apply((volumeId) => hostUserData(volumeId, args.dataMountPath)),
         // A changed script is applied by a stop/start, never by a new instance.
         userDataReplaceOnChange: false,
-        tags: nameTag(phys),
+        tags: nameTag(this.phys),
       },
       {
-        ...child,
+        parent: this,
         // Reachable through SSM from its first boot, and for as long as it exists.
-        dependsOn: [ssm],
+        dependsOn: [id.ssm],
         // A newer Amazon Linux release must not replace the host on the next `up`;
         // a pinned amiId is deliberate and is applied.
         ignoreChanges: args.amiId === undefined ? ["ami"] : undefined,
       },
     );
-
-    this.attachment = new aws.ec2.VolumeAttachment(
-      `${name}-data`,
-      {
-        instanceId: this.instance.id,
-        volumeId: args.dataVolumeId,
-        // Ignored by Nitro (the disk appears as /dev/nvmeXn1); the script finds it by id.
-        deviceName: "/dev/sdf",
-        stopInstanceBeforeDetaching: true,
-      },
-      child,
-    );
-
-    this.instanceId = this.instance.id;
-    this.privateIp = this.instance.privateIp;
-    this.registerOutputs({
-      instanceId: this.instanceId,
-      privateIp: this.privateIp,
-      securityGroupId: this.securityGroup.id,
-    });
   }
+}
+
+/** What the instance runs as. */
+interface HostIdentity {
+  readonly role: aws.iam.Role;
+  /** SSM's managed policy on the role: the instance waits for it. */
+  readonly ssm: aws.iam.RolePolicyAttachment;
+  readonly profile: aws.iam.InstanceProfile;
 }

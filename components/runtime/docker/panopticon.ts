@@ -7,6 +7,7 @@ import { postgresPassword } from "../../postgres-password";
 import { protectionSummary } from "../../protection";
 import { ServiceContainer } from "../../service-container";
 import { DataSetSettings, ServiceSettings, Settings } from "../../config/settings";
+import type { EfsLocation } from "../../storage/nfs-volume";
 import { ServiceImage } from "../../image/service-image";
 import { DataVolumeOutput, ExternalDatabase, ImageRepository, postgresUrl } from "../shared";
 import { EngineImages } from "./builds";
@@ -27,10 +28,8 @@ export interface PanopticonArgs {
   readonly secrets?: Readonly<Record<string, pulumi.Input<string>>>;
   /** A managed database (RDS) instead of the postgres container; brings its own password. @default the container */
   readonly externalDatabase?: ExternalDatabase;
-  /** NFS driver options per efs-backed data set. @default none (no efs data sets) */
-  readonly nfsDriverOpts?: (
-    dataSet: DataSetSettings,
-  ) => pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** The EFS location of each efs-backed data set. @default none (no efs data sets) */
+  readonly nfsDriverOpts?: (dataSet: DataSetSettings) => EfsLocation;
   /**
    * The repository each built service is pushed to. @default `<registry>/<service>`
    * when panopticon:registry is set, else none: the build stays on the local engine
@@ -166,7 +165,7 @@ export class Panopticon extends pulumi.ComponentResource {
           project: s.project,
           stack: s.stack,
           initImageId: initImage?.imageId,
-          nfsDriverOpts: ds.backend === "efs" ? nfs?.(ds) : undefined,
+          efs: ds.backend === "efs" ? nfs?.(ds) : undefined,
         },
         { parent: this },
       );

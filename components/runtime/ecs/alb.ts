@@ -45,16 +45,41 @@ export class InternalAlb extends pulumi.ComponentResource {
   public readonly targetGroupArns: Readonly<Record<string, pulumi.Output<string>>>;
   public readonly dnsName: pulumi.Output<string>;
 
+  private readonly phys: string;
+
   constructor(name: string, args: InternalAlbArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPES.InternalAlb, name, {}, opts);
-    const child = { parent: this };
-    const phys = physicalName(PROJECT, args.stack, "alb");
-    const account = aws.getCallerIdentityOutput({}, child).accountId;
+    this.phys = physicalName(PROJECT, args.stack, "alb");
+    const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+    this.securityGroup = this.createSecurityGroup(name, args);
+    const logs = this.createLogBucket(name, args, account);
+    this.loadBalancer = new aws.lb.LoadBalancer(
+      `${name}-lb`,
+      {
+        name: shortName(PROJECT, args.stack),
+        internal: true,
+        loadBalancerType: "application",
+        securityGroups: [this.securityGroup.id],
+        subnets: args.subnetIds,
+        dropInvalidHeaderFields: true,
+        enableDeletionProtection: args.protection.deletionProtection,
+        accessLogs: { bucket: logs.bucket.id, prefix: "alb", enabled: true },
+        tags: nameTag(this.phys),
+      },
+      // The load balancer checks at creation that it may write its logs.
+      { parent: this, dependsOn: [logs.policy] },
+    );
+    this.targetGroupArns = this.createListeners(name, args);
+    this.dnsName = this.loadBalancer.dnsName;
+    this.registerOutputs({ dnsName: this.dnsName, targetGroupArns: this.targetGroupArns });
+  }
 
-    this.securityGroup = new aws.ec2.SecurityGroup(
+  /** HTTPS in on each listener port from the allowed ranges; out to the tasks' ports only. */
+  private createSecurityGroup(name: string, args: InternalAlbArgs): aws.ec2.SecurityGroup {
+    return new aws.ec2.SecurityGroup(
       `${name}-sg`,
       {
-        name: phys,
+        name: this.phys,
         description: "Panopticon internal load balancer: HTTPS from the allowed ranges",
         vpcId: args.vpcId,
         ingress: args.listeners.map((l) => ({
@@ -71,13 +96,20 @@ export class InternalAlb extends pulumi.ComponentResource {
           toPort: port,
           cidrBlocks: [args.vpcCidr],
         })),
-        tags: nameTag(phys),
+        tags: nameTag(this.phys),
       },
-      child,
+      { parent: this },
     );
+  }
 
-    const bucketName = pulumi.interpolate`${phys}-logs-${account}`;
-    const keep = { ...child, ...statefulOptions(args.protection) };
+  /** The access-log bucket (kept like data), private, encrypted, expiring, TLS only. */
+  private createLogBucket(
+    name: string,
+    args: InternalAlbArgs,
+    account: pulumi.Output<string>,
+  ): { bucket: aws.s3.Bucket; policy: aws.s3.BucketPolicy } {
+    const child = { parent: this };
+    const bucketName = pulumi.interpolate`${this.phys}-logs-${account}`;
     const bucket = new aws.s3.Bucket(
       `${name}-logs`,
       {
@@ -85,9 +117,9 @@ export class InternalAlb extends pulumi.ComponentResource {
         forceDestroy: false,
         // The bucket's own access log, under a prefix of its own.
         logging: { targetBucket: bucketName, targetPrefix: "s3-access/" },
-        tags: nameTag(`${phys}-logs`),
+        tags: nameTag(`${this.phys}-logs`),
       },
-      keep,
+      { ...child, ...statefulOptions(args.protection) },
     );
     new aws.s3.BucketPublicAccessBlock(
       `${name}-logs-private`,
@@ -126,56 +158,18 @@ export class InternalAlb extends pulumi.ComponentResource {
     );
     const policy = new aws.s3.BucketPolicy(
       `${name}-logs-policy`,
-      {
-        bucket: bucket.id,
-        policy: pulumi.jsonStringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "LoadBalancerLogs",
-              Effect: "Allow",
-              Principal: { Service: "logdelivery.elasticloadbalancing.amazonaws.com" },
-              Action: "s3:PutObject",
-              Resource: pulumi.interpolate`${bucket.arn}/alb/AWSLogs/${account}/*`,
-            },
-            {
-              Sid: "ServerAccessLogs",
-              Effect: "Allow",
-              Principal: { Service: "logging.s3.amazonaws.com" },
-              Action: "s3:PutObject",
-              Resource: pulumi.interpolate`${bucket.arn}/s3-access/*`,
-              Condition: { StringEquals: { "aws:SourceAccount": account } },
-            },
-            {
-              Sid: "TlsOnly",
-              Effect: "Deny",
-              Principal: "*",
-              Action: "s3:*",
-              Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
-              Condition: { Bool: { "aws:SecureTransport": "false" } },
-            },
-          ],
-        }),
-      },
+      { bucket: bucket.id, policy: logBucketPolicy(bucket.arn, account) },
       child,
     );
+    return { bucket, policy };
+  }
 
-    this.loadBalancer = new aws.lb.LoadBalancer(
-      `${name}-lb`,
-      {
-        name: shortName(PROJECT, args.stack),
-        internal: true,
-        loadBalancerType: "application",
-        securityGroups: [this.securityGroup.id],
-        subnets: args.subnetIds,
-        dropInvalidHeaderFields: true,
-        enableDeletionProtection: args.protection.deletionProtection,
-        accessLogs: { bucket: bucket.id, prefix: "alb", enabled: true },
-        tags: nameTag(phys),
-      },
-      { ...child, dependsOn: [policy] },
-    );
-
+  /** Per service: a target group on its tasks' port and an HTTPS listener forwarding to it. */
+  private createListeners(
+    name: string,
+    args: InternalAlbArgs,
+  ): Record<string, pulumi.Output<string>> {
+    const child = { parent: this };
     const targetGroupArns: Record<string, pulumi.Output<string>> = {};
     for (const l of args.listeners) {
       const tg = new aws.lb.TargetGroup(
@@ -206,8 +200,44 @@ export class InternalAlb extends pulumi.ComponentResource {
       );
       targetGroupArns[l.service] = tg.arn;
     }
-    this.targetGroupArns = targetGroupArns;
-    this.dnsName = this.loadBalancer.dnsName;
-    this.registerOutputs({ dnsName: this.dnsName, targetGroupArns });
+    return targetGroupArns;
   }
+}
+
+/**
+ * Who may write to the log bucket: the load balancers' log delivery under `alb/`, S3's
+ * own access logging (from this account) under `s3-access/`; nothing without TLS.
+ */
+function logBucketPolicy(
+  bucketArn: pulumi.Output<string>,
+  account: pulumi.Output<string>,
+): pulumi.Output<string> {
+  return pulumi.jsonStringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "LoadBalancerLogs",
+        Effect: "Allow",
+        Principal: { Service: "logdelivery.elasticloadbalancing.amazonaws.com" },
+        Action: "s3:PutObject",
+        Resource: pulumi.interpolate`${bucketArn}/alb/AWSLogs/${account}/*`,
+      },
+      {
+        Sid: "ServerAccessLogs",
+        Effect: "Allow",
+        Principal: { Service: "logging.s3.amazonaws.com" },
+        Action: "s3:PutObject",
+        Resource: pulumi.interpolate`${bucketArn}/s3-access/*`,
+        Condition: { StringEquals: { "aws:SourceAccount": account } },
+      },
+      {
+        Sid: "TlsOnly",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: [bucketArn, pulumi.interpolate`${bucketArn}/*`],
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      },
+    ],
+  });
 }

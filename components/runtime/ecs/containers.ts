@@ -1,3 +1,4 @@
+import type * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { EcsServicePlan, PGVECTOR_INIT_MEMORY_MB } from "../../config/ecs-plan";
 
@@ -22,10 +23,13 @@ export interface TaskContainersArgs {
     readonly psqlImage: string;
   };
   readonly stopTimeoutSeconds: number;
+  /** Where the service's data set is mounted (the task definition owns its volume). @default none */
+  readonly mountPoints?: aws.ecs.MountPoint[];
 }
 
-type Pair = { name: string; value: pulumi.Input<string> };
-type Secret = { name: string; valueFrom: pulumi.Input<string> };
+/** Names are plain strings here, so the lists can be sorted (a stable order: no diffs). */
+type Pair = aws.ecs.KeyValuePair & { name: string };
+type Secret = aws.ecs.Secret & { name: string };
 
 /**
  * The container definitions of one service's task. Plain settings go to
@@ -35,10 +39,10 @@ type Secret = { name: string; valueFrom: pulumi.Input<string> };
  * services read unset and empty alike). A service that uses the database first runs
  * a one-shot container that enables pgvector; the service starts when it succeeded.
  */
-export function taskContainers(args: TaskContainersArgs): Record<string, unknown>[] {
+export function taskContainers(args: TaskContainersArgs): aws.ecs.ContainerDefinition[] {
   const p = args.plan;
   const d = args.database;
-  const log = (prefix: string) => ({
+  const log = (prefix: string): aws.ecs.LogConfiguration => ({
     logDriver: "awslogs",
     options: {
       "awslogs-group": args.logGroupName,
@@ -65,7 +69,7 @@ export function taskContainers(args: TaskContainersArgs): Record<string, unknown
   environment.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   secrets.sort((a, b) => (a.name < b.name ? -1 : 1));
 
-  const app: Record<string, unknown> = {
+  const app: aws.ecs.ContainerDefinition = {
     name: p.name,
     image: p.image,
     essential: true,
@@ -84,14 +88,11 @@ export function taskContainers(args: TaskContainersArgs): Record<string, unknown
     },
     stopTimeout: Math.min(args.stopTimeoutSeconds, 120),
     logConfiguration: log("app"),
-    mountPoints:
-      p.fileData !== undefined
-        ? [{ sourceVolume: p.fileData.key, containerPath: p.fileData.mountPath, readOnly: false }]
-        : [],
+    mountPoints: args.mountPoints ?? [],
     dependsOn: d !== undefined ? [{ containerName: PGVECTOR_INIT, condition: "SUCCESS" }] : [],
   };
   if (d === undefined) return [app];
-  const init = {
+  const init: aws.ecs.ContainerDefinition = {
     name: PGVECTOR_INIT,
     image: d.psqlImage,
     essential: false,

@@ -5,7 +5,7 @@ import { protectionSummary } from "../../protection";
 import { Settings, Target } from "../../config/settings";
 import { EcsServicePlan } from "../../config/ecs-plan";
 import { partitionOf } from "../../config/aws";
-import { AwsEnvironment, AwsEnvironmentOutputs } from "../../aws/environment";
+import type { AwsEnvironmentOutputs, AwsPlatform } from "../../aws/platform";
 import { ALL_OUTBOUND, nameTag } from "../../aws/types";
 import { DataVolumeOutput, postgresUrl, RuntimeOutputs } from "../shared";
 import { InternalAlb } from "./alb";
@@ -20,8 +20,8 @@ export interface EcsRuntimeArgs {
   readonly settings: Settings;
   /** `settings.target`, narrowed to this runtime (it carries the ECS plan). */
   readonly target: EcsTarget;
-  /** The shared AWS pieces: network, data key, RDS, EFS, the data clients' group. */
-  readonly platform: AwsEnvironment;
+  /** What it uses of the shared AWS pieces: network, data key, RDS, EFS, the data clients' group. */
+  readonly platform: AwsPlatform;
   /** Configured secret values by variable (e.g. `API_KEY`); unset ones are left out. */
   readonly secretValues: Readonly<Record<string, pulumi.Input<string>>>;
 }
@@ -52,7 +52,7 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
     this.args = args;
     const s = args.settings;
     const { aws: a, ecs: plan } = args.target;
-    const env = args.platform;
+    const platform = args.platform;
     const child = { parent: this };
     const cluster = new EcsCluster(
       `${name}-ecs`,
@@ -94,14 +94,14 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
     this.connectionString = pulumi.secret(
       postgresUrl({
         user: s.postgres.user,
-        password: env.postgresPassword,
-        host: env.rds.address,
-        port: env.rds.port,
+        password: platform.database.password,
+        host: platform.database.host,
+        port: platform.database.port,
         database: s.postgres.database,
       }),
     );
     this.protectionSummary = protectionSummary(s.protection, "aws");
-    this.outputs = env.outputs;
+    this.outputs = platform.outputs;
     this.registerOutputs({
       endpoints: this.endpoints,
       volumes: this.volumes,
@@ -112,23 +112,21 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
 
   /** The configured API keys the services use, and the database's password and URL. */
   private createSecrets(name: string): EcsSecrets {
-    const { settings: s, target, platform: env } = this.args;
+    const { settings: s, target, platform } = this.args;
     const used = new Set(target.ecs.services.flatMap((p) => p.secretEnv));
     return new EcsSecrets(
       `${name}-secrets`,
       {
         stack: s.stack,
         protection: s.protection,
-        kmsKeyArn: env.key.arn,
+        kmsKeyArn: platform.dataKeyArn,
         values: Object.fromEntries(
           Object.entries(this.args.secretValues).filter(([k]) => used.has(k)),
         ),
         database: {
-          host: env.rds.address,
-          port: env.rds.port,
+          ...platform.database,
           user: s.postgres.user,
           name: s.postgres.database,
-          password: env.postgresPassword,
         },
       },
       { parent: this },
@@ -143,7 +141,7 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
       {
         name: phys,
         description: `Panopticon ${p.name}: its port from its callers and the load balancer only`,
-        vpcId: this.args.platform.network.vpcId,
+        vpcId: this.args.platform.vpcId,
         egress: [ALL_OUTBOUND],
         tags: nameTag(phys),
       },
@@ -153,7 +151,7 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
 
   /** The internal load balancer, when a service is load-balanced. */
   private createAlb(name: string): InternalAlb | undefined {
-    const { settings: s, target, platform: env } = this.args;
+    const { settings: s, target, platform } = this.args;
     const { aws: a, ecs: plan } = target;
     // Each listener forwards to its service's own port (a port override moves it too).
     const listeners = plan.services.flatMap((p) =>
@@ -170,8 +168,8 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
       {
         stack: s.stack,
         protection: s.protection,
-        vpcId: env.network.vpcId,
-        subnetIds: env.network.privateSubnetIds,
+        vpcId: platform.vpcId,
+        subnetIds: platform.privateSubnetIds,
         allowedCidrs: plan.settings.albAllowedCidrs ?? [vpcCidr],
         vpcCidr,
         certificateArn: plan.settings.certificateArn,
@@ -227,11 +225,10 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
       alb?: InternalAlb;
     },
   ): EcsService {
-    const { settings: s, target, platform: env } = this.args;
+    const { settings: s, target, platform } = this.args;
     const { aws: a, ecs: plan } = target;
-    const dataSg = env.dataClientSecurityGroup;
+    const dataSg = platform.dataClientSecurityGroupId;
     const usesData = p.database || p.fileData !== undefined;
-    const efs = env.efs;
     return new EcsService(
       `${name}-${p.name}`,
       {
@@ -242,23 +239,23 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
         clusterArn: on.cluster.cluster.arn,
         clusterName: on.cluster.cluster.name,
         namespaceArn: on.cluster.namespace.arn,
-        subnetIds: env.network.privateSubnetIds,
-        securityGroupIds: [on.sg.id, ...(usesData && dataSg ? [dataSg.id] : [])],
+        subnetIds: platform.privateSubnetIds,
+        securityGroupIds: [on.sg.id, ...(usesData && dataSg ? [dataSg] : [])],
         logsKeyArn: on.cluster.logsKey.arn,
         logRetentionDays: plan.settings.logRetentionDays,
-        kmsKeyArn: env.key.arn,
+        kmsKeyArn: platform.dataKeyArn,
         secretArns: on.secrets.arns,
         database: p.database
           ? {
-              host: env.rds.address,
-              port: env.rds.port,
+              host: platform.database.host,
+              port: platform.database.port,
               user: s.postgres.user,
               name: s.postgres.database,
               secretArn: on.secrets.databaseArn,
               psqlImage: plan.settings.psqlImage,
             }
           : undefined,
-        fileSystem: efs && { id: efs.fileSystemId, arn: efs.fileSystem.arn },
+        fileSystem: platform.fileSystem,
         targetGroupArn: on.alb?.targetGroupArns[p.name],
         stopTimeoutSeconds: s.stopGraceSeconds,
         startAfter: p.dependsOn.map((d) => this.services[d].service),
@@ -266,26 +263,4 @@ export class EcsRuntime extends pulumi.ComponentResource implements RuntimeOutpu
       { parent: this },
     );
   }
-}
-
-export interface EcsRuntimeOptions {
-  readonly settings: Settings;
-  readonly target: EcsTarget;
-  /** The configured `postgresPassword` secret. @default a generated one */
-  readonly postgresPassword?: pulumi.Input<string>;
-  readonly secretValues: Readonly<Record<string, pulumi.Input<string>>>;
-}
-
-/** The shared AWS pieces, then the ECS services on them with the environment's provider. */
-export function ecsRuntime(name: string, o: EcsRuntimeOptions): EcsRuntime {
-  const platform = new AwsEnvironment(`${name}-aws`, {
-    settings: o.settings,
-    target: o.target,
-    postgresPassword: o.postgresPassword,
-  });
-  return new EcsRuntime(
-    name,
-    { settings: o.settings, target: o.target, platform, secretValues: o.secretValues },
-    { providers: [platform.provider] },
-  );
 }

@@ -72,13 +72,9 @@ export async function copyChroma(
  * (efs: the local driver over NFS), bind and ebs ones host directories.
  */
 export function dataMountOf(d: DataSetSettings): DataMount {
-  if ((d.backend === "volume" || d.backend === "efs") && d.volumeName !== undefined) {
-    return { type: "volume", source: d.volumeName };
-  }
-  if ((d.backend === "bind" || d.backend === "ebs") && d.hostPath !== undefined) {
-    return { type: "bind", source: d.hostPath };
-  }
-  throw new Error(`data set "${d.key}" (backend ${d.backend}) names no volume or directory`);
+  return d.backend === "volume" || d.backend === "efs"
+    ? { type: "volume", source: d.volumeName }
+    : { type: "bind", source: d.hostPath };
 }
 
 export interface ChromaStore {
