@@ -21,6 +21,7 @@ import { formatImageCases, imageCases, OFFLINE_BUILD_SOURCE } from "./bench/imag
 import { mib, ms, renderTable, times } from "./bench/table";
 import { parseOptions, run, toolCommand } from "./lib/cli";
 import { EXIT } from "./lib/exit-codes";
+import { STACK_NAME } from "./lib/stack-file";
 
 /*
  * npm run bench -- [--runs 5] [--services 5,50,200] [--stacks dev,prod] [--cache cold|warm|edit]
@@ -73,9 +74,9 @@ const stackList =
   (option: string) =>
   (v: string): string[] => {
     const parts = v.split(",").map((s) => s.trim());
-    if (parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p))) {
+    if (parts.some((p) => !STACK_NAME.test(p))) {
       throw new InvalidArgumentError(
-        `${option} = ${JSON.stringify(v)}: expected comma-separated stack names, e.g. dev,prod`,
+        `${option} = ${JSON.stringify(v)}: expected comma-separated Pulumi stack names (letters, digits, _ . -, each starting with a letter or digit), e.g. dev,prod`,
       );
     }
     return parts;

@@ -174,6 +174,7 @@ describe("the project's start settings (what `pulumi up` does without any env va
     const out = transform(src, { transforms: ["imports", "typescript"] }).code;
     const line = (text: string, needle: string) =>
       text.split("\n").findIndex((l) => l.includes(needle));
+    // Needles without an imported name: the hook rewrites those (`_problems.ConfigError`).
     for (const needle of ["export function parseSettings(", "(ctx.stack, problems)"]) {
       const srcLine = line(src, needle);
       expect(srcLine).toBeGreaterThan(0);

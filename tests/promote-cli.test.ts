@@ -77,7 +77,7 @@ describe("npm run promote", () => {
     [["--from", "dev", "--to", "prod", "--wirte"], "unknown option '--wirte'"],
     [["--from", "dev", "--to", "prod", "--write", "--check"], "cannot be used with"],
     [["--from", "dev", "--to", "dev"], "expected two different stacks"],
-    [["--from", "dev", "--to", "staging"], "Pulumi.staging.yaml: the file does not exist"],
+    [["--from", "dev", "--to", "staging"], '--to = "staging": expected a stack file'],
   ])("exits 2 on bad arguments: %j", (args, message) => {
     const r = cli(...args, "--dir", dir);
     expect(r.code).toBe(2);

@@ -4,10 +4,11 @@ import * as path from "path";
 import { parse, parseDocument } from "yaml";
 import { fixtureCompose } from "../scripts/bench/fixture-checkout";
 import { environmentChanges, unmetExpectations } from "../scripts/promote/invariant";
-import { formatPlan, planPromotion, StackView } from "../scripts/promote/plan";
+import { formatPlan } from "../scripts/promote/format";
+import { planPromotion, StackView } from "../scripts/promote/plan";
 import { promote } from "../scripts/promote/run";
 import { EXIT } from "../scripts/lib/exit-codes";
-import { loadStackFile } from "../scripts/promote/stack-file";
+import { loadStackFile } from "../scripts/lib/stack-file";
 import { applyChanges } from "../scripts/promote/yaml-edit";
 
 /*
@@ -223,7 +224,7 @@ describe("how the stack files are checked when a release is carried", () => {
     fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), text);
     const r = run({ images: DEV_IMAGES, release: release(RELEASE_01, "compose-era") });
     expect(r.exitCode).toBe(EXIT.usage);
-    expect(r.stderr[0]).toMatch(/^promote: error: Pulumi\.prod\.yaml: Invalid configuration/);
+    expect(r.stderr[0]).toMatch(/^promote: error: \S*\/Pulumi\.prod\.yaml: Invalid configuration/);
   });
 });
 

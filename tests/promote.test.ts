@@ -290,7 +290,12 @@ describe("promote refuses, and writes nothing", () => {
 
   it("a missing source file", () => {
     const dir = project({ "Pulumi.prod.yaml": PROD });
-    expectRefused(dir, EXIT.usage, "--from dev:", "Pulumi.dev.yaml: the file does not exist");
+    expectRefused(
+      dir,
+      EXIT.usage,
+      '--from = "dev": expected a stack file',
+      "Pulumi.dev.yaml (not found",
+    );
   });
 
   it("a source file that is not YAML", () => {
@@ -318,11 +323,20 @@ describe("promote refuses, and writes nothing", () => {
     expectRefused(dir, EXIT.usage, "are the same file");
   });
 
-  it("a stack name that is a path", () => {
+  it("a stack name that is a path, or starts with a dot (the data tools' rule: stack-file.test.ts)", () => {
     const dir = project({ "Pulumi.dev.yaml": DEV, "Pulumi.prod.yaml": PROD });
     const r = promote({ from: "../dev", to: "prod", dir, write: true });
     expect(r.exitCode).toBe(EXIT.usage);
-    expect(r.stderr[0]).toContain('--from "../dev": expected a stack name');
+    expect(r.stderr[0]).toBe(
+      'promote: error: --from = "../dev": expected a Pulumi stack name (letters, digits, _ . -)',
+    );
+    fs.writeFileSync(path.join(dir, "Pulumi..prod.yaml"), PROD);
+    const dot = promote({ from: "dev", to: ".prod", dir, write: true });
+    expect(dot.exitCode).toBe(EXIT.usage);
+    expect(dot.stderr[0]).toContain(
+      '--to = ".prod": expected a Pulumi stack name (letters, digits, _ . -) starting with a letter or digit',
+    );
+    expect(read(dir, "Pulumi..prod.yaml")).toBe(PROD);
   });
 
   it("an edit that would change an environment-only key (a YAML anchor shared with initImage)", () => {

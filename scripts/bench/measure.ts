@@ -134,87 +134,121 @@ export async function measureStartup(
   cache: CacheMode,
   progress: Progress,
 ): Promise<StartupRow[]> {
-  const starter = new ProgramStarter();
-  const caches = new CacheDirs(cache);
-  const samples = new Map<string, ChildResult[]>();
-  const errors = new Map<string, string>();
+  const sampling: Sampling = {
+    project,
+    progress,
+    starter: new ProgramStarter(),
+    caches: new CacheDirs(cache),
+    samples: new Map(),
+    errors: new Map(),
+  };
   try {
-    const configs = new Map(
-      stacks.map(
-        (s) => [s, pulumiConfig(project, readStackConfig(project.dir, s, appSource))] as const,
-      ),
-    );
-    for (const [s, c] of configs) {
-      if (c.skippedSecrets.length > 0) {
-        progress(
-          `${s}: encrypted config left out (no CLI to decrypt): ${c.skippedSecrets.join(", ")}`,
-        );
-      }
-    }
+    const configs = stackConfigs(project, appSource, stacks, progress);
     for (let run = 0; run < runs; run++) {
       for (const stack of stacks) {
         const order = run % 2 === 0 ? WAYS : [...WAYS].reverse();
         for (const way of order) {
-          const key = `${stack}/${way}`;
-          if (errors.has(key)) continue;
-          const config = configs.get(stack)!.config;
-          const c = caches.get(key);
-          let r: ChildResult;
-          try {
-            if (c.prime) {
-              await starter.start({ project, stack, config, way, tsNodeCacheDir: c.dir });
-            }
-            forget(c, project);
-            r = await starter.start({ project, stack, config, way, tsNodeCacheDir: c.dir });
-          } catch (e) {
-            // A program that does not start has no start time; report it and go on.
-            errors.set(key, (e as Error).message);
-            progress(`run ${run + 1}/${runs} ${stack} ${way}: FAILED\n${(e as Error).message}`);
-            continue;
-          }
-          samples.set(key, [...(samples.get(key) ?? []), r]);
-          progress(
-            `run ${run + 1}/${runs} ${stack} ${way}: ${Math.round(r.allRegisteredMs)} ms, ${r.registrations} registrations`,
-          );
+          const at = `run ${run + 1}/${runs} ${stack} ${way}`;
+          await sampleOnce(sampling, { stack, way, config: configs.get(stack)!.config }, at);
         }
       }
     }
   } finally {
-    starter.close();
-    caches.close();
+    sampling.starter.close();
+    sampling.caches.close();
   }
-  return stacks.flatMap((stack) =>
-    WAYS.map((way): StartupRow => {
-      const error = errors.get(`${stack}/${way}`);
-      const s = error === undefined ? samples.get(`${stack}/${way}`)! : [];
-      if (error !== undefined) {
-        return {
-          stack,
-          way,
-          error,
-          samples: s,
-          startMs: NaN,
-          minMs: NaN,
-          maxMs: NaN,
-          registrations: NaN,
-          maxRssKb: NaN,
-          transpileOnly: null,
-        };
-      }
-      const times = s.map((x) => x.allRegisteredMs);
-      return {
-        stack,
-        way,
-        samples: s,
-        startMs: median(times),
-        minMs: Math.min(...times),
-        maxMs: Math.max(...times),
-        registrations: check(stack, way, s),
-        maxRssKb: median(s.map((x) => x.maxRssKb)),
-        transpileOnly: s[0].transpileOnly,
-      };
-    }),
+  return stacks.flatMap((stack) => WAYS.map((way) => startupRow(sampling, stack, way)));
+}
+
+/** One startup measurement's state: the starter, the caches, and what was measured. */
+interface Sampling {
+  readonly project: ProjectInfo;
+  readonly progress: Progress;
+  readonly starter: ProgramStarter;
+  readonly caches: CacheDirs;
+  /** Per `stack/way`. */
+  readonly samples: Map<string, ChildResult[]>;
+  /** Per `stack/way`: why the program did not start (it is not tried again). */
+  readonly errors: Map<string, string>;
+}
+
+/** Each stack's PULUMI_CONFIG, with a note for the encrypted values left out. */
+function stackConfigs(
+  project: ProjectInfo,
+  appSource: string,
+  stacks: readonly string[],
+  progress: Progress,
+) {
+  const configs = new Map(
+    stacks.map(
+      (s) => [s, pulumiConfig(project, readStackConfig(project.dir, s, appSource))] as const,
+    ),
   );
+  for (const [s, c] of configs) {
+    if (c.skippedSecrets.length > 0) {
+      progress(
+        `${s}: encrypted config left out (no CLI to decrypt): ${c.skippedSecrets.join(", ")}`,
+      );
+    }
+  }
+  return configs;
+}
+
+/** One start of one stack one way (after priming its cache when the mode asks). */
+async function sampleOnce(
+  m: Sampling,
+  run: { stack: string; way: Way; config: Record<string, string> },
+  at: string,
+): Promise<void> {
+  const key = `${run.stack}/${run.way}`;
+  if (m.errors.has(key)) return;
+  const c = m.caches.get(key);
+  const start = { project: m.project, ...run, tsNodeCacheDir: c.dir };
+  let r: ChildResult;
+  try {
+    if (c.prime) await m.starter.start(start);
+    forget(c, m.project);
+    r = await m.starter.start(start);
+  } catch (e) {
+    // A program that does not start has no start time; report it and go on.
+    m.errors.set(key, (e as Error).message);
+    m.progress(`${at}: FAILED\n${(e as Error).message}`);
+    return;
+  }
+  m.samples.set(key, [...(m.samples.get(key) ?? []), r]);
+  m.progress(`${at}: ${Math.round(r.allRegisteredMs)} ms, ${r.registrations} registrations`);
+}
+
+/** The medians of one stack and way, or its error. */
+function startupRow(m: Sampling, stack: string, way: Way): StartupRow {
+  const error = m.errors.get(`${stack}/${way}`);
+  if (error !== undefined) {
+    return {
+      stack,
+      way,
+      error,
+      samples: [],
+      startMs: NaN,
+      minMs: NaN,
+      maxMs: NaN,
+      registrations: NaN,
+      maxRssKb: NaN,
+      transpileOnly: null,
+    };
+  }
+  const s = m.samples.get(`${stack}/${way}`)!;
+  const times = s.map((x) => x.allRegisteredMs);
+  return {
+    stack,
+    way,
+    samples: s,
+    startMs: median(times),
+    minMs: Math.min(...times),
+    maxMs: Math.max(...times),
+    registrations: check(stack, way, s),
+    maxRssKb: median(s.map((x) => x.maxRssKb)),
+    transpileOnly: s[0].transpileOnly,
+  };
 }
 
 /** Registration cost with `counts` services on `stack`, the project's way. */

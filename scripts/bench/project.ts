@@ -6,6 +6,7 @@ import { parse } from "yaml";
 import { DEFAULTS } from "../../components/config/settings";
 import { databaseServices, Release } from "../promote/release";
 import { UsageError } from "../lib/exit-codes";
+import { readProjectFile, readStackConfig as readConfigBlock, stackNames } from "../lib/stack-file";
 import { FixtureLayout, fixtureCompose, writeFixtureCheckout } from "./fixture-checkout";
 
 /*
@@ -121,45 +122,26 @@ export function runtimeOptions(doc: unknown, file = "Pulumi.yaml"): RuntimeOptio
   return { typescript, nodeargs: splitArgs(nodeargs), tsconfig };
 }
 
-/** Reads Pulumi.yaml and package.json of the project in `dir`. */
+/** Reads Pulumi.yaml (by the tools' one reader, lib/stack-file.ts) and package.json of the project in `dir`. */
 export function readProject(dir: string): ProjectInfo {
-  const abs = path.resolve(dir);
-  const file = path.join(abs, "Pulumi.yaml");
-  const doc = readYaml(file, "project file");
-  if (!isRecord(doc) || typeof doc.name !== "string") {
-    throw new BenchUsageError(`${file}: name = (missing): expected the project name`);
-  }
+  const { file, doc, name, configDefaults } = readProjectFile(dir);
   const runtime = runtimeOptions(doc, file);
   // The launcher's order: Pulumi.yaml `main`, else package.json `main`, else the directory.
+  const abs = path.dirname(file);
   const pkgFile = path.join(abs, "package.json");
   const pkg = fs.existsSync(pkgFile) ? JSON.parse(fs.readFileSync(pkgFile, "utf8")) : {};
   const main =
     typeof doc.main === "string" ? doc.main : typeof pkg.main === "string" ? pkg.main : "index.ts";
-  const configDefaults: Record<string, unknown> = {};
-  if (isRecord(doc.config)) {
-    for (const [k, v] of Object.entries(doc.config)) {
-      const key = k.includes(":") ? k : `${doc.name}:${k}`;
-      if (isRecord(v) && "default" in v) configDefaults[key] = v.default;
-      else if (!isRecord(v)) configDefaults[key] = v;
-    }
-  }
-  return {
-    dir: abs,
-    name: doc.name,
-    runtime,
-    program: path.resolve(abs, main),
-    configDefaults,
-  };
+  return { dir: abs, name, runtime, program: path.resolve(abs, main), configDefaults };
 }
 
-/** The stacks that have a `Pulumi.<stack>.yaml` in `dir`: dev and prod first, the rest by name. */
+/**
+ * The stacks that have a `Pulumi.<stack>.yaml` in `dir` (the one stack-name rule's),
+ * dev and prod first, the rest by name.
+ */
 export function stackFiles(dir: string): string[] {
   const rank = (s: string) => (s === "dev" ? 0 : s === "prod" ? 1 : 2);
-  return fs
-    .readdirSync(dir)
-    .map((f) => /^Pulumi\.(.+)\.ya?ml$/.exec(f)?.[1])
-    .filter((s): s is string => s !== undefined)
-    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return stackNames(dir).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** The Panopticon checkout a bench run builds from, and how it got there. */
@@ -261,20 +243,7 @@ export function readStackConfig(
   stack: string,
   appSource: string,
 ): Record<string, unknown> {
-  const file = ["yaml", "yml"]
-    .map((ext) => path.join(path.resolve(dir), `Pulumi.${stack}.${ext}`))
-    .find((f) => fs.existsSync(f));
-  if (file === undefined) {
-    throw new BenchUsageError(
-      `--stacks: stack ${JSON.stringify(stack)} has no Pulumi.${stack}.yaml in ${path.resolve(dir)}`,
-    );
-  }
-  const doc = readYaml(file, "stack file");
-  const config = isRecord(doc) ? doc.config : undefined;
-  if (config === undefined || config === null) return {};
-  if (!isRecord(config)) {
-    throw new BenchUsageError(`${file}: config = ${JSON.stringify(config)}: expected a mapping`);
-  }
+  const config = readConfigBlock(dir, stack, "--stacks");
   return withPromotedRelease(withAppSource(config, appSource), appSource);
 }
 

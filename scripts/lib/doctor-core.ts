@@ -57,100 +57,123 @@ function envOf(c: ContainerInfo, key: string): string | undefined {
 const inside = (p: string, root: string) =>
   p === root || p.startsWith(root.replace(/\/$/, "") + "/");
 
-/**
- * The verdicts on one data set from the facts about it. Pure: the engine's
- * answers come in as arguments.
- */
-export function judge(opts: {
+/** The facts about one data set that doctor judges. */
+export interface Facts {
   readonly settings: Settings;
   readonly service: ServiceSettings;
   readonly dataSet: DataSetSettings;
   readonly exists: boolean;
   readonly probe?: Probe;
   readonly container?: ContainerInfo;
-}): Finding[] {
-  const { dataSet: d, service: svc, settings } = opts;
-  const m = mountOf(d);
-  const where = describeMount(m);
-  const out: Finding[] = [];
-  const ok = (message: string) => out.push({ dataSet: d.key, ok: true, message });
-  const bad = (message: string) => out.push({ dataSet: d.key, ok: false, message });
+}
 
+/** Collects one data set's findings: `ok` and `bad` add one each. */
+class Findings {
+  readonly out: Finding[] = [];
+  constructor(private readonly key: string) {}
+  ok(message: string): void {
+    this.out.push({ dataSet: this.key, ok: true, message });
+  }
+  bad(message: string): void {
+    this.out.push({ dataSet: this.key, ok: false, message });
+  }
+}
+
+/**
+ * The verdicts on one data set from the facts about it. Pure: the engine's
+ * answers come in as arguments.
+ */
+export function judge(opts: Facts): Finding[] {
+  const { dataSet: d, service: svc } = opts;
+  const f = new Findings(d.key);
   const configured = d.persistEnv ? svc.env.find(([k]) => k === d.persistEnv)?.[1] : undefined;
   if (d.persistEnv && configured !== d.mountPath) {
-    bad(
+    f.bad(
       `the stack sets ${d.persistEnv}=${configured ?? "(unset)"} but mounts the data at ${d.mountPath}: ` +
         `the service would read another directory`,
     );
   }
-
-  if (!opts.exists) {
-    ok(`${where} does not exist yet: the next pulumi up creates it empty`);
-  } else if (opts.probe) {
-    const p = opts.probe;
-    ok(
-      p.entries === 0
-        ? `${where} exists and is empty`
-        : `${where} holds data: ${p.entries} entr${p.entries === 1 ? "y" : "ies"}, ${formatBytes(p.bytes)}`,
-    );
-    if (
-      svc.kind === "postgres" &&
-      p.pgVersion !== undefined &&
-      settings.postgres.major !== undefined
-    ) {
-      if (p.pgVersion !== String(settings.postgres.major)) {
-        bad(
-          pgVersionMismatch({
-            stack: settings.stack,
-            dataDir: where,
-            found: p.pgVersion,
-            major: settings.postgres.major,
-            image: svc.image,
-          }),
-        );
-      } else {
-        ok(`PG_VERSION ${p.pgVersion} matches the stack's Postgres ${settings.postgres.major}`);
-      }
-    }
-  }
-
+  judgeData(opts, f);
   const c = opts.container;
   if (c === undefined) {
-    ok(`no container ${svc.containerName}: nothing mounts it now`);
-    return out;
+    f.ok(`no container ${svc.containerName}: nothing mounts it now`);
+    return f.out;
   }
+  judgeMount(opts, c, f);
+  if (d.persistEnv) judgePersistEnv(d, d.persistEnv, c, f);
+  return f.out;
+}
+
+/** What the data set holds, and (Postgres) whether its PG_VERSION is the stack's major. */
+function judgeData(opts: Facts, f: Findings): void {
+  const { dataSet: d, service: svc, settings } = opts;
+  const where = describeMount(mountOf(d));
+  if (!opts.exists) {
+    f.ok(`${where} does not exist yet: the next pulumi up creates it empty`);
+    return;
+  }
+  const p = opts.probe;
+  if (p === undefined) return;
+  f.ok(
+    p.entries === 0
+      ? `${where} exists and is empty`
+      : `${where} holds data: ${p.entries} entr${p.entries === 1 ? "y" : "ies"}, ${formatBytes(p.bytes)}`,
+  );
+  const major = settings.postgres.major;
+  if (svc.kind !== "postgres" || p.pgVersion === undefined || major === undefined) return;
+  if (p.pgVersion !== String(major)) {
+    f.bad(
+      pgVersionMismatch({
+        stack: settings.stack,
+        dataDir: where,
+        found: p.pgVersion,
+        major,
+        image: svc.image,
+      }),
+    );
+  } else {
+    f.ok(`PG_VERSION ${p.pgVersion} matches the stack's Postgres ${major}`);
+  }
+}
+
+/** Whether the container mounts the stack's data, at the data set's path. */
+function judgeMount(opts: Facts, c: ContainerInfo, f: Findings): void {
+  const d = opts.dataSet;
+  const m = mountOf(d);
+  const where = describeMount(m);
   const at = c.mounts.find((x) => x.destination === d.mountPath);
   const expected = m.type === "volume" ? m.source : path.resolve(m.source);
   const actual = at ? (at.type === "volume" ? at.name : at.source) : undefined;
   if (at === undefined) {
-    bad(`container ${c.name} mounts nothing at ${d.mountPath}: it runs without ${where}`);
+    f.bad(`container ${c.name} mounts nothing at ${d.mountPath}: it runs without ${where}`);
   } else if (actual !== expected) {
-    bad(
+    f.bad(
       `container ${c.name} mounts ${at.type} ${actual} at ${d.mountPath}, not ${where}: ` +
         `it runs on other data than the stack names`,
     );
   } else {
-    ok(`container ${c.name} mounts ${where} at ${d.mountPath}`);
+    f.ok(`container ${c.name} mounts ${where} at ${d.mountPath}`);
   }
-  if (d.persistEnv) {
-    const p = envOf(c, d.persistEnv);
-    if (p === undefined) {
-      bad(`container ${c.name} has no ${d.persistEnv}: the service falls back to its own default`);
-    } else if (p === d.mountPath) {
-      ok(`${d.persistEnv}=${p} is the mounted directory`);
-    } else if (inside(p, d.mountPath)) {
-      bad(
-        `${d.persistEnv}=${p} is a subdirectory of the mount ${d.mountPath}: the service starts ` +
-          `empty there while the data at the mount's root sits unread`,
-      );
-    } else {
-      bad(
-        `${d.persistEnv}=${p} is outside the mount ${d.mountPath}: the service writes into the ` +
-          `container's own layer, which the next replacement deletes`,
-      );
-    }
+}
+
+/** Whether the container's persist variable points at the mount's root. */
+function judgePersistEnv(d: DataSetSettings, key: string, c: ContainerInfo, f: Findings): void {
+  const p = envOf(c, key);
+  if (p === undefined) {
+    f.bad(`container ${c.name} has no ${key}: the service falls back to its own default`);
+  } else if (p === d.mountPath) {
+    f.ok(`${key}=${p} is the mounted directory`);
+  } else if (inside(p, d.mountPath)) {
+    f.bad(
+      `${key}=${p} is a subdirectory of the mount ${d.mountPath}: the service starts ` +
+        `empty there while the data at the mount's root sits unread`,
+    );
+  } else {
+    f.bad(
+      `${key}=${p} is outside the mount ${d.mountPath}: the service writes into the ` +
+        `container's own layer, which the next replacement deletes`,
+    );
   }
-  return out;
 }
 
 /**

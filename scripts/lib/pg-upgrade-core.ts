@@ -1,25 +1,17 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { LABELS } from "../../components/contract";
 import { postgresMajorOf } from "../../components/config/services";
-import { ServiceSettings, Settings } from "../../components/config/settings";
+import { DataSetSettings, ServiceSettings, Settings } from "../../components/config/settings";
 import { restoreDump } from "./pg-upgrade-restore";
 import { formatBytes, writeStreamed } from "./archive";
 import { defaultBackupDir, runBackup } from "./backup-core";
-import {
-  assertEngine,
-  DataMount,
-  docker,
-  HELPER_LABEL,
-  helperRunArgs,
-  inspectContainer,
-  volumeExists,
-} from "./docker";
+import { assertEngine, DataMount, docker, HELPER_LABEL, inspectContainer } from "./docker";
 import { probeIfPresent } from "./doctor-core";
 import { clusterFacts, compareFacts, summarize } from "./pg-verify";
 import { diskProblems, freeBytes, freeBytesLocal } from "./pg-upgrade-disk";
 import { serverMajor, unexpectedRestoreErrors, waitReady } from "./pg-server";
+import { createPlace, placeExists, removePlace } from "./pg-upgrade-place";
 import { pointStackAt } from "./pg-upgrade-switch";
 
 export { unexpectedRestoreErrors };
@@ -63,50 +55,68 @@ function targetImage(pg: ServiceSettings, to: number, image: string | undefined)
   );
 }
 
-/*
- * The new data's place, made and looked for by the engine itself: a bind
- * directory of a remote Docker host is on that host, not here.
- */
-function inParent(helper: string, m: DataMount, readOnly: boolean, script: string): string[] {
-  return helperRunArgs({
-    image: helper,
-    mount: { type: "bind", source: path.posix.dirname(m.source) },
-    readOnly,
-    purpose: "pg-upgrade",
-    command: ["sh", "-c", script, "sh", path.posix.basename(m.source)],
-  });
+/** What the preflight found: the server, its data, the current major and the target image. */
+interface Upgrade {
+  readonly pg: ServiceSettings;
+  readonly ds: DataSetSettings;
+  readonly old: DataMount;
+  readonly current: number;
+  /** Size of the old data, for the disk check. */
+  readonly bytes: number;
+  readonly image: string;
 }
 
-async function placeExists(helper: string, m: DataMount): Promise<boolean> {
-  if (m.type === "volume") return volumeExists(m.source);
-  return (
-    (await docker(inParent(helper, m, true, '[ -e "/data/$1" ]'), { allowFail: true })).code === 0
-  );
-}
-
-async function createPlace(helper: string, m: DataMount, set: string): Promise<void> {
-  if (m.type === "volume") {
-    await docker(["volume", "create", "--label", `${LABELS.dataSet}=${set}`, m.source]);
-  } else {
-    await docker(inParent(helper, m, false, 'mkdir "/data/$1" && chmod 0700 "/data/$1"'));
-  }
-}
-
-async function removePlace(helper: string, m: DataMount): Promise<void> {
-  if (m.type === "volume") await docker(["volume", "rm", "-f", m.source]);
-  else await docker(inParent(helper, m, false, 'rm -rf "/data/$1"'));
+/** The backup, the dump and the old cluster's facts, taken before anything new exists. */
+interface Dumped {
+  readonly backupDir: string;
+  readonly dumpFile: string;
+  readonly before: Awaited<ReturnType<typeof clusterFacts>>;
 }
 
 export async function runUpgrade(o: UpgradeOptions): Promise<UpgradeResult> {
-  const { settings: s, log } = o;
+  const u = await preflight(o);
+  const fresh = await freshPlace(o, u.old);
+  const backupDir = await checkDisk(o, u);
+  o.log(
+    `pg-upgrade of stack ${o.settings.stack}: Postgres ${u.current} -> ${o.to} (${u.image}); ${describeMount(u.old)} is only read`,
+  );
+  const dumped = await backupAndDump(o, u, backupDir);
+  const name = `${u.pg.containerName}-upgrade-${randomBytes(3).toString("hex")}`;
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const undo = pushUndo(
+    `remove the upgrade's server ${name} and ${describeMount(fresh)}`,
+    async () => {
+      for (const f of cleanup.reverse()) await f().catch(() => undefined);
+    },
+  );
+  try {
+    await newCluster(o, u, { fresh, name, dumped, cleanup });
+    const place = fresh.type === "volume" ? fresh.source : path.basename(fresh.source);
+    const revert = await pointStackAt(o, u.pg, u.ds.key, place, u.image);
+    undo();
+    return {
+      backupDir: dumped.backupDir,
+      newData: describeMount(fresh),
+      oldData: describeMount(u.old),
+      revert,
+    };
+  } catch (e) {
+    undo();
+    for (const f of cleanup.reverse()) await f().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Everything that can refuse before anything is written: the cluster, the major, the image. */
+async function preflight(o: UpgradeOptions): Promise<Upgrade> {
+  const s = o.settings;
   const pg = s.services.find((x) => x.kind === "postgres");
   if (pg?.dataSet === undefined) {
     throw new UsageError(
       `stack ${s.stack} runs no Postgres container with a data set: nothing to upgrade`,
     );
   }
-  const ds = pg.dataSet;
-  const old = mountOf(ds);
+  const old = mountOf(pg.dataSet);
   await assertEngine();
   const found = await probeIfPresent(o.helperImage, old);
   if (found?.pgVersion === undefined) {
@@ -135,28 +145,33 @@ export async function runUpgrade(o: UpgradeOptions): Promise<UpgradeResult> {
       `--image = ${JSON.stringify(image)}: runs Postgres ${imageMajor}, expected Postgres ${o.to} (--to)`,
     );
   }
+  return { pg, ds: pg.dataSet, old, current, bytes: found.bytes, image };
+}
 
-  const suffix = `-pg${o.to}`;
+/** The new data's place, named for the major (`<old>-pg<to>`); it must not exist yet. */
+async function freshPlace(o: UpgradeOptions, old: DataMount): Promise<DataMount> {
   const base = old.source.replace(/-pg\d+$/, "");
-  const fresh = { type: old.type, source: `${base}${suffix}` } as const;
-  const newBindDir = path.basename(fresh.source);
+  const fresh = { type: old.type, source: `${base}-pg${o.to}` } as const;
   if (fresh.source === old.source) {
     throw new RefusedError(
       `${describeMount(old)} already carries the major ${o.to} in its name: nothing to do`,
     );
   }
-  const exists = await placeExists(o.helperImage, fresh);
-  if (exists) {
+  if (await placeExists(o.helperImage, fresh)) {
     throw new RefusedError(
       `${describeMount(fresh)} already exists: expected a new place for the major-${o.to} data (remove it if it is a failed attempt)`,
     );
   }
+  return fresh;
+}
 
-  const backupDir = defaultBackupDir(o.dir, s.stack, new Date(), `-pre-pg${o.to}`);
-  const disk = diskProblems(found.bytes, o.headroom, [
+/** Room for the new data and for the backup, or a refusal; the backup's directory. */
+async function checkDisk(o: UpgradeOptions, u: Upgrade): Promise<string> {
+  const backupDir = defaultBackupDir(o.dir, o.settings.stack, new Date(), `-pre-pg${o.to}`);
+  const disk = diskProblems(u.bytes, o.headroom, [
     {
-      what: `the Docker disk holding ${describeMount(old)}`,
-      free: await freeBytes(o.helperImage, old),
+      what: `the Docker disk holding ${describeMount(u.old)}`,
+      free: await freeBytes(o.helperImage, u.old),
     },
     {
       what: `the backup directory's disk (${path.dirname(backupDir)})`,
@@ -164,106 +179,99 @@ export async function runUpgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     },
   ]);
   if (disk.length > 0) throw new RefusedError(`not enough disk: ${disk.join("; ")}`);
+  return backupDir;
+}
 
-  log(
-    `pg-upgrade of stack ${s.stack}: Postgres ${current} -> ${o.to} (${image}); ${describeMount(old)} is only read`,
-  );
-  const pgOnly = { ...s, dataSets: s.dataSets.filter((d) => d.key === ds.key) };
+/** A backup of the Postgres data set, a pg_dumpall of the running server, its facts. */
+async function backupAndDump(o: UpgradeOptions, u: Upgrade, outDir: string): Promise<Dumped> {
+  const s = o.settings;
+  const pgOnly = { ...s, dataSets: s.dataSets.filter((d) => d.key === u.ds.key) };
   const backup = await runBackup({
     settings: pgOnly,
-    outDir: backupDir,
+    outDir,
     helperImage: o.helperImage,
     stopWriters: false,
     stopTimeout: s.stopGraceSeconds,
-    log,
+    log: o.log,
   });
   const { user } = s.postgres;
   const dumpDir = `${backup.dir}-dumpall`;
   fs.mkdirSync(dumpDir);
   const dump = await writeStreamed(dumpDir, "pg_dumpall.sql", "pg_dumpall", (sink) =>
-    docker(["exec", pg.containerName, "pg_dumpall", "-U", user], { output: sink }).then(
+    docker(["exec", u.pg.containerName, "pg_dumpall", "-U", user], { output: sink }).then(
       () => undefined,
     ),
   );
-  log(
+  o.log(
     `pg_dumpall: ${formatBytes(dump.bytes)} -> ${path.join(dumpDir, dump.file)} (sha256 ${dump.sha256.slice(0, 16)}...)`,
   );
-  const before = await clusterFacts(pg.containerName, user);
-  log(`old cluster: ${summarize(before)}`);
+  const before = await clusterFacts(u.pg.containerName, user);
+  o.log(`old cluster: ${summarize(before)}`);
+  return { backupDir: backup.dir, dumpFile: path.join(dumpDir, dump.file), before };
+}
 
-  const name = `${pg.containerName}-upgrade-${randomBytes(3).toString("hex")}`;
-  const cleanup: Array<() => Promise<unknown>> = [];
-  const undo = pushUndo(
-    `remove the upgrade's server ${name} and ${describeMount(fresh)}`,
-    async () => {
-      for (const f of cleanup.reverse()) await f().catch(() => undefined);
-    },
+/** Where the new cluster is built, and the undo steps taken so far (newest last). */
+interface Build {
+  readonly fresh: DataMount;
+  readonly name: string;
+  readonly dumped: Dumped;
+  readonly cleanup: Array<() => Promise<unknown>>;
+}
+
+/** The new cluster: initialised in its place, given the dump, compared, then stopped. */
+async function newCluster(o: UpgradeOptions, u: Upgrade, b: Build): Promise<void> {
+  const { user } = o.settings.postgres;
+  await createPlace(o.helperImage, b.fresh, u.ds.key);
+  b.cleanup.push(() => removePlace(o.helperImage, b.fresh));
+  const password = randomBytes(16).toString("hex");
+  await startServer(u, b, user, password);
+  b.cleanup.push(() => docker(["rm", "-f", b.name]));
+  await waitReady(b.name, user, password);
+  o.log(
+    `new Postgres ${o.to} cluster initialised in ${describeMount(b.fresh)}; restoring the dump`,
   );
-  try {
-    await createPlace(o.helperImage, fresh, ds.key);
-    cleanup.push(() => removePlace(o.helperImage, fresh));
-    const password = randomBytes(16).toString("hex");
-    const mountSpec = `type=${fresh.type},src=${fresh.source},dst=${ds.mountPath}`;
-    await docker([
-      "run",
-      "-d",
-      "--name",
-      name,
-      "--network",
-      "none",
-      "--label",
-      `${HELPER_LABEL}=pg-upgrade`,
-      "-e",
-      `POSTGRES_USER=${user}`,
-      "-e",
-      `POSTGRES_PASSWORD=${password}`,
-      "-e",
-      `PGDATA=${ds.mountPath}`,
-      "--mount",
-      mountSpec,
-      image,
-    ]);
-    cleanup.push(() => docker(["rm", "-f", name]));
-    await waitReady(name, user, password);
-    log(`new Postgres ${o.to} cluster initialised in ${describeMount(fresh)}; restoring the dump`);
-    const restoreErrors = await restoreDump({
-      container: name,
-      user,
-      file: path.join(dumpDir, dump.file),
-      log,
-    });
-    const errors = unexpectedRestoreErrors(restoreErrors, user);
-    if (errors.length > 0)
-      throw new Error(`the restore reported errors: ${errors.slice(0, 5).join(" | ")}`);
-    const after = await clusterFacts(name, user);
-    const diff = compareFacts(before, after);
-    if (diff.length > 0) {
-      throw new Error(
-        `the new cluster differs from the old one (if the apps wrote meanwhile, stop them and run again): ${diff.slice(0, 10).join("; ")}`,
-      );
-    }
-    log(`verified: ${summarize(after)}`);
-    await docker(["stop", "--time", String(s.stopGraceSeconds), name]);
-    await docker(["rm", name]);
-    cleanup.pop();
-
-    const revert = await pointStackAt(
-      o,
-      pg,
-      ds.key,
-      fresh.type === "volume" ? fresh.source : newBindDir,
-      image,
+  const restoreErrors = await restoreDump({
+    container: b.name,
+    user,
+    file: b.dumped.dumpFile,
+    log: o.log,
+  });
+  const errors = unexpectedRestoreErrors(restoreErrors, user);
+  if (errors.length > 0)
+    throw new Error(`the restore reported errors: ${errors.slice(0, 5).join(" | ")}`);
+  const after = await clusterFacts(b.name, user);
+  const diff = compareFacts(b.dumped.before, after);
+  if (diff.length > 0) {
+    throw new Error(
+      `the new cluster differs from the old one (if the apps wrote meanwhile, stop them and run again): ${diff.slice(0, 10).join("; ")}`,
     );
-    undo();
-    return {
-      backupDir: backup.dir,
-      newData: describeMount(fresh),
-      oldData: describeMount(old),
-      revert,
-    };
-  } catch (e) {
-    undo();
-    for (const f of cleanup.reverse()) await f().catch(() => undefined);
-    throw e;
   }
+  o.log(`verified: ${summarize(after)}`);
+  await docker(["stop", "--time", String(o.settings.stopGraceSeconds), b.name]);
+  await docker(["rm", b.name]);
+  b.cleanup.pop();
+}
+
+/** A server of the target major on the new place, with no network and a one-time password. */
+async function startServer(u: Upgrade, b: Build, user: string, password: string): Promise<void> {
+  const mountSpec = `type=${b.fresh.type},src=${b.fresh.source},dst=${u.ds.mountPath}`;
+  await docker([
+    "run",
+    "-d",
+    "--name",
+    b.name,
+    "--network",
+    "none",
+    "--label",
+    `${HELPER_LABEL}=pg-upgrade`,
+    "-e",
+    `POSTGRES_USER=${user}`,
+    "-e",
+    `POSTGRES_PASSWORD=${password}`,
+    "-e",
+    `PGDATA=${u.ds.mountPath}`,
+    "--mount",
+    mountSpec,
+    u.image,
+  ]);
 }

@@ -55,14 +55,41 @@ export function checkPurgeAllowed(settings: Settings, confirm: string | undefine
   }
 }
 
+/** A data set whose volume or directory exists. */
+interface Present {
+  readonly key: string;
+  readonly mount: DataMount;
+}
+
 export async function runPurge(
   o: PurgeOptions,
 ): Promise<{ deleted: string[]; backupDir?: string }> {
   const { settings, log } = o;
   checkPurgeAllowed(settings, o.confirm);
   await assertEngine();
+  const present = await presentData(settings);
+  if (present.length === 0) {
+    log(
+      `purge: stack ${settings.stack} has no retained data (no volume or directory exists); nothing to do`,
+    );
+    return { deleted: [] };
+  }
+  const users = await usersOf(present, o);
+  log(`purge of stack ${settings.stack}: ${present.map((p) => describeMount(p.mount)).join(", ")}`);
+  const backupDir = await safetyBackup(o);
+  await removeContainers(users, o);
+  const deleted = await deleteData(present, o, backupDir);
+  const total = backupDir !== undefined ? sizeOf(backupDir) : undefined;
+  log(
+    `purge complete: deleted ${deleted.join(", ")}` +
+      (backupDir !== undefined ? `; backup (${formatBytes(total ?? 0)}) in ${backupDir}` : ""),
+  );
+  return { deleted, backupDir };
+}
 
-  const present: Array<{ key: string; mount: DataMount }> = [];
+/** The stack's data sets whose volume or directory exists. */
+async function presentData(settings: Settings): Promise<Present[]> {
+  const present: Present[] = [];
   for (const d of settings.dataSets) {
     const mount = mountOf(d);
     const exists =
@@ -71,13 +98,11 @@ export async function runPurge(
         : fs.existsSync(mount.source) && fs.statSync(mount.source).isDirectory();
     if (exists) present.push({ key: d.key, mount });
   }
-  if (present.length === 0) {
-    log(
-      `purge: stack ${settings.stack} has no retained data (no volume or directory exists); nothing to do`,
-    );
-    return { deleted: [] };
-  }
+  return present;
+}
 
+/** The containers that use the data; a refusal unless --force. */
+async function usersOf(present: readonly Present[], o: PurgeOptions): Promise<ContainerInfo[]> {
   const containers = await allContainers();
   const users = new Map<string, ContainerInfo>();
   for (const p of present)
@@ -88,69 +113,56 @@ export async function runPurge(
         .map((c) => `${c.name} (${c.running ? "running" : "stopped"})`)
         .join(
           ", ",
-        )}. Run \`pulumi destroy --stack ${settings.stack}\` first (it keeps the data), ` +
+        )}. Run \`pulumi destroy --stack ${o.settings.stack}\` first (it keeps the data), ` +
         `or pass --force to stop and remove these containers. Nothing was touched.`,
     );
   }
+  return [...users.values()];
+}
 
-  log(`purge of stack ${settings.stack}: ${present.map((p) => describeMount(p.mount)).join(", ")}`);
-  let backupDir: string | undefined;
-  if (o.backup) {
-    // Writers are stopped for the safety copy: the raw files are what is about to go.
-    const b = await runBackup({
-      settings,
-      outDir: o.outDir,
-      helperImage: o.helperImage,
-      stopWriters: true,
-      stopTimeout: o.stopTimeout,
-      log,
-    });
-    backupDir = b.dir;
-    log(`purge: backup taken in ${b.dir}`);
-  } else {
-    log("purge: --no-backup: deleting without taking a backup first");
+/** The backup taken before anything is deleted (unless --no-backup): its directory. */
+async function safetyBackup(o: PurgeOptions): Promise<string | undefined> {
+  if (!o.backup) {
+    o.log("purge: --no-backup: deleting without taking a backup first");
+    return undefined;
   }
+  // Writers are stopped for the safety copy: the raw files are what is about to go.
+  const b = await runBackup({
+    settings: o.settings,
+    outDir: o.outDir,
+    helperImage: o.helperImage,
+    stopWriters: true,
+    stopTimeout: o.stopTimeout,
+    log: o.log,
+  });
+  o.log(`purge: backup taken in ${b.dir}`);
+  return b.dir;
+}
 
-  for (const c of users.values()) {
+/** Stops (gracefully) and removes the containers that use the data (--force). */
+async function removeContainers(users: readonly ContainerInfo[], o: PurgeOptions): Promise<void> {
+  for (const c of users) {
     if (c.running) {
-      log(`  stopping ${c.name} (graceful, up to ${o.stopTimeout} s)`);
+      o.log(`  stopping ${c.name} (graceful, up to ${o.stopTimeout} s)`);
       await stopContainer(c.name, o.stopTimeout);
     }
     await docker(["rm", c.name]);
-    log(`  removed container ${c.name}`);
+    o.log(`  removed container ${c.name}`);
   }
+}
 
+/** Deletes each volume (a directory: its contents); a failure says what is gone already. */
+async function deleteData(
+  present: readonly Present[],
+  o: PurgeOptions,
+  backupDir: string | undefined,
+): Promise<string[]> {
   const deleted: string[] = [];
   try {
     for (const p of present) {
-      if (p.mount.type === "volume") {
-        await docker(["volume", "rm", p.mount.source]);
-      } else {
-        // Through a container: the files belong to the services' uids, not to this user.
-        await docker(
-          helperRunArgs({
-            image: o.helperImage,
-            mount: p.mount,
-            readOnly: false,
-            purpose: "purge",
-            command: [
-              "find",
-              "/data",
-              "-mindepth",
-              "1",
-              "-maxdepth",
-              "1",
-              "-exec",
-              "rm",
-              "-rf",
-              "{}",
-              "+",
-            ],
-          }),
-        );
-      }
+      await deleteOne(p.mount, o.helperImage);
       deleted.push(describeMount(p.mount));
-      log(
+      o.log(
         `  deleted ${p.key}: ${describeMount(p.mount)}${p.mount.type === "bind" ? " (contents)" : ""}`,
       );
     }
@@ -160,12 +172,26 @@ export async function runPurge(
       (backupDir !== undefined ? `; the backup in ${backupDir} holds everything` : "");
     throw e;
   }
-  const total = backupDir !== undefined ? sizeOf(backupDir) : undefined;
-  log(
-    `purge complete: deleted ${deleted.join(", ")}` +
-      (backupDir !== undefined ? `; backup (${formatBytes(total ?? 0)}) in ${backupDir}` : ""),
+  return deleted;
+}
+
+/** A volume is removed; a directory is emptied, keeping the directory itself. */
+async function deleteOne(mount: DataMount, helperImage: string): Promise<void> {
+  if (mount.type === "volume") {
+    await docker(["volume", "rm", mount.source]);
+    return;
+  }
+  // Through a container: the files belong to the services' uids, not to this user.
+  const command = ["find", "/data", "-mindepth", "1", "-maxdepth", "1", "-exec", "rm", "-rf"];
+  await docker(
+    helperRunArgs({
+      image: helperImage,
+      mount,
+      readOnly: false,
+      purpose: "purge",
+      command: [...command, "{}", "+"],
+    }),
   );
-  return { deleted, backupDir };
 }
 
 function sizeOf(dir: string): number {

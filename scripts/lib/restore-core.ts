@@ -1,8 +1,8 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { Settings } from "../../components/config/settings";
-import { formatBytes, Hasher, hashFile, Progress } from "./archive";
+import { ServiceSettings, Settings } from "../../components/config/settings";
+import { formatBytes, hashFile } from "./archive";
 import {
   allContainers,
   assertEngine,
@@ -23,6 +23,7 @@ import {
   Manifest,
   readManifest,
 } from "./manifest";
+import { DUMP_NAME, Staging, Target } from "./restore-stage";
 import { assertLocal, describeMount, parseOnly, RefusedError, UsageError } from "./stack";
 import { pushUndo, uninterruptible } from "./undo";
 import { withStopped } from "./writers";
@@ -34,7 +35,16 @@ import { withStopped } from "./writers";
  *      (and restore the dump in one transaction); a failure removes the stages;
  *   3. swap: per data set, move the current contents aside and the staged ones up
  *      (renames on one filesystem), then delete what was moved aside.
+ * Phase 1 is here; phases 2 and 3 are restore-stage.ts.
  */
+
+export {
+  CHOWN_LINKS_SCRIPT,
+  DUMP_NAME,
+  STAGE_SCRIPT,
+  SWAP_SCRIPT,
+  UNSWAP_SCRIPT,
+} from "./restore-stage";
 
 export interface RestoreOptions {
   readonly settings: Settings;
@@ -49,65 +59,6 @@ export interface RestoreOptions {
   readonly only?: string;
   readonly log: (line: string) => void;
 }
-
-export const DUMP_NAME = "pg_dump";
-
-/** Shell run by the helper: extract stdin into the stage directory `$1`. */
-export const STAGE_SCRIPT = [
-  "set -eu",
-  'mkdir "/data/$1"',
-  'if ! tar -x -f - -C "/data/$1" --numeric-owner; then rm -rf "/data/$1"; exit 1; fi',
-].join("\n");
-
-/**
- * Shell run by the helper: move the current top-level entries into `$2`, remember
- * the root's owner and mode, move the staged entries of `$1` up, and give the root
- * the owner and mode of the archived root.
- */
-export const SWAP_SCRIPT = [
-  "set -eu",
-  "cd /data",
-  'mkdir "$2"',
-  'stat -c "%u:%g %a" . > "$2/.panopticon-root"',
-  "for f in ./* ./.[!.]* ./..?*; do",
-  '  [ -e "$f" ] || [ -L "$f" ] || continue',
-  '  case "$f" in "./$1"|"./$2") continue ;; esac',
-  '  mv "$f" "$2/"',
-  "done",
-  'for f in "./$1"/* "./$1"/.[!.]* "./$1"/..?*; do',
-  '  [ -e "$f" ] || [ -L "$f" ] || continue',
-  '  mv "$f" ./',
-  "done",
-  'chown "$(stat -c %u:%g "$1")" . && chmod "$(stat -c %a "$1")" .',
-  'rmdir "$1"',
-].join("\n");
-
-/** chown -h of "$3 $4", "$5 $6", ... (owner, ./path) inside the stage directory `$1`. */
-export const CHOWN_LINKS_SCRIPT = [
-  "set -eu",
-  'cd "/data/$1"',
-  "shift 2",
-  'while [ "$#" -ge 2 ]; do chown -h "$1" "$2"; shift 2; done',
-].join("\n");
-
-/** Undo of SWAP_SCRIPT, used when a later data set fails to swap. */
-export const UNSWAP_SCRIPT = [
-  "set -eu",
-  "cd /data",
-  '[ -d "$2" ] || exit 0',
-  "for f in ./* ./.[!.]* ./..?*; do",
-  '  [ -e "$f" ] || [ -L "$f" ] || continue',
-  '  [ "$f" = "./$2" ] || rm -rf "$f"',
-  "done",
-  'read -r owner mode < "$2/.panopticon-root"',
-  'rm -f "$2/.panopticon-root"',
-  'for f in "./$2"/* "./$2"/.[!.]* "./$2"/..?*; do',
-  '  [ -e "$f" ] || [ -L "$f" ] || continue',
-  '  mv "$f" ./',
-  "done",
-  'chown "$owner" . && chmod "$mode" .',
-  'rmdir "$2"',
-].join("\n");
 
 /** Decides which manifest entries to restore. Pure. */
 export function selectEntries(manifest: Manifest, settings: Settings, only?: string): Entry[] {
@@ -174,11 +125,11 @@ const PG_USER_RELATIONS =
   "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' " +
   "AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')";
 
-interface Target {
-  readonly entry: ArchiveEntry;
-  readonly mount: DataMount;
-  readonly exists: boolean;
-  readonly users: readonly ContainerInfo[];
+/** What phase 1 found to restore: the data sets, and the dump with its Postgres. */
+interface RestorePlan {
+  readonly targets: readonly Target[];
+  readonly dump?: DumpEntry;
+  readonly pg?: ServiceSettings;
 }
 
 export async function runRestore(o: RestoreOptions): Promise<void> {
@@ -199,195 +150,125 @@ export async function runRestore(o: RestoreOptions): Promise<void> {
   // ---- phase 1: check everything, touch nothing
   log(`restore of stack ${settings.stack} from ${dir} (backup completed ${manifest.completedAt})`);
   await verifyChecksums(dir, entries, log);
+  const plan = await checkRestore(o, entries);
+  // ---- phases 2 and 3, with the writers stopped
+  await stageAndSwap(o, dir, plan);
+  log(
+    `restore complete: ${entries.map((e) => (e.kind === "pg_dump" ? DUMP_NAME : e.dataSet)).join(", ")}`,
+  );
+}
+
+/** Phase 1: every problem of every target and of the dump, or the plan. Touches nothing. */
+async function checkRestore(o: RestoreOptions, entries: readonly Entry[]): Promise<RestorePlan> {
   const containers = await allContainers();
   const problems: string[] = [];
   const targets: Target[] = [];
   for (const e of entries) {
     if (e.kind !== "archive") continue;
-    const d = settings.dataSets.find((x) => x.key === e.dataSet);
-    if (d === undefined) continue; // selectEntries refused already
-    const mount: DataMount =
-      d.backend === "bind" && d.hostPath !== undefined
-        ? { type: "bind", source: d.hostPath }
-        : { type: "volume", source: d.volumeName ?? "" };
-    if (mount.type !== e.backend) {
-      problems.push(
-        `${e.dataSet}: the backup holds a ${e.backend} but the stack now uses ${mount.type} storage; ` +
-          `restore the archive by hand (tar -x) or switch storageMode back`,
-      );
-      continue;
-    }
-    const exists =
-      mount.type === "volume"
-        ? await volumeExists(mount.source)
-        : fs.existsSync(mount.source) && fs.statSync(mount.source).isDirectory();
-    const users = containersUsing(containers, mount);
-    const running = users.filter((c) => c.running);
-    if (running.length > 0 && !o.stopWriters) {
-      problems.push(
-        `${e.dataSet}: ${describeMount(mount)} is in use by running container(s) ${running
-          .map((c) => c.name)
-          .join(", ")}; stop them first (pulumi destroy, or docker stop) or pass --stop-writers`,
-      );
-    }
-    if (exists) {
-      const found = await entriesIn(mount, o.helperImage);
-      if (found.length > 0 && !o.force) {
-        problems.push(
-          `${e.dataSet}: ${describeMount(mount)} is not empty (${found.length} entries, e.g. ${found
-            .slice(0, 3)
-            .join(", ")}); pass --force to replace its contents`,
-        );
-      }
-    }
-    targets.push({ entry: e, mount, exists, users });
+    const t = await checkTarget(o, e, containers, problems);
+    if (t !== undefined) targets.push(t);
   }
   const dump = entries.find((e): e is DumpEntry => e.kind === "pg_dump");
-  const pg = settings.services.find((s) => s.kind === "postgres");
-  if (dump !== undefined) {
-    const c = pg === undefined ? undefined : await inspectContainer(pg.containerName);
-    if (pg === undefined || c === undefined || !c.running) {
-      problems.push(
-        `${DUMP_NAME}: the dump is restored into the running Postgres container ` +
-          `${pg?.containerName ?? "(none defined)"}, which is not running; start the stack (pulumi up) first`,
-      );
-    } else {
-      const { database } = settings.postgres;
-      const n = Number(await psqlQuery(pg.containerName, settings.postgres, PG_USER_RELATIONS));
-      if (n > 0 && !o.force) {
-        problems.push(
-          `${DUMP_NAME}: database ${database} already holds ${n} relation(s); pass --force to replace them ` +
-            `(pg_restore --clean, in one transaction)`,
-        );
-      }
-    }
-  }
+  const pg = o.settings.services.find((s) => s.kind === "postgres");
+  if (dump !== undefined) await checkDump(o, pg, problems);
   if (problems.length > 0) {
     throw new RefusedError(`nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
   }
+  return { targets, dump, pg };
+}
 
-  // ---- phases 2 and 3, with the writers stopped
-  const id = randomBytes(6).toString("hex");
-  const stage = `.panopticon-restore-${id}`;
-  const old = `.panopticon-old-${id}`;
-  const writers = [...new Map(targets.flatMap((t) => t.users).map((c) => [c.name, c])).values()];
-  await withStopped(writers, o.stopTimeout, log, async () => {
-    const createdVolumes: string[] = [];
-    const createdDirs: string[] = [];
-    const staged: Target[] = [];
-    const helper = (t: Target, script: string, purpose: string, extra: readonly string[] = []) =>
-      docker(
-        helperRunArgs({
-          image: o.helperImage,
-          mount: t.mount,
-          readOnly: false,
-          purpose,
-          command: ["sh", "-c", script, "sh", stage, old, ...extra],
-        }),
+/** One data set's target: its storage kind, its writers and its emptiness checked. */
+async function checkTarget(
+  o: RestoreOptions,
+  e: ArchiveEntry,
+  containers: readonly ContainerInfo[],
+  problems: string[],
+): Promise<Target | undefined> {
+  const d = o.settings.dataSets.find((x) => x.key === e.dataSet);
+  if (d === undefined) return undefined; // selectEntries refused already
+  const mount: DataMount =
+    d.backend === "bind" && d.hostPath !== undefined
+      ? { type: "bind", source: d.hostPath }
+      : { type: "volume", source: d.volumeName ?? "" };
+  if (mount.type !== e.backend) {
+    problems.push(
+      `${e.dataSet}: the backup holds a ${e.backend} but the stack now uses ${mount.type} storage; ` +
+        `restore the archive by hand (tar -x) or switch storageMode back`,
+    );
+    return undefined;
+  }
+  const exists =
+    mount.type === "volume"
+      ? await volumeExists(mount.source)
+      : fs.existsSync(mount.source) && fs.statSync(mount.source).isDirectory();
+  const users = containersUsing(containers, mount);
+  const running = users.filter((c) => c.running);
+  if (running.length > 0 && !o.stopWriters) {
+    problems.push(
+      `${e.dataSet}: ${describeMount(mount)} is in use by running container(s) ${running
+        .map((c) => c.name)
+        .join(", ")}; stop them first (pulumi destroy, or docker stop) or pass --stop-writers`,
+    );
+  }
+  if (exists) {
+    const found = await entriesIn(mount, o.helperImage);
+    if (found.length > 0 && !o.force) {
+      problems.push(
+        `${e.dataSet}: ${describeMount(mount)} is not empty (${found.length} entries, e.g. ${found
+          .slice(0, 3)
+          .join(", ")}); pass --force to replace its contents`,
       );
-    const abortStages = async () => {
-      for (const t of staged.splice(0)) {
-        await helper(t, 'rm -rf "/data/$1"', "restore-abort").catch(() => undefined);
-      }
-      for (const v of createdVolumes.splice(0)) {
-        await docker(["volume", "rm", v], { allowFail: true });
-      }
-      for (const d of createdDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-    };
-    const undoStages = pushUndo("remove staged restore data", abortStages);
+    }
+  }
+  return { entry: e, mount, exists, users };
+}
+
+/** The dump goes into the running Postgres, and into an empty database unless --force. */
+async function checkDump(
+  o: RestoreOptions,
+  pg: ServiceSettings | undefined,
+  problems: string[],
+): Promise<void> {
+  const c = pg === undefined ? undefined : await inspectContainer(pg.containerName);
+  if (pg === undefined || c === undefined || !c.running) {
+    problems.push(
+      `${DUMP_NAME}: the dump is restored into the running Postgres container ` +
+        `${pg?.containerName ?? "(none defined)"}, which is not running; start the stack (pulumi up) first`,
+    );
+    return;
+  }
+  const { database } = o.settings.postgres;
+  const n = Number(await psqlQuery(pg.containerName, o.settings.postgres, PG_USER_RELATIONS));
+  if (n > 0 && !o.force) {
+    problems.push(
+      `${DUMP_NAME}: database ${database} already holds ${n} relation(s); pass --force to replace them ` +
+        `(pg_restore --clean, in one transaction)`,
+    );
+  }
+}
+
+/** Phases 2 and 3 with every writer of a target stopped (and started again after). */
+async function stageAndSwap(o: RestoreOptions, dir: string, plan: RestorePlan): Promise<void> {
+  const staging = new Staging(o, dir, randomBytes(6).toString("hex"));
+  const users = plan.targets.flatMap((t) => t.users);
+  const writers = [...new Map(users.map((c) => [c.name, c])).values()];
+  await withStopped(writers, o.stopTimeout, o.log, async () => {
+    const undoStages = pushUndo("remove staged restore data", () => staging.abort());
     try {
-      for (const t of targets) {
-        if (!t.exists) {
-          if (t.mount.type === "volume") {
-            await docker(["volume", "create", t.mount.source]);
-            createdVolumes.push(t.mount.source);
-          } else {
-            fs.mkdirSync(t.mount.source, { recursive: true, mode: 0o700 });
-            createdDirs.push(t.mount.source);
-          }
-        }
-        log(
-          `${t.entry.dataSet}: extracting ${t.entry.file} into ${describeMount(t.mount)} (staged)`,
-        );
-        const hasher = new Hasher();
-        const progress = new Progress(t.entry.dataSet);
-        staged.push(t);
-        await docker(
-          helperRunArgs({
-            image: o.helperImage,
-            mount: t.mount,
-            readOnly: false,
-            interactive: true,
-            purpose: "restore",
-            command: ["sh", "-c", STAGE_SCRIPT, "sh", stage],
-          }),
-          {
-            input: fs.createReadStream(path.join(dir, t.entry.file)).pipe(hasher).pipe(progress),
-          },
-        );
-        for (let i = 0; i < (t.entry.symlinkOwners ?? []).length; i += 200) {
-          // busybox tar leaves extracted links owned by root; put their owners back.
-          const batch = (t.entry.symlinkOwners ?? []).slice(i, i + 200).flat();
-          await helper(t, CHOWN_LINKS_SCRIPT, "restore-links", batch);
-        }
-        if (hasher.hex() !== t.entry.sha256) {
-          throw new BackupInvalidError(dir, `${t.entry.file} changed while it was being restored`);
-        }
-        log(`  ${formatBytes(progress.bytes)} in ${progress.seconds().toFixed(1)} s`);
+      for (const t of plan.targets) {
+        await staging.ensureTarget(t);
+        await staging.extract(t);
       }
-      if (dump !== undefined && pg !== undefined) {
-        const { database, user } = settings.postgres;
-        log(`${DUMP_NAME}: pg_restore into ${database} in ${pg.containerName} (one transaction)`);
-        const progress = new Progress(DUMP_NAME);
-        await docker(
-          [
-            "exec",
-            "-i",
-            pg.containerName,
-            "pg_restore",
-            "-U",
-            user,
-            "-d",
-            database,
-            "--single-transaction",
-            "--exit-on-error",
-            ...(o.force ? ["--clean", "--if-exists"] : []),
-          ],
-          { input: fs.createReadStream(path.join(dir, dump.file)).pipe(progress) },
-        );
-        log(`  ${formatBytes(progress.bytes)} in ${progress.seconds().toFixed(1)} s`);
+      if (plan.dump !== undefined && plan.pg !== undefined) {
+        await staging.restoreDump(plan.dump, plan.pg);
       }
     } catch (e) {
       undoStages();
-      await abortStages();
+      await staging.abort();
       throw e;
     }
     undoStages();
-
-    // Swap: renames only, never cut half-way by a signal. If one fails, swap the others back.
-    await uninterruptible(async () => {
-      const swapped: Target[] = [];
-      try {
-        for (const t of staged) {
-          await helper(t, SWAP_SCRIPT, "restore-swap");
-          swapped.push(t);
-        }
-      } catch (e) {
-        for (const t of swapped) {
-          await helper(t, UNSWAP_SCRIPT, "restore-unswap").catch(() => undefined);
-        }
-        for (const t of staged) {
-          await helper(t, 'rm -rf "/data/$1"', "restore-abort").catch(() => undefined);
-        }
-        throw e;
-      }
-      for (const t of staged) {
-        await helper(t, 'rm -rf "/data/$2"', "restore-cleanup");
-        log(`${t.entry.dataSet}: restored into ${describeMount(t.mount)}`);
-      }
-    });
+    // Swap: renames only, never cut half-way by a signal.
+    await uninterruptible(() => staging.swapAll());
   });
-  log(
-    `restore complete: ${entries.map((e) => (e.kind === "pg_dump" ? DUMP_NAME : e.dataSet)).join(", ")}`,
-  );
 }

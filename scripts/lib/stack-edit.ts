@@ -1,5 +1,5 @@
 import { isMap, isScalar, Node, Pair, parseDocument, YAMLMap } from "yaml";
-import { applySplices, EditError, renderScalar } from "../promote/yaml-edit";
+import { applySplices, EditError, renderScalar } from "../promote/yaml-splice";
 
 /*
  * Sets scalar settings in a stack file's text by splicing into the byte ranges

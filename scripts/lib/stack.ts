@@ -1,27 +1,17 @@
-import * as fs from "fs";
-import * as path from "path";
-import { parse } from "yaml";
-import {
-  ConfigError,
-  DataSetSettings,
-  parseSettings,
-  rawFromStackFile,
-  Settings,
-} from "../../components/config/settings";
+import { DataSetSettings, Settings } from "../../components/config/settings";
 import { DataMount } from "./docker";
 import { didYouMean } from "../../components/config/suggest";
 import { EnvironmentError, RefusedError, UsageError } from "./exit-codes";
+import { checkStackName as checkNamed, loadStackFile } from "./stack-file";
 
 /*
  * Stack loading for the data tools: the same settings code (and so the same
  * volume, directory and container names) as the Pulumi program, read from
- * `Pulumi.<stack>.yaml` without the Pulumi CLI.
+ * `Pulumi.<stack>.yaml` without the Pulumi CLI (by the one stack-file reader,
+ * stack-file.ts, which promote and the bench use too).
  */
 
 export { EnvironmentError, RefusedError, UsageError } from "./exit-codes";
-
-/** Pulumi's own rule for stack names. */
-const STACK_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 
 /** Stack names that are always treated as production, whatever their environment says. */
 const PROD_NAMES = /^(prod|production)$/i;
@@ -30,51 +20,16 @@ export function isProdStackName(stack: string): boolean {
   return PROD_NAMES.test(stack);
 }
 
+/** The `--stack` a data tool was given (stack-file.ts's rule). */
 export function checkStackName(stack: string | undefined): string {
-  if (stack === undefined || stack === "") {
-    throw new UsageError("--stack is required: expected the stack name, e.g. --stack dev");
-  }
-  if (!STACK_NAME.test(stack)) {
-    throw new UsageError(
-      `--stack = ${JSON.stringify(stack)}: expected a Pulumi stack name (letters, digits, _ . -)`,
-    );
-  }
-  return stack;
+  return checkNamed("--stack", stack);
 }
 
-/** Reads and validates `<dir>/Pulumi.<stack>.yaml` into Settings. */
+/** Reads and validates `<dir>/Pulumi.<stack>.yaml` (and Pulumi.yaml's defaults) into Settings. */
 export function loadStack(stack: string, dir: string): Settings {
-  checkStackName(stack);
-  const file = path.join(path.resolve(dir), `Pulumi.${stack}.yaml`);
-  if (!fs.existsSync(file)) {
-    throw new UsageError(
-      `--stack = ${JSON.stringify(stack)}: expected a stack file ${file} (not found; use --dir for the project directory)`,
-    );
-  }
-  let doc: unknown;
-  try {
-    doc = parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new UsageError(`${file}: not valid YAML (${(e as Error).message})`);
-  }
-  const config = (doc as { config?: unknown } | null)?.config;
-  if (
-    config !== undefined &&
-    (config === null || typeof config !== "object" || Array.isArray(config))
-  ) {
-    throw new UsageError(
-      `${file}: "config" = ${JSON.stringify(config)}: expected a mapping of settings`,
-    );
-  }
-  try {
-    return parseSettings(rawFromStackFile(config as Record<string, unknown> | undefined), {
-      stack,
-      baseDir: path.resolve(dir),
-    });
-  } catch (e) {
-    if (e instanceof ConfigError) throw new UsageError(`${file}: ${e.message}`);
-    throw e;
-  }
+  const { settings } = loadStackFile(dir, stack, "--stack");
+  // loadStackFile checks the settings unless told to leave them to an edit.
+  return settings as Settings;
 }
 
 /** The data tools work on local Docker stacks only; AWS data has AWS's own backups. */

@@ -1,13 +1,6 @@
 import { DEFAULTS } from "../../components/config/settings";
 import { DIGEST, displayKey, PROMOTABLE, PromotableField } from "./promotable";
-import {
-  composeServices,
-  databaseServices,
-  describeRelease,
-  parseRelease,
-  Release,
-  sameRelease,
-} from "./release";
+import { composeServices, databaseServices, parseRelease, Release, sameRelease } from "./release";
 
 /** The parts of a stack file the plan needs. */
 export interface StackView {
@@ -138,130 +131,176 @@ const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  *   block, when nothing else is in it).
  */
 export function planPromotion(source: StackView, target: StackView): Plan {
-  const changes: Change[] = [];
-  const skipped: { service: string; reason: string }[] = [];
-  const problems: string[] = [];
-  const expected = new Map<string, { image: string; env: Record<string, string> }>();
-  const newBlocks = new Set<string>();
-  const removedBlocks = new Set<string>();
-
-  const srcServices = servicesOf(source);
-  const tgtServices = servicesOf(target);
+  const draft: Draft = {
+    changes: [],
+    skipped: [],
+    problems: [],
+    expected: new Map(),
+    newBlocks: new Set(),
+    removedBlocks: new Set(),
+  };
   const release = releaseOf(source);
   const held = releaseOf(target);
-  const pins = (n: string) => typeof obj(srcServices[n])?.image === "string";
-  const names = [
-    ...(release === undefined
-      ? new Set(Object.keys(srcServices).filter((n) => srcServices[n] !== false))
-      : (source.layout ?? layoutOf(release, srcServices, pins))),
-  ].sort(byKey);
+  const names = promotedNames(source, release);
   // The release's compose services get a block in the target when they need one; a
   // service the source's own file defines (its port, data, healthcheck: environment
   // settings, never promoted) needs its block written by hand.
   const inCompose = new Set(release === undefined ? [] : composeServices(release));
-
-  for (const name of names) {
-    const reason = skipReason(source, target, name);
-    if (reason !== undefined) {
-      skipped.push({ service: name, reason });
-      continue;
-    }
-
-    const image = imageOf(source, name);
-    if (image === undefined) {
-      problems.push(
-        `${displayKey(name, "image")} = (missing) in ${source.fileName}: there is no built-in image (compose builds ${name} and publishes none): expected an image pinned by digest (<image>@sha256:<64 hex digits>), so ${target.stack} runs what ${source.stack} ran`,
-      );
-      continue;
-    }
-    if (!DIGEST.test(image)) {
-      problems.push(
-        `${displayKey(name, "image")} = ${JSON.stringify(image)} in ${source.fileName}` +
-          `: expected an image pinned by digest (<image>@sha256:<64 hex digits>); a tag can move, so ${target.stack} might not run what ${source.stack} ran`,
-      );
-    }
-    const srcEnv = envOf(source, name);
-    expected.set(name, { image, env: srcEnv });
-
-    const own: Change[] = [];
-    const tgtBlock = obj(tgtServices[name]);
-    const tgtImage = imageOf(target, name);
-    if (tgtImage !== image) {
-      own.push(
-        tgtImage === undefined
-          ? { op: "+", service: name, field: "image", to: image }
-          : { op: "~", service: name, field: "image", from: tgtImage, to: image },
-      );
-    }
-    const tgtEnv = envOf(target, name);
-    for (const k of [...new Set([...Object.keys(srcEnv), ...Object.keys(tgtEnv)])].sort(byKey)) {
-      const from = tgtEnv[k];
-      const to = srcEnv[k];
-      if (from === to) continue;
-      if (from === undefined) own.push({ op: "+", service: name, field: "env", envKey: k, to });
-      else if (to === undefined)
-        own.push({ op: "-", service: name, field: "env", envKey: k, from });
-      else own.push({ op: "~", service: name, field: "env", envKey: k, from, to });
-    }
-    if (own.length > 0 && tgtBlock === undefined && inCompose.has(name)) {
-      newBlocks.add(name);
-    } else if (own.length > 0 && tgtBlock === undefined) {
-      problems.push(
-        `${PROMOTABLE.servicesKey}.${name}: ${target.fileName} has no block for this service. ` +
-          `Adding a service block is an environment change, so promote does not create it: add ` +
-          `"${name}:" with its environment settings under ${PROMOTABLE.servicesKey} in ${target.fileName} by hand (in a reviewed commit), then promote again`,
-      );
-    }
-    changes.push(...own);
-  }
-
-  let layout: Plan["layout"];
-  if (release !== undefined) {
-    // What the target ran before: its release's services, or (before its first
-    // release) every service it pins an image for, except those its own file defines
-    // (a block with its own kind or port is the target's service, not the layout's).
-    const own = (b: Raw | undefined) => b?.kind !== undefined || b?.port !== undefined;
-    const before =
-      held !== undefined
-        ? composeServices(held)
-        : Object.keys(tgtServices).filter((n) => {
-            const b = obj(tgtServices[n]);
-            return b?.image !== undefined && !own(b);
-          });
-    const inLayout = (n: string) => skipReason(source, target, n) === undefined;
-    const added = names.filter((n) => !before.includes(n) && inLayout(n));
-    const removed = before.filter((n) => !names.includes(n) && inLayout(n)).sort(byKey);
-    for (const name of removed) {
-      const block = obj(tgtServices[name]);
-      if (block === undefined) continue;
-      if (typeof block.image === "string") {
-        changes.push({ op: "-", service: name, field: "image", from: block.image });
-      }
-      for (const [k, v] of Object.entries(envOf(target, name))) {
-        changes.push({ op: "-", service: name, field: "env", envKey: k, from: v });
-      }
-      if (Object.keys(block).every((k) => k === "image" || k === "env")) removedBlocks.add(name);
-    }
-    layout = { release, services: names, added, removed };
-  }
-  const targetOnly = Object.keys(tgtServices)
+  for (const name of names) planService(source, target, name, inCompose.has(name), draft);
+  const layout =
+    release === undefined ? undefined : planLayout(source, target, release, names, draft);
+  const targetOnly = Object.keys(servicesOf(target))
     .filter((n) => !names.includes(n) && !(layout?.removed.includes(n) ?? false))
     .filter((n) => skipReason(source, target, n) === undefined)
     .sort(byKey);
   return {
-    changes,
-    skipped,
+    ...draft,
     targetOnly,
-    problems,
-    expected,
     release:
       release !== undefined && !sameRelease(release, held)
         ? { from: held, to: release }
         : undefined,
     layout,
-    newBlocks,
-    removedBlocks,
   };
+}
+
+/** The parts of a Plan built service by service. */
+interface Draft {
+  readonly changes: Change[];
+  readonly skipped: { service: string; reason: string }[];
+  readonly problems: string[];
+  readonly expected: Map<string, { image: string; env: Record<string, string> }>;
+  readonly newBlocks: Set<string>;
+  readonly removedBlocks: Set<string>;
+}
+
+/** The services promoted: the release's layout, or (file to file) every one the source has. */
+function promotedNames(source: StackView, release: Release | undefined): string[] {
+  const srcServices = servicesOf(source);
+  const pins = (n: string) => typeof obj(srcServices[n])?.image === "string";
+  return [
+    ...(release === undefined
+      ? new Set(Object.keys(srcServices).filter((n) => srcServices[n] !== false))
+      : (source.layout ?? layoutOf(release, srcServices, pins))),
+  ].sort(byKey);
+}
+
+/** One service: skipped, refused (no image, no digest, no block), or its changes. */
+function planService(
+  source: StackView,
+  target: StackView,
+  name: string,
+  inCompose: boolean,
+  draft: Draft,
+): void {
+  const reason = skipReason(source, target, name);
+  if (reason !== undefined) {
+    draft.skipped.push({ service: name, reason });
+    return;
+  }
+  const image = imageOf(source, name);
+  if (image === undefined) {
+    draft.problems.push(
+      `${displayKey(name, "image")} = (missing) in ${source.fileName}: there is no built-in image (compose builds ${name} and publishes none): expected an image pinned by digest (<image>@sha256:<64 hex digits>), so ${target.stack} runs what ${source.stack} ran`,
+    );
+    return;
+  }
+  if (!DIGEST.test(image)) {
+    draft.problems.push(
+      `${displayKey(name, "image")} = ${JSON.stringify(image)} in ${source.fileName}` +
+        `: expected an image pinned by digest (<image>@sha256:<64 hex digits>); a tag can move, so ${target.stack} might not run what ${source.stack} ran`,
+    );
+  }
+  const srcEnv = envOf(source, name);
+  draft.expected.set(name, { image, env: srcEnv });
+  const own = serviceChanges(target, name, image, srcEnv);
+  const noBlock = obj(servicesOf(target)[name]) === undefined;
+  if (own.length > 0 && noBlock && inCompose) {
+    draft.newBlocks.add(name);
+  } else if (own.length > 0 && noBlock) {
+    draft.problems.push(
+      `${PROMOTABLE.servicesKey}.${name}: ${target.fileName} has no block for this service. ` +
+        `Adding a service block is an environment change, so promote does not create it: add ` +
+        `"${name}:" with its environment settings under ${PROMOTABLE.servicesKey} in ${target.fileName} by hand (in a reviewed commit), then promote again`,
+    );
+  }
+  draft.changes.push(...own);
+}
+
+/** What the target's image and env of one service need to become the source's. */
+function serviceChanges(
+  target: StackView,
+  name: string,
+  image: string,
+  srcEnv: Record<string, string>,
+): Change[] {
+  const own: Change[] = [];
+  const tgtImage = imageOf(target, name);
+  if (tgtImage !== image) {
+    own.push(
+      tgtImage === undefined
+        ? { op: "+", service: name, field: "image", to: image }
+        : { op: "~", service: name, field: "image", from: tgtImage, to: image },
+    );
+  }
+  const tgtEnv = envOf(target, name);
+  for (const k of [...new Set([...Object.keys(srcEnv), ...Object.keys(tgtEnv)])].sort(byKey)) {
+    const from = tgtEnv[k];
+    const to = srcEnv[k];
+    if (from === to) continue;
+    if (from === undefined) own.push({ op: "+", service: name, field: "env", envKey: k, to });
+    else if (to === undefined) own.push({ op: "-", service: name, field: "env", envKey: k, from });
+    else own.push({ op: "~", service: name, field: "env", envKey: k, from, to });
+  }
+  return own;
+}
+
+/**
+ * The layout a release brings: the services it adds to the target, and those it
+ * removes, whose image and env go (and their block, when nothing else is in it).
+ */
+function planLayout(
+  source: StackView,
+  target: StackView,
+  release: Release,
+  names: readonly string[],
+  draft: Draft,
+): NonNullable<Plan["layout"]> {
+  const tgtServices = servicesOf(target);
+  const before = servicesBefore(target);
+  const inLayout = (n: string) => skipReason(source, target, n) === undefined;
+  const added = names.filter((n) => !before.includes(n) && inLayout(n));
+  const removed = before.filter((n) => !names.includes(n) && inLayout(n)).sort(byKey);
+  for (const name of removed) {
+    const block = obj(tgtServices[name]);
+    if (block === undefined) continue;
+    if (typeof block.image === "string") {
+      draft.changes.push({ op: "-", service: name, field: "image", from: block.image });
+    }
+    for (const [k, v] of Object.entries(envOf(target, name))) {
+      draft.changes.push({ op: "-", service: name, field: "env", envKey: k, from: v });
+    }
+    if (Object.keys(block).every((k) => k === "image" || k === "env")) {
+      draft.removedBlocks.add(name);
+    }
+  }
+  return { release, services: names, added, removed };
+}
+
+/**
+ * What the target ran before: its release's services, or (before its first release)
+ * every service it pins an image for, except those its own file defines (a block with
+ * its own kind or port is the target's service, not the layout's).
+ */
+function servicesBefore(target: StackView): string[] {
+  const held = releaseOf(target);
+  if (held !== undefined) return composeServices(held);
+  const tgtServices = servicesOf(target);
+  const own = (b: Raw | undefined) => b?.kind !== undefined || b?.port !== undefined;
+  return Object.keys(tgtServices).filter((n) => {
+    const b = obj(tgtServices[n]);
+    return b?.image !== undefined && !own(b);
+  });
 }
 
 /**
@@ -280,54 +319,4 @@ export function layoutOf(
     else if (obj(v) !== undefined && !names.has(name) && ran(name)) names.add(name);
   }
   return [...names];
-}
-
-function show(v: string | undefined): string {
-  return v === undefined ? "(unset)" : JSON.stringify(v);
-}
-
-/** The diff as the command prints it, one line per change. */
-export function formatPlan(plan: Plan, source: StackView, target: StackView): string[] {
-  const lines = [
-    `promote ${source.stack} -> ${target.stack} (${source.fileName} -> ${target.fileName})`,
-  ];
-  const { layout, release } = plan;
-  if (layout !== undefined) {
-    lines.push(
-      `release: Panopticon ${describeRelease(layout.release)}, ${layout.services.length} services: ${layout.services.join(", ")}`,
-    );
-  }
-  if (release !== undefined) {
-    lines.push(
-      release.from === undefined
-        ? `+ ${PROMOTABLE.releaseKey}: ${describeRelease(release.to)} (the layout ${target.stack} runs; it had none)`
-        : `~ ${PROMOTABLE.releaseKey}: ${describeRelease(release.from)} -> ${describeRelease(release.to)}`,
-    );
-  }
-  for (const n of layout?.added ?? []) {
-    lines.push(`+ service ${n}: new in this release`);
-  }
-  for (const n of layout?.removed ?? []) {
-    lines.push(
-      `- service ${n}: not in this release any more` +
-        (plan.removedBlocks.has(n)
-          ? `: its block leaves ${target.fileName}`
-          : `: its image and env leave ${target.fileName}, its other settings stay`),
-    );
-  }
-  for (const c of plan.changes) {
-    const key = displayKey(c.service, c.field, c.envKey);
-    if (c.op === "~") lines.push(`~ ${key}: ${show(c.from)} -> ${show(c.to)}`);
-    else if (c.op === "+") lines.push(`+ ${key}: ${show(c.to)}`);
-    else lines.push(`- ${key}: ${show(c.from)}`);
-  }
-  for (const s of plan.skipped) {
-    lines.push(`  skipped ${PROMOTABLE.servicesKey}.${s.service}: ${s.reason}`);
-  }
-  for (const n of plan.targetOnly) {
-    lines.push(
-      `  left alone ${PROMOTABLE.servicesKey}.${n}: only ${target.fileName} has this service`,
-    );
-  }
-  return lines;
 }

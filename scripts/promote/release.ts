@@ -1,6 +1,8 @@
 import { isDeepStrictEqual } from "util";
 import { Document } from "yaml";
 import { toolError } from "../lib/exit-codes";
+import type { StackCheck } from "../lib/stack-file";
+import { PROMOTABLE } from "./promotable";
 
 /*
  * The release a deployed stack ran: the Panopticon commit it was built from and that
@@ -132,3 +134,18 @@ export function renderBlock(
     .map((line) => `${indent}${line}${eol}`)
     .join("");
 }
+
+/**
+ * promote's check of a stack file's own release block, with promote's messages, before
+ * the settings validate it with the rest (a StackCheck `inspect`).
+ */
+export const checkReleaseBlock: NonNullable<StackCheck["inspect"]> = (
+  config,
+  merged,
+  label,
+  code,
+) => {
+  if (config[PROMOTABLE.releaseKey] !== undefined) {
+    parseRelease(merged[PROMOTABLE.releaseKey], `${label}: ${PROMOTABLE.releaseKey}`, code);
+  }
+};

@@ -3,20 +3,22 @@ import * as fs from "fs";
 import * as path from "path";
 import { environmentChanges, unmetExpectations } from "./invariant";
 import { DeployedOutputs, describeSource, OutputSource, readOutputs, refusal } from "./outputs";
-import { formatPlan, layoutOf, planPromotion, releaseOf, skipReason, StackView } from "./plan";
+import { formatPlan } from "./format";
+import { layoutOf, planPromotion, releaseOf, skipReason, StackView } from "./plan";
 import { PROMOTABLE } from "./promotable";
 import { PROJECT } from "../../components/config/naming";
 import { OUTPUTS } from "../../components/contract";
-import { parseRelease, Release, releaseRefusal } from "./release";
+import { checkReleaseBlock, parseRelease, Release, releaseRefusal } from "./release";
 import {
   checkStackName,
   loadStackFile,
   peekConfig,
   parseStackText,
   readStackText,
+  displayPath,
   StackFile,
   stackFileName,
-} from "./stack-file";
+} from "../lib/stack-file";
 import { applyChanges, EditError } from "./yaml-edit";
 import { EnvironmentError, EXIT, RefusedError, ToolError, UsageError } from "../lib/exit-codes";
 
@@ -99,6 +101,7 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
       ? readDeployed(opts, dir, stdout)
       : undefined;
   const source = loadStackFile(dir, opts.from, "--from", {
+    inspect: checkReleaseBlock,
     assume: deployed === undefined ? {} : { [PROMOTABLE.releaseKey]: deployed.release },
   });
   // A target about to get its first release gets its images with it: before the edit
@@ -107,6 +110,7 @@ function run(opts: PromoteOptions, stdout: string[]): PromoteResult {
   const firstRelease =
     carried !== undefined && peekConfig(dir, opts.to, "--to")[PROMOTABLE.releaseKey] === undefined;
   const target = loadStackFile(dir, opts.to, "--to", {
+    inspect: checkReleaseBlock,
     settings: firstRelease ? "after-edit" : "now",
   });
 
@@ -226,13 +230,18 @@ function edited(target: StackFile, plan: ReturnType<typeof planPromotion>): stri
     }
     throw e;
   }
-  const after = parseStackText(text, {
-    stack: target.stack,
-    fileName: `${target.fileName} (after promotion)`,
-    path: target.path,
-    baseDir: path.dirname(target.path),
-    exitCode: EXIT.problem,
-  });
+  const after = parseStackText(
+    text,
+    {
+      stack: target.stack,
+      fileName: target.fileName,
+      path: target.path,
+      label: `${displayPath(target.path)} (after promotion)`,
+      baseDir: path.dirname(target.path),
+      exitCode: EXIT.problem,
+    },
+    { inspect: checkReleaseBlock },
+  );
   const envChanges = environmentChanges(target.doc.toJS(), after.doc.toJS(), {
     added: plan.newBlocks,
     removed: plan.removedBlocks,
