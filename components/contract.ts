@@ -7,7 +7,31 @@
  * file. It imports nothing that needs Pulumi, so the policy pack can load it.
  */
 
-export { TYPES as COMPONENT_TYPES } from "./config/naming";
+/** Type tokens, one per component, kept in one place. */
+export const COMPONENT_TYPES = {
+  Panopticon: "panopticon:index:Panopticon",
+  DataVolume: "panopticon:storage:DataVolume",
+  PostgresContainer: "panopticon:database:PostgresContainer",
+  RdsPostgres: "panopticon:database:RdsPostgres",
+  ServiceContainer: "panopticon:app:ServiceContainer",
+  ServiceImage: "panopticon:app:ServiceImage",
+  ImageRepositories: "panopticon:aws:ImageRepositories",
+  AwsEnvironment: "panopticon:aws:Environment",
+  AwsNetwork: "panopticon:aws:Network",
+  DockerHost: "panopticon:aws:DockerHost",
+  DockerHostRuntime: "panopticon:docker-host:Runtime",
+  DataKey: "panopticon:aws:DataKey",
+  DataDisk: "panopticon:aws:DataDisk",
+  EfsStorage: "panopticon:aws:EfsStorage",
+  SnapshotPolicy: "panopticon:aws:SnapshotPolicy",
+  EcsRuntime: "panopticon:ecs:Runtime",
+  EcsCluster: "panopticon:ecs:Cluster",
+  EcsService: "panopticon:ecs:Service",
+  EcsTaskDefinition: "panopticon:ecs:TaskDefinition",
+  EcsSecrets: "panopticon:ecs:Secrets",
+  InternalAlb: "panopticon:ecs:InternalAlb",
+  MigrationTask: "panopticon:ecs:MigrationTask",
+} as const;
 
 /** The labels the program puts on every service container it runs on Docker. */
 export const LABELS = {

@@ -14,30 +14,8 @@ export const PROJECT = "panopticon";
 /** The config namespace of this project (`panopticon:<key>` in stack files). */
 export const CONFIG_NAMESPACE = PROJECT;
 
-/** Type tokens, one per component, kept in one place. */
-export const TYPES = {
-  Panopticon: "panopticon:index:Panopticon",
-  DataVolume: "panopticon:storage:DataVolume",
-  PostgresContainer: "panopticon:database:PostgresContainer",
-  RdsPostgres: "panopticon:database:RdsPostgres",
-  ServiceContainer: "panopticon:app:ServiceContainer",
-  ServiceImage: "panopticon:app:ServiceImage",
-  ImageRepositories: "panopticon:aws:ImageRepositories",
-  AwsEnvironment: "panopticon:aws:Environment",
-  AwsNetwork: "panopticon:aws:Network",
-  DockerHost: "panopticon:aws:DockerHost",
-  DockerHostRuntime: "panopticon:docker-host:Runtime",
-  DataKey: "panopticon:aws:DataKey",
-  DataDisk: "panopticon:aws:DataDisk",
-  EfsStorage: "panopticon:aws:EfsStorage",
-  SnapshotPolicy: "panopticon:aws:SnapshotPolicy",
-  EcsRuntime: "panopticon:ecs:Runtime",
-  EcsCluster: "panopticon:ecs:Cluster",
-  EcsService: "panopticon:ecs:Service",
-  EcsTaskDefinition: "panopticon:ecs:TaskDefinition",
-  EcsSecrets: "panopticon:ecs:Secrets",
-  InternalAlb: "panopticon:ecs:InternalAlb",
-} as const;
+/** The component type tokens, defined with the other contracts (components/contract.ts). */
+export { COMPONENT_TYPES as TYPES } from "../contract";
 
 /**
  * Physical names always include the stack, so that dev and prod on one Docker

@@ -31,6 +31,20 @@ export function migrationRoles(
   child: pulumi.CustomResourceOptions,
 ): { execution: aws.iam.Role; task: aws.iam.Role } {
   const trust = assumeRolePolicy("ecs-tasks.amazonaws.com");
+  return {
+    execution: executionRole(name, phys, args, trust, child),
+    task: taskRole(name, phys, args, trust, child),
+  };
+}
+
+/** Starts the task: pulls the image, reads the database secret and decrypts it. */
+function executionRole(
+  name: string,
+  phys: string,
+  args: MigrationRolesArgs,
+  trust: string,
+  child: pulumi.CustomResourceOptions,
+): aws.iam.Role {
   const execution = new aws.iam.Role(
     `${name}-execution`,
     { name: `${phys}-execution`, assumeRolePolicy: trust },
@@ -62,6 +76,17 @@ export function migrationRoles(
     },
     child,
   );
+  return execution;
+}
+
+/** What the tool may do: mount the data sets read-only and snapshot the one instance. */
+function taskRole(
+  name: string,
+  phys: string,
+  args: MigrationRolesArgs,
+  trust: string,
+  child: pulumi.CustomResourceOptions,
+): aws.iam.Role {
   const task = new aws.iam.Role(
     `${name}-task`,
     { name: `${phys}-task`, assumeRolePolicy: trust },
@@ -104,5 +129,5 @@ export function migrationRoles(
     },
     child,
   );
-  return { execution, task };
+  return task;
 }

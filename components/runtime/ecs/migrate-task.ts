@@ -1,3 +1,4 @@
+import { COMPONENT_TYPES } from "../../contract";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
@@ -17,7 +18,7 @@ import { migrationRoles } from "./migrate-task-roles";
 import { jsonKey } from "./secrets";
 
 /** Type token of the one-off migration task. */
-export const MIGRATION_TASK_TYPE = "panopticon:ecs:MigrationTask";
+export const MIGRATION_TASK_TYPE = COMPONENT_TYPES.MigrationTask;
 
 /** The Dockerfile of the task's image, relative to this repository's root. */
 export const MIGRATE_DOCKERFILE = "scripts/migrate-task/Dockerfile";
