@@ -79,7 +79,7 @@ export class DockerHostRuntime extends pulumi.ComponentResource implements Runti
     const onHost = {
       parent: this,
       dependsOn: [host.instance, host.attachment],
-      aliases: [{ parent: env }],
+      aliases: [{ parent: env.urn }],
     };
     this.dockerProvider = new docker.Provider(`${name}-aws-docker`, { host: address }, onHost);
     // Images are pulled through a provider of their own that logs in to the stack's ECR
@@ -150,7 +150,7 @@ export class DockerHostRuntime extends pulumi.ComponentResource implements Runti
         kmsKeyArn: f.key.arn,
       },
       // It was the environment's child before this component existed.
-      { parent: this, providers: [f.provider], aliases: [{ parent: f.environment }] },
+      { parent: this, providers: [f.provider], aliases: [{ parent: f.environment.urn }] },
     );
   }
 }
