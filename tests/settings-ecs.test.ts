@@ -1,4 +1,4 @@
-import { fargateSize } from "../components/runtime/ecs/fargate";
+import { fargateSize } from "../components/config/fargate-size";
 import { topologicalOrder } from "../components/config/ecs-plan";
 import { readProject, withServices } from "../scripts/bench/project";
 import { cliStackConfig, PROJECT_DIR, runProgram } from "./support/harness";

@@ -1,7 +1,7 @@
 import type { ServiceSettings } from "./stack-services";
 import { EcsSettings, ScalingSettings } from "./ecs";
 import { cycleProblem, Dependant, startOrder } from "./start-order";
-import { fargateSize, FargateSize } from "../runtime/ecs/fargate";
+import { fargateSize, FargateSize } from "./fargate-size";
 
 /*
  * What the ECS runtime deploys, resolved from the service catalogue and the
