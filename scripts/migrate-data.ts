@@ -1,6 +1,6 @@
-import { Command } from "commander";
+import { Settings } from "../components/config/settings";
 import * as path from "path";
-import { log, run } from "./lib/cli";
+import { log, parseOptions, run, toolCommand } from "./lib/cli";
 import {
   awsCliBackup,
   databaseUrl,
@@ -12,7 +12,7 @@ import { awsRunbook, migrationTaskOutputs } from "./lib/migrate/aws-runbook";
 import { runInTask } from "./lib/migrate/in-task";
 import { Report } from "./lib/migrate/report";
 import { UsageError } from "./lib/exit-codes";
-import { runMigrate } from "./lib/migrate/run";
+import { MigrateAws, runMigrate } from "./lib/migrate/run";
 import { checkStackName, loadStack } from "./lib/stack";
 
 /*
@@ -32,10 +32,10 @@ import { checkStackName, loadStack } from "./lib/stack";
  *   3       environment missing (no Docker engine; in the task, a data set not mounted)
  */
 
-const program = new Command("migrate-data")
-  .description(
-    "Copy compose-era stores (tables, ChromaDB collections) into Panopticon 0.1's tables",
-  )
+const program = toolCommand(
+  "migrate-data",
+  "Copy compose-era stores (tables, ChromaDB collections) into Panopticon 0.1's tables",
+)
   .option("--stack <name>", "stack whose Pulumi.<stack>.yaml names the data")
   .option("--dir <path>", "project directory holding the stack files", process.cwd())
   .option(
@@ -73,34 +73,25 @@ const program = new Command("migrate-data")
   .option(
     "--print-aws-runbook",
     "print the steps for an AWS stack (Docker host over SSM, ECS) and exit",
-  )
-  .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  );
+
+interface Options {
+  stack?: string;
+  inTask?: boolean;
+  dir: string;
+  report?: string;
+  backupDir?: string;
+  helperImage?: string;
+  printAwsRunbook?: boolean;
+  backupRaw?: boolean;
+  psqlImage?: string;
+  psqlNetwork?: string;
+  ebsVolumeId?: string;
+}
 
 run("migrate-data", async () => {
-  program.parse();
-  const opts = program.opts<{
-    stack?: string;
-    inTask?: boolean;
-    dir: string;
-    report?: string;
-    backupDir?: string;
-    helperImage?: string;
-    printAwsRunbook?: boolean;
-    backupRaw?: boolean;
-    psqlImage?: string;
-    psqlNetwork?: string;
-    ebsVolumeId?: string;
-  }>();
-  if (opts.inTask) {
-    if (opts.stack !== undefined)
-      throw new UsageError("--in-task takes no --stack: the task says which");
-    const r = await runInTask({ env: process.env, backup: awsCliBackup, log });
-    finish(r.report, "(the task log: the report follows)", r.exitCode);
-    process.stdout.write(`${JSON.stringify(r.report)}\n`);
-    if (r.exitCode !== 0) process.exit(r.exitCode);
-    return;
-  }
+  const opts = parseOptions<Options>(program);
+  if (opts.inTask) return inTask(opts);
   if (opts.stack === undefined)
     throw new UsageError("required option '--stack <name>' not specified");
   const dir = path.resolve(opts.dir);
@@ -114,21 +105,6 @@ run("migrate-data", async () => {
     process.stdout.write(awsRunbook(settings, await migrationTaskOutputs(settings.stack, dir)));
     return;
   }
-  let aws: Parameters<typeof runMigrate>[0]["aws"];
-  if (settings.environment === "aws") {
-    const url = databaseUrl(process.env);
-    const host = dockerHostOf(settings, process.env);
-    // Every docker CLI this process starts reaches the host's engine, as `pulumi up` does.
-    process.env.DOCKER_HOST = host.host;
-    log(`migrate-data: Docker host ${host.host} (${host.from}); RDS from ${DATABASE_URL_ENV}`);
-    aws = {
-      url,
-      psqlImage: opts.psqlImage ?? DEFAULT_PSQL_IMAGE,
-      network: opts.psqlNetwork,
-      backup: awsCliBackup,
-      ebsVolumeId: opts.ebsVolumeId,
-    };
-  }
   const r = await runMigrate({
     settings,
     projectDir: dir,
@@ -136,12 +112,38 @@ run("migrate-data", async () => {
     reportFile: opts.report === undefined ? undefined : path.resolve(opts.report),
     backupDir: opts.backupDir === undefined ? undefined : path.resolve(opts.backupDir),
     backupRaw: opts.backupRaw === true,
-    aws,
+    aws: settings.environment === "aws" ? awsOptions(settings, opts) : undefined,
     log,
   });
   finish(r.report, r.reportFile, r.exitCode);
-  if (r.exitCode !== 0) process.exit(r.exitCode);
+  return r.exitCode;
 });
+
+/** Inside the ECS one-off task: the task's log, then the report as one JSON line. */
+async function inTask(opts: Options): Promise<number> {
+  if (opts.stack !== undefined)
+    throw new UsageError("--in-task takes no --stack: the task says which");
+  const r = await runInTask({ env: process.env, backup: awsCliBackup, log });
+  finish(r.report, "(the task log: the report follows)", r.exitCode);
+  process.stdout.write(`${JSON.stringify(r.report)}\n`);
+  return r.exitCode;
+}
+
+/** An AWS stack on the Docker host: RDS by the URL in the environment, the host's engine. */
+function awsOptions(settings: Settings, opts: Options): MigrateAws {
+  const url = databaseUrl(process.env);
+  const host = dockerHostOf(settings, process.env);
+  // Every docker CLI this process starts reaches the host's engine, as `pulumi up` does.
+  process.env.DOCKER_HOST = host.host;
+  log(`migrate-data: Docker host ${host.host} (${host.from}); RDS from ${DATABASE_URL_ENV}`);
+  return {
+    url,
+    psqlImage: opts.psqlImage ?? DEFAULT_PSQL_IMAGE,
+    network: opts.psqlNetwork,
+    backup: awsCliBackup,
+    ebsVolumeId: opts.ebsVolumeId,
+  };
+}
 
 function finish(report: Report, reportFile: string, exitCode: 0 | 1): void {
   for (const n of report.notes) process.stdout.write(`note    ${n}\n`);

@@ -5,6 +5,7 @@ import * as path from "path";
 import { floatBlob, randomVector, writeChroma } from "../scripts/bench/chroma-fixture";
 import { docs } from "./support/migrate-docs";
 import {
+  ChromaDocument,
   countDocuments,
   documents,
   listCollections,
@@ -19,13 +20,16 @@ import {
   vectorField,
   vectorLiteral,
 } from "../scripts/lib/migrate/copy-binary";
+import { copyStream, newTally, StreamArgs } from "../scripts/lib/migrate/collection-stream";
+import { copyTrailer } from "../scripts/lib/migrate/copy-binary";
 import { problemsOf, SourceReport } from "../scripts/lib/migrate/report";
 import { chromaRow, stagingColumns } from "../scripts/lib/migrate/targets";
 
 /*
  * The pure parts of migrate-data: ChromaDB's FLOAT32 vectors into pgvector's binary
  * form, the binary COPY framing, the SQLite reader on a file with the documented
- * layout, the document -> row mapping and the report's verdict. Each rule with the
+ * layout, the document -> row mapping, a collection as one COPY stream and the report's
+ * verdict. Each rule with the
  * input it must refuse.
  */
 
@@ -189,6 +193,67 @@ describe("a document as a row", () => {
     const m = chromaRow("items_queries", { ...doc, id: "abc" });
     expect(m).toMatchObject({ ok: true, id: derivedUuid("abc"), derivedId: true });
     if (m.ok) expect(JSON.parse(m.fields[4]!.subarray(1).toString()).chroma_id).toBe("abc");
+  });
+});
+
+describe("a collection as one COPY stream", () => {
+  const [a, b] = docs("queries", 2);
+  const asDoc = (d: typeof a): ChromaDocument => ({
+    id: d.id,
+    document: d.text,
+    metadata: d.metadata,
+    vector: floatBlob(d.vector),
+    encoding: "FLOAT32",
+  });
+  const now = timestampField("2026-12-02T01:00:00.000001");
+  const stream = (documents: ChromaDocument[]) => {
+    const tally = newTally();
+    const progress: Array<[number, number]> = [];
+    const args: StreamArgs = {
+      target: "items_queries",
+      docs: documents,
+      total: documents.length,
+      cols: stagingColumns("items_queries"),
+      now,
+      progress: (done, total) => progress.push([done, total]),
+    };
+    return { tally, progress, bytes: Buffer.concat([...copyStream(args, tally)]) };
+  };
+  const fieldsOf = (d: ChromaDocument) => {
+    const m = chromaRow("items_queries", d);
+    if (!m.ok) throw new Error(m.reason);
+    return m.fields;
+  };
+  // id (all zeros), text, no vector, item_type, no metadata, created_at: NOT NULL columns filled.
+  const sentinel = copyRow([
+    Buffer.alloc(16),
+    Buffer.alloc(0),
+    undefined,
+    Buffer.alloc(0),
+    undefined,
+    now,
+  ]);
+
+  it("header, a row per document (no timestamp: this run's time), the sentinel, the trailer", () => {
+    const untimed = { ...asDoc(b), metadata: { theme: "t" } };
+    const { tally, progress, bytes } = stream([asDoc(a), untimed]);
+    const rows = [fieldsOf(asDoc(a)), [...fieldsOf(untimed).slice(0, -1), now]].map(copyRow);
+    expect(bytes).toEqual(Buffer.concat([copyHeader(), ...rows, sentinel, copyTrailer()]));
+    expect(tally).toMatchObject({ read: 2, staged: 2, unusable: 0, withoutVector: 0 });
+    expect(tally.samples[0]).toMatchObject({ id: a.id, text: a.text });
+    expect(progress.at(-1)).toEqual([2, 2]);
+  });
+
+  it("a second document under a taken id and one without text are left out, each named", () => {
+    const { tally, bytes } = stream([asDoc(a), asDoc(a), { ...asDoc(b), document: undefined }]);
+    expect(bytes).toEqual(
+      Buffer.concat([copyHeader(), copyRow(fieldsOf(asDoc(a))), sentinel, copyTrailer()]),
+    );
+    expect(tally).toMatchObject({ read: 3, staged: 1, unusable: 2 });
+    expect(tally.unusableIds).toEqual([
+      { id: a.id, reason: `id ${a.id} already taken by another document of the collection` },
+      { id: b.id, reason: "no document text" },
+    ]);
   });
 });
 

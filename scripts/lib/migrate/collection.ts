@@ -1,40 +1,21 @@
 import { createHash } from "crypto";
 import { Readable } from "stream";
-import { ChromaDocument, Collection, openChroma, readDocuments } from "./chroma";
-import {
-  timestampField,
-  copyHeader,
-  copyRow,
-  copyTrailer,
-  decodeFloat32,
-  vectorField,
-  vectorLiteral,
-} from "./copy-binary";
+import { Collection, openChroma, readDocuments } from "./chroma";
+import { copyStream, newTally, Sample, SENTINEL, Tally } from "./collection-stream";
+import { decodeFloat32, timestampField, vectorField, vectorLiteral } from "./copy-binary";
 import { lit, psql, PgTarget, tableExists } from "./pg";
 import { SourceReport, Verification } from "./report";
-import {
-  chromaRow,
-  DIMENSIONS,
-  stagingColumns,
-  TargetTable,
-  TARGET_COLUMNS,
-  loadStatements,
-} from "./targets";
+import { DIMENSIONS, loadStatements, stagingColumns, TargetTable, TARGET_COLUMNS } from "./targets";
 
 /*
  * One ChromaDB collection into its 0.1 table, in one transaction: the documents
- * stream as binary COPY into a temporary table whose trigger inserts each one into
- * the target, ON CONFLICT (id) DO NOTHING, as it arrives. Into a table this
- * transaction creates, nothing can conflict (ids are unique per collection, checked
- * here), so the rows go straight into it.
- * The stream ends with a sentinel row; if the tool dies mid-stream psql sees an early
- * end of input, the sentinel is missing, and the transaction is rolled back instead
- * of committing a part.
+ * stream as binary COPY (collection-stream.ts) into a temporary table whose trigger
+ * inserts each one into the target, ON CONFLICT (id) DO NOTHING, as it arrives. Into
+ * a table this transaction creates, nothing can conflict (ids are unique per
+ * collection, checked by the stream), so the rows go straight into it.
+ * The transaction commits only when the stream's closing sentinel row arrived: a
+ * stream cut short by the tool's death is rolled back instead of committing a part.
  */
-
-const SENTINEL = "00000000-0000-0000-0000-000000000000";
-const SAMPLES = 25;
-const CHUNK = 256 * 1024;
 
 export interface CollectionSource {
   readonly label: string;
@@ -42,12 +23,6 @@ export interface CollectionSource {
   readonly file: string;
   readonly collection: Collection;
   readonly target: TargetTable;
-}
-
-interface Sample {
-  readonly id: string;
-  readonly text: string;
-  readonly vector?: Uint8Array;
 }
 
 const md5 = (s: string) => createHash("md5").update(s, "utf8").digest("hex");
@@ -60,150 +35,114 @@ export async function migrateCollection(
   const started = Date.now();
   const db = openChroma(src.file);
   const { total, docs } = readDocuments(db, src.collection);
-  const every = Math.max(1, Math.floor(total / SAMPLES));
-  const counts = { read: 0, unusable: 0, withoutVector: 0, derivedIds: 0, staged: 0 };
-  const seen = new Set<string>();
+  const t = src.target;
+  const cols = stagingColumns(t);
+  const tally = newTally();
   // A document without a timestamp gets the time of this run, as 0.1's DEFAULT NOW() would.
   const now = timestampField(new Date().toISOString());
-  const unusableIds: Array<{ id: string; reason: string }> = [];
-  const samples: Sample[] = [];
-  const cols = stagingColumns(src.target);
-  const nCols = cols.length;
-
-  function* chunks(): Generator<Buffer> {
-    let pending: Buffer[] = [copyHeader()];
-    let size = 0;
-    for (const d of docs) {
-      counts.read++;
-      const mapped = chromaRow(src.target, d);
-      const m =
-        mapped.ok && seen.has(mapped.id)
-          ? {
-              ok: false as const,
-              id: d.id,
-              reason: `id ${mapped.id} already taken by another document of the collection`,
-            }
-          : mapped;
-      if (!m.ok) {
-        counts.unusable++;
-        if (unusableIds.length < 20) unusableIds.push({ id: m.id, reason: m.reason });
-      } else {
-        if (!m.hasVector) counts.withoutVector++;
-        if (m.derivedId) counts.derivedIds++;
-        seen.add(m.id);
-        if (counts.read % every === 0 || samples.length === 0) samples.push(sampleOf(m.id, d));
-        const row = copyRow(
-          m.fields[m.fields.length - 1] === undefined ? [...m.fields.slice(0, -1), now] : m.fields,
-        );
-        pending.push(row);
-        size += row.length;
-        counts.staged++;
-      }
-      if (counts.read % 1000 === 0) progress(counts.read, total);
-      if (size >= CHUNK) {
-        yield Buffer.concat(pending);
-        pending = [];
-        size = 0;
-      }
-    }
-    // A valid row (NOT NULL columns filled), since it may land in the target itself.
-    const sentinel: Array<Buffer | undefined> = cols.map((col) =>
-      col === "embedding" || col === "metadata" ? undefined : Buffer.alloc(0),
-    );
-    sentinel[0] = Buffer.from(SENTINEL.replace(/-/g, ""), "hex");
-    sentinel[nCols - 1] = now;
-    pending.push(copyRow(sentinel), copyTrailer());
-    yield Buffer.concat(pending);
-    progress(counts.read, total);
-  }
-
-  const t = src.target;
-  const text = TARGET_COLUMNS[t].text;
-  const stageDef = cols
-    .map((c) =>
-      c === "id"
-        ? "id uuid"
-        : c === "embedding"
-          ? `embedding vector(${DIMENSIONS})`
-          : c === "metadata"
-            ? "metadata jsonb"
-            : c === "created_at"
-              ? "created_at timestamp"
-              : `${c} text`,
-    )
-    .join(", ");
-  const targetCols = cols.join(", ");
-
   try {
     const exists = await tableExists(pg, t);
-    const sentinelCheck = (table: string) => [
-      `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM ${table} WHERE id = ${lit(SENTINEL)}) THEN ` +
-        `RAISE EXCEPTION 'the copy stream ended early: the transaction is rolled back'; END IF; END $$`,
-      `DELETE FROM ${table} WHERE id = ${lit(SENTINEL)}`,
-    ];
-    // Both print: rows received, rows already there, rows inserted.
-    const load = exists
-      ? [
-          "SET temp_buffers = '256MB'",
-          ...forwardThroughStage(t, stageDef, cols),
-          `COPY migrate_stage FROM STDIN (FORMAT binary)`,
-          ...sentinelCheck("migrate_stage"),
-          `SELECT count(*) + (${INSERTED}) FROM migrate_stage`,
-          `SELECT count(*) FROM migrate_stage`,
-          INSERTED,
-        ]
-      : [
-          `COPY ${t} (${targetCols}) FROM STDIN (FORMAT binary)`,
-          ...sentinelCheck(t),
-          `SELECT count(*) FROM ${t}`,
-          `SELECT 0`,
-          `SELECT count(*) FROM ${t}`,
-        ];
-    const out = await psql(pg, loadStatements(t, exists, load), {
-      input: Readable.from(chunks()),
+    const out = await psql(pg, loadStatements(t, exists, copyStatements(t, exists, cols)), {
+      input: Readable.from(copyStream({ target: t, docs, total, cols, now, progress }, tally)),
     });
     db.close();
     const [staged, present, inserted] = out.map(Number);
-    if (staged !== counts.staged) {
-      throw new Error(`Postgres staged ${staged} rows but ${counts.staged} were sent`);
+    if (staged !== tally.staged) {
+      throw new Error(`Postgres staged ${staged} rows but ${tally.staged} were sent`);
     }
-    const verification = await verify(pg, t, text, samples);
-    return {
-      source: src.label,
-      target: t,
+    const verification = await verify(pg, t, TARGET_COLUMNS[t].text, tally.samples);
+    return collectionReport(src, tally, started, {
       status: "migrated",
-      read: counts.read,
       inserted,
       alreadyPresent: present,
-      unusable: counts.unusable,
-      unusableIds,
-      withoutVector: counts.withoutVector,
-      derivedIds: counts.derivedIds,
-      seconds: (Date.now() - started) / 1000,
       verification,
-    };
+    });
   } catch (e) {
     try {
       db.close();
     } catch {
       // already closed
     }
-    return {
-      source: src.label,
-      target: t,
+    return collectionReport(src, tally, started, {
       status: "failed",
-      read: counts.read,
-      inserted: 0,
-      alreadyPresent: 0,
-      unusable: counts.unusable,
-      unusableIds,
-      withoutVector: counts.withoutVector,
-      derivedIds: counts.derivedIds,
-      seconds: (Date.now() - started) / 1000,
       error: (e as Error).message,
-    };
+    });
   }
 }
+
+type Outcome =
+  | {
+      readonly status: "migrated";
+      readonly inserted: number;
+      readonly alreadyPresent: number;
+      readonly verification: Verification;
+    }
+  | { readonly status: "failed"; readonly error: string };
+
+/** The source's entry in the report, its keys in the order the report file has them. */
+function collectionReport(
+  src: CollectionSource,
+  tally: Tally,
+  started: number,
+  o: Outcome,
+): SourceReport {
+  return {
+    source: src.label,
+    target: src.target,
+    status: o.status,
+    read: tally.read,
+    inserted: o.status === "migrated" ? o.inserted : 0,
+    alreadyPresent: o.status === "migrated" ? o.alreadyPresent : 0,
+    unusable: tally.unusable,
+    unusableIds: tally.unusableIds,
+    withoutVector: tally.withoutVector,
+    derivedIds: tally.derivedIds,
+    seconds: (Date.now() - started) / 1000,
+    ...(o.status === "migrated" ? { verification: o.verification } : { error: o.error }),
+  };
+}
+
+/**
+ * The statements around the COPY, by whether the target exists. Both end by printing
+ * rows received, rows already there, rows inserted.
+ */
+function copyStatements(t: TargetTable, exists: boolean, cols: readonly string[]): string[] {
+  if (exists) {
+    return [
+      "SET temp_buffers = '256MB'",
+      ...forwardThroughStage(t, cols),
+      `COPY migrate_stage FROM STDIN (FORMAT binary)`,
+      ...sentinelCheck("migrate_stage"),
+      `SELECT count(*) + (${INSERTED}) FROM migrate_stage`,
+      `SELECT count(*) FROM migrate_stage`,
+      INSERTED,
+    ];
+  }
+  return [
+    `COPY ${t} (${cols.join(", ")}) FROM STDIN (FORMAT binary)`,
+    ...sentinelCheck(t),
+    `SELECT count(*) FROM ${t}`,
+    `SELECT 0`,
+    `SELECT count(*) FROM ${t}`,
+  ];
+}
+
+/** Rolls the transaction back unless the stream's last row arrived; then drops that row. */
+function sentinelCheck(table: string): string[] {
+  return [
+    `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM ${table} WHERE id = ${lit(SENTINEL)}) THEN ` +
+      `RAISE EXCEPTION 'the copy stream ended early: the transaction is rolled back'; END IF; END $$`,
+    `DELETE FROM ${table} WHERE id = ${lit(SENTINEL)}`,
+  ];
+}
+
+/** The staging table's column types, as the 0.1 tables have them; the rest is text. */
+const STAGE_TYPES: Readonly<Record<string, string>> = {
+  id: "uuid",
+  embedding: `vector(${DIMENSIONS})`,
+  metadata: "jsonb",
+  created_at: "timestamp",
+};
 
 /** How many rows the forwarding trigger inserted (a temporary sequence counts them). */
 const INSERTED = `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM migrate_inserted`;
@@ -216,11 +155,8 @@ const INSERTED = `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM mig
  * and inserting it afterwards did the two one after the other. The sentinel skips the
  * trigger, so it never reaches the target.
  */
-function forwardThroughStage(
-  target: TargetTable,
-  stageDef: string,
-  cols: readonly string[],
-): string[] {
+function forwardThroughStage(target: TargetTable, cols: readonly string[]): string[] {
+  const stageDef = cols.map((c) => `${c} ${STAGE_TYPES[c] ?? "text"}`).join(", ");
   const values = cols.map((c) => `NEW.${c}`).join(", ");
   return [
     `CREATE TEMP TABLE migrate_stage (${stageDef}) ON COMMIT DROP`,
@@ -234,10 +170,7 @@ function forwardThroughStage(
   ];
 }
 
-function sampleOf(id: string, d: ChromaDocument): Sample {
-  return { id, text: d.document ?? "", vector: d.vector };
-}
-
+/** The samples compared byte for byte (text, vector), and a search with one's own vector as 0.1 searches. */
 async function verify(
   pg: PgTarget,
   table: TargetTable,
