@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { assumeRolePolicy } from "../../aws/types";
+import { executionRole } from "./execution-role";
 
 /*
  * The two roles of the one-off migration task (migrate-task.ts), each limited to what
@@ -32,51 +33,15 @@ export function migrationRoles(
 ): { execution: aws.iam.Role; task: aws.iam.Role } {
   const trust = assumeRolePolicy("ecs-tasks.amazonaws.com");
   return {
-    execution: executionRole(name, phys, args, trust, child),
+    // Starts the task: pulls the image, reads the database secret and decrypts it.
+    execution: executionRole(
+      name,
+      phys,
+      { partition: args.partition, kmsKeyArn: args.kmsKeyArn, secretArns: [args.secretArn] },
+      child,
+    ),
     task: taskRole(name, phys, args, trust, child),
   };
-}
-
-/** Starts the task: pulls the image, reads the database secret and decrypts it. */
-function executionRole(
-  name: string,
-  phys: string,
-  args: MigrationRolesArgs,
-  trust: string,
-  child: pulumi.CustomResourceOptions,
-): aws.iam.Role {
-  const execution = new aws.iam.Role(
-    `${name}-execution`,
-    { name: `${phys}-execution`, assumeRolePolicy: trust },
-    child,
-  );
-  new aws.iam.RolePolicyAttachment(
-    `${name}-execution-managed`,
-    {
-      role: execution.name,
-      policyArn: `arn:${args.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
-    },
-    child,
-  );
-  new aws.iam.RolePolicy(
-    `${name}-execution-secret`,
-    {
-      role: execution.id,
-      policy: pulumi.jsonStringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Effect: "Allow",
-            Action: "secretsmanager:GetSecretValue",
-            Resource: args.secretArn,
-          },
-          { Effect: "Allow", Action: "kms:Decrypt", Resource: args.kmsKeyArn },
-        ],
-      }),
-    },
-    child,
-  );
-  return execution;
 }
 
 /** What the tool may do: mount the data sets read-only and snapshot the one instance. */

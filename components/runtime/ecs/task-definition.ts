@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName, PROJECT, TYPES } from "../../config/naming";
 import { EcsFileData, EcsServicePlan } from "../../config/ecs-plan";
+import { executionRole } from "./execution-role";
 import { assumeRolePolicy, nameTag } from "../../aws/types";
 import { efsDataSetPath } from "../../aws/efs-storage";
 import { taskContainers } from "./containers";
@@ -147,36 +148,16 @@ export class EcsTaskDefinition extends pulumi.ComponentResource {
   /** The role ECS starts the task with: pulls the image, writes logs, reads its own secrets. */
   private createExecutionRole(name: string): aws.iam.Role {
     const { plan: p, secretArns: arns, database } = this.args;
-    const role = this.role(`${name}-execution`, "execution");
-    new aws.iam.RolePolicyAttachment(
-      `${name}-execution-managed`,
-      {
-        role: role.name,
-        policyArn: `arn:${this.args.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
-      },
-      this.child,
-    );
     const secretArns = [
       ...p.secretEnv.filter((e) => arns[e] !== undefined).map((e) => arns[e]),
       ...(database ? [database.secretArn] : []),
     ];
-    if (secretArns.length > 0) {
-      new aws.iam.RolePolicy(
-        `${name}-execution-secrets`,
-        {
-          role: role.id,
-          policy: pulumi.jsonStringify({
-            Version: "2012-10-17",
-            Statement: [
-              { Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: secretArns },
-              { Effect: "Allow", Action: "kms:Decrypt", Resource: this.args.kmsKeyArn },
-            ],
-          }),
-        },
-        this.child,
-      );
-    }
-    return role;
+    return executionRole(
+      name,
+      this.phys,
+      { partition: this.args.partition, kmsKeyArn: this.args.kmsKeyArn, secretArns },
+      this.child,
+    );
   }
 
   /**
