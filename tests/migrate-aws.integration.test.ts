@@ -7,7 +7,7 @@ import { writeChroma } from "../scripts/bench/chroma-fixture";
 import { Report } from "../scripts/lib/migrate/report";
 import { dockerHostStack, ecsStack } from "./support/migrate-aws-stacks";
 import { docs } from "./support/migrate-docs";
-import { composeTableSql, putChroma, volumeDigest } from "./support/migrate-fixture";
+import { putChroma, rdsStandIn, volumeDigest } from "./support/migrate-fixture";
 import { BUSYBOX, PG_IMAGE } from "./support/pg-engine";
 import { AwsBackupPlan } from "../scripts/lib/migrate/aws";
 import { runMigrate } from "../scripts/lib/migrate/run";
@@ -57,18 +57,9 @@ const docker = (args: string[], allowFail = false) => {
   }
 };
 
-/** SQL against "RDS" the only way the tool may reach it too: psql by DB_URL from a helper. */
-function rds(sql: string): string {
-  return sh(
-    "docker",
-    [
-      ...["run", "--rm", "-i", "--network", NET, "-e", "PGPASSWORD", "--entrypoint", "psql"],
-      ...[PG_IMAGE, "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-h", RDS, "-U", "postgres"],
-      ...["-d", "panopticon"],
-    ],
-    { input: sql, env: { PGPASSWORD: PASSWORD } },
-  );
-}
+/** SQL against "RDS" the only way the tool may reach it too (tests/support/migrate-fixture.ts). */
+const stand = rdsStandIn(NET, RDS, PASSWORD);
+const rds = stand.sql;
 
 fs.mkdirSync(BIN);
 // The AWS CLI stand-in: records each call; AWS_STUB_FAIL makes create-db-snapshot fail.
@@ -173,21 +164,7 @@ const judgeVolume = `panopticon-${STACK}-judge-data`;
 const before: Record<string, string> = {};
 
 beforeAll(async () => {
-  docker(["network", "create", NET]);
-  docker([
-    ...["run", "-d", "--name", RDS, "--network", NET, "-e", `POSTGRES_PASSWORD=${PASSWORD}`],
-    ...["-e", "POSTGRES_DB=panopticon", PG_IMAGE],
-  ]);
-  for (let i = 0; ; i++) {
-    try {
-      if (rds("SELECT 1") === "1") break;
-    } catch (e) {
-      if (i > 120) throw e;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  rds("CREATE EXTENSION IF NOT EXISTS vector");
-  for (const sql of composeTableSql("queries", 40)) rds(sql);
+  await stand.start(40);
   fs.mkdirSync(path.dirname(ebsFiles[0]), { recursive: true });
   fs.mkdirSync(path.dirname(ebsFiles[1]), { recursive: true });
   writeChroma(ebsFiles[0], [{ name: "queries", docs: query }]);

@@ -6,7 +6,7 @@ import * as path from "path";
 import { writeChroma } from "../scripts/bench/chroma-fixture";
 import { Report } from "../scripts/lib/migrate/report";
 import { docs } from "./support/migrate-docs";
-import { composeTableSql } from "./support/migrate-fixture";
+import { rdsStandIn } from "./support/migrate-fixture";
 import { PG_IMAGE } from "./support/pg-engine";
 
 /*
@@ -51,19 +51,9 @@ function docker(args: string[], allowFail = false): string {
     throw new Error(`docker ${args.slice(0, 4).join(" ")}: ${r.stderr}`);
   return (r.stdout ?? "").trim();
 }
-function rds(sql: string): string {
-  const r = run(
-    "docker",
-    [
-      ...["run", "--rm", "-i", "--network", NET, "-e", "PGPASSWORD", "--entrypoint", "psql"],
-      ...[PG_IMAGE, "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-h", RDS, "-U", "postgres"],
-      ...["-d", "panopticon"],
-    ],
-    { input: sql, env: { PGPASSWORD: PASSWORD } },
-  );
-  if (r.status !== 0) throw new Error(r.stderr);
-  return r.stdout.trim();
-}
+/** SQL against "RDS" the only way the tool may reach it too (tests/support/migrate-fixture.ts). */
+const stand = rdsStandIn(NET, RDS, PASSWORD);
+const rds = stand.sql;
 const sha = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 const awsCalls = () =>
   fs.existsSync(path.join(LOG, "aws-calls.log"))
@@ -145,21 +135,7 @@ beforeAll(async () => {
     before[d] = sha(path.join(MOUNTS, d, "chroma.sqlite3"));
   }
   fs.mkdirSync(path.join(MOUNTS, "evaluation"));
-  docker(["network", "create", NET]);
-  docker([
-    ...["run", "-d", "--name", RDS, "--network", NET, "-e", `POSTGRES_PASSWORD=${PASSWORD}`],
-    ...["-e", "POSTGRES_DB=panopticon", PG_IMAGE],
-  ]);
-  for (let i = 0; ; i++) {
-    try {
-      if (rds("SELECT 1") === "1") break;
-    } catch (e) {
-      if (i > 120) throw e;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  rds("CREATE EXTENSION IF NOT EXISTS vector");
-  for (const sql of composeTableSql("queries", 40)) rds(sql);
+  await stand.start(40);
 });
 
 afterAll(() => {

@@ -1,8 +1,9 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { FixtureDoc, writeChroma } from "../../scripts/bench/chroma-fixture";
 import { startFixturePostgres } from "./docker-cli";
-import { BUSYBOX, ctr, docker, psql, TMP, vol } from "./pg-engine";
+import { BUSYBOX, ctr, docker, PG_IMAGE, psql, TMP, vol } from "./pg-engine";
 
 /*
  * A compose-era deployment made from PANOPTICON.md's facts, for the migration and
@@ -129,4 +130,49 @@ export async function removeRelationFile(
     await new Promise((res) => setTimeout(res, 500));
   }
   throw new Error(`${pg} did not come back`);
+}
+
+/**
+ * A Postgres standing in for RDS: on its own Docker network, reached only the way the
+ * tool reaches RDS (psql by host and password from a helper container), with pgvector
+ * and the compose-era table `queries`.
+ */
+export function rdsStandIn(net: string, name: string, password: string) {
+  const sql = (text: string): string => {
+    const r = spawnSync(
+      "docker",
+      [
+        ...["run", "--rm", "-i", "--network", net, "-e", "PGPASSWORD", "--entrypoint", "psql"],
+        ...[PG_IMAGE, "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-h", name, "-U", "postgres"],
+        ...["-d", "panopticon"],
+      ],
+      {
+        encoding: "utf8",
+        input: text,
+        env: { ...process.env, PGPASSWORD: password },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    if (r.status !== 0) throw new Error(`psql on ${name}: ${r.stderr}`);
+    return (r.stdout ?? "").trim();
+  };
+  /** Starts it, waits until it answers, and fills `queries` with `rows` rows. */
+  const start = async (rows: number): Promise<void> => {
+    docker(["network", "create", net]);
+    docker([
+      ...["run", "-d", "--name", name, "--network", net, "-e", `POSTGRES_PASSWORD=${password}`],
+      ...["-e", "POSTGRES_DB=panopticon", PG_IMAGE],
+    ]);
+    for (let i = 0; ; i++) {
+      try {
+        if (sql("SELECT 1") === "1") break;
+      } catch (e) {
+        if (i > 120) throw e;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    sql("CREATE EXTENSION IF NOT EXISTS vector");
+    for (const statement of composeTableSql("queries", rows)) sql(statement);
+  };
+  return { sql, start };
 }
