@@ -111,11 +111,13 @@ const before: Record<string, string> = {};
 beforeAll(async () => {
   const esbuild = run(path.join(REPO, "node_modules", ".bin", "esbuild"), [
     path.join(REPO, "scripts", "migrate-data.ts"),
+    path.join(REPO, "scripts", "lib", "migrate", "collection-worker.ts"),
     ...[
       "--bundle",
       "--platform=node",
       "--target=node24",
-      `--outfile=${path.join(APP, "migrate-data.js")}`,
+      `--outdir=${APP}`,
+      "--entry-names=[name]",
     ],
   ]);
   if (esbuild.status !== 0) throw new Error(esbuild.stderr);

@@ -98,6 +98,11 @@ export async function docker(args: readonly string[], opts: RunOptions = {}): Pr
     child.on("close", (code) => resolve(code));
   });
   const work: Promise<unknown>[] = [exited];
+  // An input still open when the process ends has nobody left to read it (psql stopped
+  // at an error, say): ending it lets a source that waits for the process's output go.
+  child.on("close", () => {
+    if (opts.input instanceof Readable && !opts.input.readableEnded) opts.input.destroy();
+  });
   if (opts.output !== undefined) {
     work.push(pipeline(stdout, opts.output));
   } else {

@@ -1,5 +1,5 @@
 import { ChromaDocument } from "./chroma";
-import { copyHeader, copyRow, copyTrailer } from "./copy-binary";
+import { copyHeader, copyTrailer, CopyWriter } from "./copy-binary";
 import { chromaRow, Mapped, TargetTable } from "./targets";
 
 /*
@@ -26,6 +26,8 @@ export interface Sample {
 /** What the stream counted and kept while it sent the documents. */
 export interface Tally {
   read: number;
+  /** Usable documents whose id the target already holds (StreamArgs.skip): not sent. */
+  alreadyPresent: number;
   unusable: number;
   withoutVector: number;
   derivedIds: number;
@@ -44,11 +46,17 @@ export interface StreamArgs {
   /** created_at of a document without a timestamp: this run's time, as 0.1's DEFAULT NOW() would. */
   readonly now: Buffer | undefined;
   readonly progress: (done: number, total: number) => void;
+  /**
+   * Ids the target already holds (as Postgres prints a uuid): such a document is
+   * counted and may be sampled, but not sent. @default none
+   */
+  readonly skip?: ReadonlySet<string>;
 }
 
 export function newTally(): Tally {
   return {
     read: 0,
+    alreadyPresent: 0,
     unusable: 0,
     withoutVector: 0,
     derivedIds: 0,
@@ -65,34 +73,28 @@ export function newTally(): Tally {
 export function* copyStream(a: StreamArgs, tally: Tally): Generator<Buffer> {
   const every = Math.max(1, Math.floor(a.total / SAMPLES));
   const seen = new Set<string>();
-  let pending: Buffer[] = [copyHeader()];
-  let size = 0;
+  const out = new CopyWriter(CHUNK + CHUNK / 4);
+  out.raw(copyHeader());
   for (const d of a.docs) {
     const row = acceptDocument(a, tally, seen, every, d);
-    if (row !== undefined) {
-      pending.push(row);
-      size += row.length;
-    }
+    if (row !== undefined) out.row(row);
     if (tally.read % 1000 === 0) a.progress(tally.read, a.total);
-    if (size >= CHUNK) {
-      yield Buffer.concat(pending);
-      pending = [];
-      size = 0;
-    }
+    if (out.size >= CHUNK) yield out.take();
   }
-  pending.push(copyRow(sentinelRow(a.cols, a.now)), copyTrailer());
-  yield Buffer.concat(pending);
+  out.row(sentinelRow(a.cols, a.now));
+  out.raw(copyTrailer());
+  yield out.take();
   a.progress(tally.read, a.total);
 }
 
-/** Counts one document; its COPY row, or undefined when it cannot become one (named in the tally). */
+/** Counts one document; its COPY fields, or undefined when it sends none (named in the tally when unusable). */
 function acceptDocument(
   a: StreamArgs,
   tally: Tally,
   seen: Set<string>,
   every: number,
   d: ChromaDocument,
-): Buffer | undefined {
+): ReadonlyArray<Buffer | undefined> | undefined {
   tally.read++;
   const m = unlessTaken(chromaRow(a.target, d), d, seen);
   if (!m.ok) {
@@ -107,9 +109,13 @@ function acceptDocument(
   if (tally.read % every === 0 || tally.samples.length === 0) {
     tally.samples.push({ id: m.id, text: d.document ?? "", vector: d.vector });
   }
+  if (a.skip?.has(m.id) === true) {
+    tally.alreadyPresent++;
+    return undefined;
+  }
   tally.staged++;
   const last = m.fields.length - 1;
-  return copyRow(m.fields[last] === undefined ? [...m.fields.slice(0, last), a.now] : m.fields);
+  return m.fields[last] === undefined ? [...m.fields.slice(0, last), a.now] : m.fields;
 }
 
 /** A second document with the same (possibly derived) id is unusable: ids are unique per collection. */

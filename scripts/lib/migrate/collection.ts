@@ -1,7 +1,8 @@
 import { createHash } from "crypto";
 import { Readable } from "stream";
-import { Collection, openChroma, readDocuments } from "./chroma";
-import { copyStream, newTally, Sample, SENTINEL, Tally } from "./collection-stream";
+import { Collection } from "./chroma";
+import { newTally, Sample, SENTINEL, Tally } from "./collection-stream";
+import { readerChunks } from "./collection-thread";
 import { decodeFloat32, timestampField, vectorField, vectorLiteral } from "./copy-binary";
 import { lit, psql, PgTarget, tableExists } from "./pg";
 import { SourceReport, Verification } from "./report";
@@ -9,10 +10,14 @@ import { DIMENSIONS, loadStatements, stagingColumns, TargetTable, TARGET_COLUMNS
 
 /*
  * One ChromaDB collection into its 0.1 table, in one transaction: the documents
- * stream as binary COPY (collection-stream.ts) into a temporary table whose trigger
- * inserts each one into the target, ON CONFLICT (id) DO NOTHING, as it arrives. Into
- * a table this transaction creates, nothing can conflict (ids are unique per
- * collection, checked by the stream), so the rows go straight into it.
+ * stream as binary COPY (collection-stream.ts, built on a reader thread:
+ * collection-thread.ts) straight into the target.
+ *  - Into a table this transaction creates, nothing can conflict (ids are unique per
+ *    collection, checked by the stream).
+ *  - Into a table that exists, the transaction first locks it against other writers
+ *    (readers go on) and prints the ids it holds; the stream then leaves those
+ *    documents out and counts them as already present. So a rerun inserts nothing
+ *    and no row is ever written twice, without a trigger or a staging table.
  * The transaction commits only when the stream's closing sentinel row arrived: a
  * stream cut short by the tool's death is rolled back instead of committing a part.
  */
@@ -33,40 +38,104 @@ export async function migrateCollection(
   progress: (done: number, total: number) => void,
 ): Promise<SourceReport> {
   const started = Date.now();
-  const db = openChroma(src.file);
-  const { total, docs } = readDocuments(db, src.collection);
   const t = src.target;
-  const cols = stagingColumns(t);
   const tally = newTally();
-  // A document without a timestamp gets the time of this run, as 0.1's DEFAULT NOW() would.
-  const now = timestampField(new Date().toISOString());
+  const failure: { reader?: Error } = {};
   try {
     const exists = await tableExists(pg, t);
-    const out = await psql(pg, loadStatements(t, exists, copyStatements(t, exists, cols)), {
-      input: Readable.from(copyStream({ target: t, docs, total, cols, now, progress }, tally)),
+    const present = new PresentIds();
+    const input = Readable.from(
+      guarded(streamAfter(exists, src, present, progress, tally), failure),
+    );
+    const out = await psql(pg, loadStatements(t, exists, copyStatements(t, exists)), {
+      input,
+      onLine: exists ? (line) => present.take(line) : undefined,
+      onEnd: () => present.end(),
     });
-    db.close();
-    const [staged, present, inserted] = out.map(Number);
-    if (staged !== tally.staged) {
-      throw new Error(`Postgres staged ${staged} rows but ${tally.staged} were sent`);
+    const [after] = out.filter((l) => !present.owns(l)).map(Number);
+    const inserted = after - present.ids.size;
+    if (inserted !== tally.staged) {
+      throw new Error(`Postgres inserted ${inserted} rows but ${tally.staged} were sent`);
     }
     const verification = await verify(pg, t, TARGET_COLUMNS[t].text, tally.samples);
     return collectionReport(src, tally, started, {
       status: "migrated",
       inserted,
-      alreadyPresent: present,
+      alreadyPresent: tally.alreadyPresent,
       verification,
     });
   } catch (e) {
-    try {
-      db.close();
-    } catch {
-      // already closed
+    // The reader's own error says more than psql's "the copy stream ended early".
+    const error = (failure.reader ?? (e as Error)).message;
+    return collectionReport(src, tally, started, { status: "failed", error });
+  }
+}
+
+/** The COPY input, once the ids the target holds are known. */
+async function* streamAfter(
+  exists: boolean,
+  src: CollectionSource,
+  present: PresentIds,
+  progress: (done: number, total: number) => void,
+  tally: Tally,
+): AsyncGenerator<Buffer> {
+  if (exists) {
+    await present.ready;
+    // psql stopped before it printed the whole list (it failed): nothing to send.
+    if (!present.complete) return;
+  }
+  const args = {
+    file: src.file,
+    collection: src.collection,
+    target: src.target,
+    cols: stagingColumns(src.target),
+    // A document without a timestamp gets the time of this run, as 0.1's DEFAULT NOW() would.
+    now: timestampField(new Date().toISOString()),
+    skip: present.ids,
+    progress,
+  };
+  yield* readerChunks(args, tally);
+}
+
+/** Keeps what the stream throws, to report it rather than psql's view of the cut. */
+async function* guarded<T>(g: AsyncGenerator<T>, failure: { reader?: Error }): AsyncGenerator<T> {
+  try {
+    yield* g;
+  } catch (e) {
+    failure.reader = e as Error;
+    throw e;
+  }
+}
+
+const PRESENT = "present|";
+const PRESENT_END = "present-end";
+
+/** The ids psql prints before the COPY (copyStatements), and when the list is complete. */
+class PresentIds {
+  readonly ids = new Set<string>();
+  /** Settles when the list is complete or psql's output ended, whichever comes first. */
+  readonly ready: Promise<void>;
+  complete = false;
+  private done: () => void = () => {};
+
+  constructor() {
+    this.ready = new Promise((resolve) => (this.done = resolve));
+  }
+
+  take(line: string): void {
+    if (line.startsWith(PRESENT)) this.ids.add(line.slice(PRESENT.length));
+    else if (line === PRESENT_END) {
+      this.complete = true;
+      this.done();
     }
-    return collectionReport(src, tally, started, {
-      status: "failed",
-      error: (e as Error).message,
-    });
+  }
+
+  end(): void {
+    this.done();
+  }
+
+  owns(line: string): boolean {
+    return line.startsWith(PRESENT) || line === PRESENT_END;
   }
 }
 
@@ -104,25 +173,21 @@ function collectionReport(
 
 /**
  * The statements around the COPY, by whether the target exists. Both end by printing
- * rows received, rows already there, rows inserted.
+ * the target's row count; into an existing table, the rows it held are printed first
+ * (locked against other writers until the commit, so the count moves only by the COPY).
  */
-function copyStatements(t: TargetTable, exists: boolean, cols: readonly string[]): string[] {
-  if (exists) {
-    return [
-      "SET temp_buffers = '256MB'",
-      ...forwardThroughStage(t, cols),
-      `COPY migrate_stage FROM STDIN (FORMAT binary)`,
-      ...sentinelCheck("migrate_stage"),
-      `SELECT count(*) + (${INSERTED}) FROM migrate_stage`,
-      `SELECT count(*) FROM migrate_stage`,
-      INSERTED,
-    ];
-  }
+function copyStatements(t: TargetTable, exists: boolean): string[] {
+  const cols = stagingColumns(t);
   return [
+    ...(exists
+      ? [
+          `LOCK TABLE ${t} IN SHARE ROW EXCLUSIVE MODE`,
+          `SELECT ${lit(PRESENT)} || id FROM ${t}`,
+          `SELECT ${lit(PRESENT_END)}`,
+        ]
+      : []),
     `COPY ${t} (${cols.join(", ")}) FROM STDIN (FORMAT binary)`,
     ...sentinelCheck(t),
-    `SELECT count(*) FROM ${t}`,
-    `SELECT 0`,
     `SELECT count(*) FROM ${t}`,
   ];
 }
@@ -133,40 +198,6 @@ function sentinelCheck(table: string): string[] {
     `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM ${table} WHERE id = ${lit(SENTINEL)}) THEN ` +
       `RAISE EXCEPTION 'the copy stream ended early: the transaction is rolled back'; END IF; END $$`,
     `DELETE FROM ${table} WHERE id = ${lit(SENTINEL)}`,
-  ];
-}
-
-/** The staging table's column types, as the 0.1 tables have them; the rest is text. */
-const STAGE_TYPES: Readonly<Record<string, string>> = {
-  id: "uuid",
-  embedding: `vector(${DIMENSIONS})`,
-  metadata: "jsonb",
-  created_at: "timestamp",
-};
-
-/** How many rows the forwarding trigger inserted (a temporary sequence counts them). */
-const INSERTED = `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM migrate_inserted`;
-
-/**
- * Into a table that exists (and keeps its indexes): the stream goes into a temporary
- * table whose trigger inserts each row into the target as it arrives, ON CONFLICT (id)
- * DO NOTHING, and keeps only the rows already there. Postgres maintains the target's
- * indexes while the tool is still reading ChromaDB, where staging everything first
- * and inserting it afterwards did the two one after the other. The sentinel skips the
- * trigger, so it never reaches the target.
- */
-function forwardThroughStage(target: TargetTable, cols: readonly string[]): string[] {
-  const stageDef = cols.map((c) => `${c} ${STAGE_TYPES[c] ?? "text"}`).join(", ");
-  const values = cols.map((c) => `NEW.${c}`).join(", ");
-  return [
-    `CREATE TEMP TABLE migrate_stage (${stageDef}) ON COMMIT DROP`,
-    `CREATE TEMP SEQUENCE migrate_inserted`,
-    `CREATE FUNCTION pg_temp.migrate_forward() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ` +
-      `INSERT INTO ${target} (${cols.join(", ")}) VALUES (${values}) ON CONFLICT (id) DO NOTHING; ` +
-      `IF FOUND THEN PERFORM nextval('pg_temp.migrate_inserted'); RETURN NULL; END IF; ` +
-      `RETURN NEW; END $$`,
-    `CREATE TRIGGER migrate_forward BEFORE INSERT ON migrate_stage FOR EACH ROW ` +
-      `WHEN (NEW.id <> ${lit(SENTINEL)}) EXECUTE FUNCTION pg_temp.migrate_forward()`,
   ];
 }
 

@@ -1,6 +1,6 @@
 import { spawn } from "child_process";
 import { randomBytes } from "crypto";
-import { Readable } from "stream";
+import { Readable, Writable } from "stream";
 import { pipeline } from "stream/promises";
 import { docker, HELPER_LABEL } from "../docker";
 
@@ -104,60 +104,107 @@ export function firstError(stderr: string): string | undefined {
 /**
  * Runs the commands in order in one session (`-1`: one transaction; ON_ERROR_STOP:
  * the first error rolls everything back). Returns the rows printed, one line each.
- * `input` feeds a `COPY ... FROM STDIN` among the commands.
+ * `input` feeds a `COPY ... FROM STDIN` among the commands; `onLine` sees each row as
+ * psql prints it, so an input may wait for rows printed before the COPY (and for
+ * `onEnd`, psql's output ending, so it never waits for a psql that has stopped).
  */
 export async function psql(
   pg: PgTarget,
   commands: readonly string[],
-  o: { readonly transaction?: boolean; readonly input?: Readable } = {},
+  o: {
+    readonly transaction?: boolean;
+    readonly input?: Readable;
+    readonly onLine?: (line: string) => void;
+    readonly onEnd?: () => void;
+  } = {},
 ): Promise<string[]> {
   const flags = ["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1"];
   if (o.transaction !== false) flags.push("-1");
   for (const c of commands) flags.push("-c", c);
-  if (pg.kind === "direct") {
-    const r = await localPsql(flags, pgEnvOf(pg.url), o.input);
-    if (r.code !== 0) throw new PsqlError(scrub(pg, r.stderr), r.code);
-    return r.stdout.split("\n").filter((l) => l !== "");
+  const rows = new RowSink(o.onLine, o.onEnd);
+  const r =
+    pg.kind === "direct"
+      ? await localPsql(flags, pgEnvOf(pg.url), rows, o.input)
+      : await docker(
+          pg.kind === "url"
+            ? [...urlRunArgs(pg, o.input !== undefined), ...flags]
+            : ["exec", ...(o.input ? ["-i"] : []), pg.container, "psql", ...flags].concat([
+                "-U",
+                pg.user,
+                "-d",
+                pg.database,
+              ]),
+          {
+            input: o.input,
+            output: rows,
+            allowFail: true,
+            ...(pg.kind === "url" ? { env: pgEnvOf(pg.url) } : {}),
+          },
+        );
+  if (r.code !== 0) throw new PsqlError(scrub(pg, r.stderr), r.code);
+  return rows.lines;
+}
+
+/** psql's stdout as lines (empty ones dropped), each handed to `onLine` as it completes. */
+class RowSink extends Writable {
+  readonly lines: string[] = [];
+  private rest = "";
+
+  constructor(
+    private readonly onLine?: (line: string) => void,
+    private readonly onEnd?: () => void,
+  ) {
+    super({ decodeStrings: true });
+    this.on("close", () => this.onEnd?.());
   }
-  if (pg.kind === "url") {
-    const r = await docker([...urlRunArgs(pg, o.input !== undefined), ...flags], {
-      input: o.input,
-      allowFail: true,
-      env: pgEnvOf(pg.url),
-    });
-    if (r.code !== 0) throw new PsqlError(scrub(pg, r.stderr), r.code);
-    return r.stdout.split("\n").filter((l) => l !== "");
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
+    const parts = (this.rest + chunk.toString("utf8")).split("\n");
+    this.rest = parts.pop()!;
+    for (const line of parts) this.take(line);
+    done();
   }
-  const args = ["exec", ...(o.input ? ["-i"] : []), pg.container, "psql", ...flags];
-  args.push("-U", pg.user, "-d", pg.database);
-  const r = await docker(args, { input: o.input, allowFail: true });
-  if (r.code !== 0) throw new PsqlError(r.stderr, r.code);
-  return r.stdout.split("\n").filter((l) => l !== "");
+
+  override _final(done: (e?: Error | null) => void): void {
+    this.take(this.rest);
+    done();
+  }
+
+  private take(line: string): void {
+    if (line === "") return;
+    this.lines.push(line);
+    this.onLine?.(line);
+  }
 }
 
 /** psql from PATH with libpq's variables in its environment (never the URL on its argv). */
 function localPsql(
   flags: readonly string[],
   env: Record<string, string>,
+  rows: Writable,
   input?: Readable,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn("psql", flags, {
       env: { ...process.env, ...env },
       stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
-    const out: Buffer[] = [];
     let err = "";
-    child.stdout!.on("data", (b: Buffer) => out.push(b));
+    const out = pipeline(child.stdout!, rows);
     child.stderr!.on("data", (b: Buffer) => {
       if (err.length < 64 * 1024) err += b.toString();
     });
     child.on("error", (e) => reject(new Error(`cannot run psql: ${e.message}`)));
-    // psql may exit early (an error): EPIPE then shows through its exit code.
+    // psql may exit early (an error): EPIPE then shows through its exit code, and an
+    // input still waiting for rows is ended.
     if (input !== undefined) pipeline(input, child.stdin!).catch(() => undefined);
-    child.on("close", (code) =>
-      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: err }),
-    );
+    child.on("close", (code) => {
+      if (input !== undefined && !input.readableEnded) input.destroy();
+      out.then(
+        () => resolve({ code, stderr: err }),
+        (e: Error) => reject(e),
+      );
+    });
   });
 }
 
