@@ -58,16 +58,26 @@ function inThread(file: string, skip: ReadonlySet<string> = new Set()) {
   }
 }
 
+/** The reader's arguments for the items table, with no present ids and no progress. */
+function readerArgs(file: string, collection: ThreadArgs["collection"]): ThreadArgs {
+  return {
+    file,
+    collection,
+    target: "items_queries",
+    cols,
+    now,
+    skip: new Set(),
+    progress: () => {},
+  };
+}
+
 async function onReader(a: Partial<ThreadArgs> & Pick<ThreadArgs, "file" | "collection">) {
   const tally = newTally();
   const progress: Array<[number, number]> = [];
   const chunks: Buffer[] = [];
   for await (const c of readerChunks(
     {
-      target: "items_queries",
-      cols,
-      now,
-      skip: new Set(),
+      ...readerArgs(a.file, a.collection),
       progress: (done, total) => progress.push([done, total]),
       ...a,
     },
@@ -120,18 +130,7 @@ describe("the reader thread", () => {
     const chunks: Buffer[] = [];
     await expect(
       (async () => {
-        for await (const c of readerChunks(
-          {
-            file: broken,
-            collection: ref.collection,
-            target: "items_queries",
-            cols,
-            now,
-            skip: new Set(),
-            progress: () => {},
-          },
-          newTally(),
-        ))
+        for await (const c of readerChunks(readerArgs(broken, ref.collection), newTally()))
           chunks.push(c);
       })(),
     ).rejects.toThrow(/file is not a database/);
@@ -141,18 +140,7 @@ describe("the reader thread", () => {
   it("a consumer that stops early ends the thread (the generator's return), without waiting for the rest", async () => {
     const ref = inThread(file);
     const tally: Tally = newTally();
-    const gen = readerChunks(
-      {
-        file,
-        collection: ref.collection,
-        target: "items_queries",
-        cols,
-        now,
-        skip: new Set(),
-        progress: () => {},
-      },
-      tally,
-    );
+    const gen = readerChunks(readerArgs(file, ref.collection), tally);
     const first = await gen.next();
     expect(first.done).toBe(false);
     await gen.return(undefined);
